@@ -1,0 +1,60 @@
+# nextneed: two commands do all set-up on a fresh machine.
+#   make demo   - install, fetch the default model, build the demo store, serve the chat on 127.0.0.1:7860
+#   make test   - install, then ruff, mypy and the whole pytest suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STATE := .nextneed
+DEMO_STORE := $(STATE)/demo-store
+DEMO_FILES := $(STATE)/demo-data
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export GRADIO_ANALYTICS_ENABLED := False
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: demo test install model demo-store browser lint typecheck pytest clean-demo
+
+demo: install model demo-store
+	$(PY) app.py --store $(DEMO_STORE) --host 127.0.0.1 --port 7860
+
+test: install model browser lint typecheck pytest
+
+install: $(VENV)/.installed
+
+# Re-installs when pyproject.toml changes. torch is pinned first so pip takes the local CPU
+# wheel instead of pulling several GB of CUDA packages.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev,ui]'
+	touch $@
+
+model: install
+	$(PY) -m bot.model fetch
+
+demo-store: install $(DEMO_STORE)/.ready
+
+$(DEMO_STORE)/.ready:
+	$(PY) -m knowledge demo --out $(DEMO_FILES) --ingest --store $(DEMO_STORE)
+	touch $@
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install
+	$(PY) -m pytest -m "not gpu" $(PYTEST_ARGS)
+
+clean-demo:
+	rm -rf $(DEMO_STORE) $(DEMO_FILES)
