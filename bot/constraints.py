@@ -7,7 +7,7 @@ and enforced by code after the model, never left to the model's judgement.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from knowledge.store import ItemFilter
@@ -16,7 +16,8 @@ __all__ = ["Constraints", "parse_constraints"]
 
 _MONEY = r"\$?\s*(\d+(?:[.,]\d{1,2})?)\s*(?:\$|dollars?|usd|eur|euros?|€)?"
 _MAX_PRICE = re.compile(
-    r"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|no more than|<)\s*" + _MONEY,
+    r"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|no more than|<)\s*"
+    + _MONEY,
     re.I,
 )
 _MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least|min(?:imum)?|>)\s*" + _MONEY, re.I)
@@ -25,8 +26,13 @@ _NOT_BRAND = re.compile(
     r"\b(?:not|no|nothing (?:from|by)|avoid|except|without)\s+(?:the\s+)?(?:brand\s+)?"
     r"([A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)?)",
 )
-_NOT_BRAND_LOWER = re.compile(r"\b(?:not|no|avoid)\s+(?:from\s+)?(?:the\s+)?brand\s+([\w&'-]+)", re.I)
-_FOR = re.compile(r"\bfor\s+(?:my\s+|a\s+|an\s+|the\s+)?([a-z][a-z -]{2,30}?)(?:[.,!?]|$| under| below| and)", re.I)
+_NOT_BRAND_LOWER = re.compile(
+    r"\b(?:not|no|avoid)\s+(?:from\s+)?(?:the\s+)?brand\s+([\w&'-]+)", re.I
+)
+_FOR = re.compile(
+    r"\bfor\s+(?:my\s+|a\s+|an\s+|the\s+)?([a-z][a-z -]{2,30}?)(?:[.,!?]|$| under| below| and)",
+    re.I,
+)
 _CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget)\b", re.I)
 
 
@@ -49,7 +55,9 @@ class Constraints:
             categories=newer.categories or self.categories,
             exclude_brands=tuple(dict.fromkeys(self.exclude_brands + newer.exclude_brands)),
             purpose=newer.purpose or self.purpose,
-            cheaper_than=newer.cheaper_than if newer.cheaper_than is not None else self.cheaper_than,
+            cheaper_than=newer.cheaper_than
+            if newer.cheaper_than is not None
+            else self.cheaper_than,
         )
 
     def effective_max_price(self) -> float | None:
@@ -61,7 +69,9 @@ class Constraints:
         return ItemFilter(
             categories=self.categories,
             min_price=self.min_price,
-            max_price=maxp - 0.005 if self.cheaper_than is not None and maxp == self.cheaper_than else maxp,
+            max_price=maxp - 0.005
+            if self.cheaper_than is not None and maxp == self.cheaper_than
+            else maxp,
             exclude_brands=self.exclude_brands,
             exclude_ids=exclude_ids,
         )
@@ -85,7 +95,9 @@ def _money(text: str) -> float:
 
 
 def parse_constraints(
-    message: str, brands: set[str] | frozenset[str] = frozenset(), categories: dict[str, str] | None = None
+    message: str,
+    brands: set[str] | frozenset[str] = frozenset(),
+    categories: dict[str, str] | None = None,
 ) -> tuple[Constraints, bool]:
     """Constraints stated in one message, and whether it asked for "something cheaper".
 
