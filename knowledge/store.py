@@ -502,6 +502,17 @@ class Store:
                 out.append((ev, 1.0 - float(dist)))
         return out
 
+    def item_review_stats(self, item_id: str) -> tuple[float, int]:
+        """Mean rating and number of rated reviews of one item (aggregates only, no text)."""
+        got = self._call(
+            "item_review_stats",
+            self._events_col.get,
+            where={"$and": [{"item_id": item_id}, {"kind": "review"}]},
+            include=["metadatas"],
+        )
+        ratings = [float(m["rating"]) for m in got["metadatas"] if m.get("rating") is not None]
+        return (sum(ratings) / len(ratings), len(ratings)) if ratings else (0.0, 0)
+
     def iter_events(self, batch: int = 5000) -> Iterator[Event]:
         """Every event (for training candidate models and building datasets), unordered."""
         for _ids, metas, docs in self._scan(self._events_col, ["metadatas", "documents"], batch):

@@ -1,0 +1,94 @@
+"""Item descriptions that use only the item's own facts.
+
+The model may phrase a description, but every sentence it writes is checked against the item's
+metadata: a sentence with a number, size or claim that isn't in the facts is dropped. If nothing
+survives, the description is composed from the facts alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from knowledge.schema import Item
+
+__all__ = ["item_facts", "fact_description", "grounded_sentences", "describe_messages"]
+
+_CLAIMS = re.compile(
+    r"\b(warrant\w*|guarantee\w*|clinically|dermatologist|certified|award|patent\w*|organic|vegan|"
+    r"cruelty[- ]free|hypoallergenic|fda|approved|best[- ]selling|#1|number one|proven)\b",
+    re.I,
+)
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def item_facts(item: Item, rating: tuple[float, int] | None = None) -> list[str]:
+    """The facts a description may use, one per line."""
+    facts = [f"Title: {item.title}"]
+    if item.brand:
+        facts.append(f"Brand: {item.brand}")
+    if item.categories:
+        facts.append("Category: " + " > ".join(item.categories))
+    if item.price is not None:
+        facts.append(f"Price: ${item.price:.2f}")
+    if item.description:
+        facts.append(f"Description: {item.description}")
+    for key, value in sorted((item.attributes or {}).items()):
+        if key in ("complements", "variant_of", "new") or value in (None, "", [], False):
+            continue
+        if key == "replenish_days":
+            facts.append(f"Typically lasts about {value} days")
+        elif key == "consumable":
+            facts.append("Consumable (runs out and needs replacing)")
+        elif isinstance(value, str | int | float):
+            facts.append(f"{key.replace('_', ' ').capitalize()}: {value}")
+    if rating is not None and rating[1] > 0:
+        facts.append(f"Customer rating: {rating[0]:.1f} out of 5 from {rating[1]} reviews")
+    return facts
+
+
+def fact_description(item: Item, rating: tuple[float, int] | None = None) -> str:
+    """A description written from the facts alone (used when the model adds nothing safe)."""
+    head = item.title + (f" by {item.brand}" if item.brand else "")
+    if item.categories:
+        head += f", in {item.categories[-1]}"
+    parts = [head + "."]
+    if item.description:
+        desc = item.description.strip()
+        parts.append(desc if desc.endswith((".", "!", "?")) else desc + ".")
+    if item.price is not None:
+        parts.append(f"It costs ${item.price:.2f}.")
+    days = (item.attributes or {}).get("replenish_days")
+    if days:
+        parts.append(f"It typically lasts about {days} days.")
+    if rating is not None and rating[1] > 0:
+        parts.append(f"Customers rate it {rating[0]:.1f} out of 5 ({rating[1]} reviews).")
+    return " ".join(parts)
+
+
+def grounded_sentences(text: str, facts: list[str]) -> Iterator[str]:
+    """Sentences of ``text`` whose numbers all appear in the facts and that make no claim
+    (warranty, certification, "clinically proven"...) absent from the facts."""
+    fact_text = " ".join(facts).lower()
+    fact_numbers = set(_NUMBER.findall(fact_text))
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+        s = sentence.strip()
+        if len(s) < 12 or s[-1:] not in ".!?":
+            continue
+        if any(n not in fact_numbers for n in _NUMBER.findall(s)):
+            continue
+        if any(m.group(0).lower() not in fact_text for m in _CLAIMS.finditer(s)):
+            continue
+        yield s
+
+
+def describe_messages(facts: list[str]) -> list[dict[str, str]]:
+    """Chat messages asking for a two-sentence description from the facts only."""
+    return [
+        {
+            "role": "system",
+            "content": "You are a shop assistant. Describe the product in two short sentences "
+            "using ONLY the facts given. Do not add sizes, numbers or claims that are not in the facts.",
+        },
+        {"role": "user", "content": "Facts:\n" + "\n".join(facts) + "\n\nDescription:"},
+    ]

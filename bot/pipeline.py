@@ -1,0 +1,387 @@
+"""The recommendation pipeline: candidates -> hard filters -> diversity -> one-pass LLM ranking
+-> grounded reasons. Everything after the model is enforced in code: every item is in the
+catalog, none is owned (unless a due refill, flagged), none rejected, constraints respected."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from bot.constraints import Constraints
+from bot.history import DAY, RepurchaseModel, UserView
+from bot.reply import Recommendation
+from knowledge.errors import ConfigError
+from knowledge.schema import Event, Item
+from knowledge.store import Store
+
+__all__ = ["PipelineConfig", "RecommendationPipeline", "Ranker", "Scored"]
+
+log = logging.getLogger(__name__)
+
+
+class Ranker(Protocol):
+    """Re-orders candidates for a user; returns one score per candidate (higher is better)."""
+
+    def score(self, view: UserView, candidates: list[Item], items: dict[str, Item]) -> list[float]: ...
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """How many candidates, how many results, and the guardrails that are on by default."""
+
+    n_candidates: int = 20
+    n_results: int = 5
+    exclude_owned: bool = True
+    diversity: bool = True
+    max_per_group: int = 1
+    long_tail_slots: int = 1
+    replenish_factor: float = 0.8
+    rank_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.n_results <= 20:
+            raise ConfigError(f"PipelineConfig.n_results must be 1..20, got {self.n_results}")
+        if not self.n_results <= self.n_candidates <= 100:
+            raise ConfigError("PipelineConfig.n_candidates must be within n_results..100")
+        if self.max_per_group < 1:
+            raise ConfigError("PipelineConfig.max_per_group must be >= 1")
+        if not 0 <= self.long_tail_slots <= self.n_results:
+            raise ConfigError("PipelineConfig.long_tail_slots must be within 0..n_results")
+        if not 0 < self.replenish_factor <= 2:
+            raise ConfigError("PipelineConfig.replenish_factor must be within (0, 2]")
+
+
+@dataclass
+class Scored:
+    item: Item
+    score: float
+    source: str
+    replenishment: bool = False
+    evidence: list[Event] = field(default_factory=list)
+    reason: str = ""
+
+
+def variant_key(item: Item) -> str:
+    """Items with the same key are near-duplicates (shades/sizes of one product)."""
+    v = (item.attributes or {}).get("variant_of")
+    if v:
+        return f"v:{v}"
+    words = re.findall(r"[a-z]+", item.title.lower())
+    return f"t:{item.brand.lower()}:{' '.join(words[:3])}"
+
+
+class RecommendationPipeline:
+    """Holds the fitted candidate models for one store; refresh() after bulk changes."""
+
+    def __init__(self, store: Store, config: PipelineConfig | None = None, ranker: Ranker | None = None):
+        self.store = store
+        self.config = config or PipelineConfig()
+        self.ranker = ranker
+        self.repurchase = RepurchaseModel()
+        self._lock = threading.Lock()
+        self.clock = 0
+        self.items: dict[str, Item] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+        self.popularity: Counter[str] = Counter()
+        self._sources: list[tuple[str, Any, float]] = []
+        self.refresh()
+
+    # -- model fitting -----------------------------------------------------------------
+    def refresh(self) -> None:
+        """(Re)fit candidate models from the store's events."""
+        from bot.candidates import CoOccurrence, Popularity, Transitions
+
+        t0 = time.perf_counter()
+        timelines: dict[str, list[tuple[int, int, str]]] = {}
+        clock = 0
+        for e in self.store.iter_events():
+            clock = max(clock, e.timestamp)
+            if e.kind in ("purchase", "review"):
+                timelines.setdefault(e.user_id, []).append((e.timestamp, e.order, e.item_id))
+        for tl in timelines.values():
+            tl.sort()
+        sequences = [[i for *_x, i in tl] for tl in timelines.values()]
+        items = {i.item_id: i for i in self.store.all_items()}
+        sources: list[tuple[str, Any, float]] = [
+            ("transitions", Transitions(), 1.0),
+            ("co-occurrence", CoOccurrence(), 0.6),
+            ("popularity", Popularity(), 0.15),
+        ]
+        for _name, src, _w in sources:
+            src.fit(sequences)
+        repurchase = RepurchaseModel()
+        repurchase.fit(timelines, items)
+        with self._lock:
+            self.items = items
+            self.clock = clock or int(time.time())
+            self.popularity = Counter(i for s in sequences for i in s)
+            self._sources = sources
+            self.repurchase = repurchase
+            self._vectors = {}
+        log.info("pipeline fitted on %d users in %.2fs", len(sequences), time.perf_counter() - t0)
+
+    def vectors(self, item_ids: list[str]) -> dict[str, np.ndarray]:
+        missing = [i for i in item_ids if i not in self._vectors]
+        if missing:
+            self._vectors.update(self.store.item_vectors(missing))
+        return {i: self._vectors[i] for i in item_ids if i in self._vectors}
+
+    def view(self, user_id: str) -> UserView:
+        return UserView(user_id, self.store.history(user_id), now=max(self.clock, 0))
+
+    def note_item(self, item: Item) -> None:
+        """Make an item added after the last refresh visible."""
+        self.items[item.item_id] = item
+
+    # -- the pipeline ------------------------------------------------------------------
+    def recommend(
+        self,
+        view: UserView,
+        constraints: Constraints | None = None,
+        query: str = "",
+        exclude: set[str] | frozenset[str] = frozenset(),
+        anchor: Item | None = None,
+        n: int | None = None,
+    ) -> tuple[list[Recommendation], str, dict[str, float]]:
+        """Ranked, explained recommendations, the predicted need, and stage timings."""
+        constraints = constraints or Constraints()
+        timings: dict[str, float] = {}
+        n = n or self.config.n_results
+        t0 = time.perf_counter()
+        pool = self._candidates(view, constraints, query, anchor)
+        timings["candidates_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        allowed = self._filter(view, pool, constraints, set(exclude))
+        if self.config.diversity:
+            allowed = self._diversify(allowed, self.config.n_candidates)
+        allowed = allowed[: self.config.n_candidates]
+        timings["filter_s"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        if self.ranker is not None and len(allowed) > 1 and not view.is_new:
+            llm = self.ranker.score(view, [s.item for s in allowed], self.items)
+            prior = _rank_prior(len(allowed))
+            for s, ls, p in zip(allowed, llm, prior, strict=True):
+                s.score = p + self.config.rank_weight * float(ls)
+            allowed.sort(key=lambda s: -s.score)
+        timings["rank_s"] = time.perf_counter() - t2
+        chosen = self._long_tail(allowed, n)
+        t3 = time.perf_counter()
+        recs = [self._explain(view, s, rank) for rank, s in enumerate(chosen, 1)]
+        need = self.need_phrase(chosen, view)
+        for r in recs:
+            r.need = r.need or need
+        timings["explain_s"] = time.perf_counter() - t3
+        timings["recommend_s"] = time.perf_counter() - t0
+        return recs, need, timings
+
+    def _candidates(
+        self, view: UserView, constraints: Constraints, query: str, anchor: Item | None
+    ) -> dict[str, Scored]:
+        pool: dict[str, Scored] = {}
+        k = self.config.n_candidates * 3
+
+        def add(item_id: str, score: float, source: str) -> None:
+            item = self.items.get(item_id)
+            if item is None:
+                return
+            if item_id in pool:
+                pool[item_id].score += score
+            else:
+                pool[item_id] = Scored(item, score, source)
+
+        history = view.sequence()
+        if anchor is not None:
+            history = history + [anchor.item_id]
+        if history:
+            for name, src, weight in self._sources:
+                for rank, (item_id, _s) in enumerate(src.candidates(history, k, set())):
+                    add(item_id, weight / (rank + 10), name)
+        else:
+            for rank, (item_id, _c) in enumerate(self.popularity.most_common(k)):
+                add(item_id, 0.15 / (rank + 10), "popularity")
+        due = view.due_refills(self.items, self.repurchase, self.config.replenish_factor)
+        for item_id, (event, _period) in due.items():
+            add(item_id, 0.2, "replenishment")
+            pool[item_id].replenishment = True
+            pool[item_id].evidence = [event]
+        for owned_id in list(view.owned)[-10:]:
+            item = self.items.get(owned_id)
+            for comp in (item.attributes or {}).get("complements", []) if item else []:
+                add(comp, 0.12, "complement")
+        semantic_query = " ".join(x for x in (query, constraints.purpose) if x).strip()
+        if anchor is not None:
+            semantic_query = (semantic_query + " " + anchor.embedding_text()).strip()
+        if not semantic_query and view.is_new:
+            semantic_query = ""
+        if semantic_query or constraints.categories:
+            q = semantic_query or " ".join(constraints.categories)
+            filt = constraints.to_filter()
+            for rank, (item, _sim) in enumerate(self.store.search_items(q, k, filt)):
+                self.note_item(item)
+                add(item.item_id, (0.5 if anchor or semantic_query else 0.3) / (rank + 5), "semantic")
+        return pool
+
+    def _filter(
+        self, view: UserView, pool: dict[str, Scored], constraints: Constraints, exclude: set[str]
+    ) -> list[Scored]:
+        filt = constraints.to_filter(frozenset(exclude | view.rejected))
+        out = []
+        for s in pool.values():
+            if s.item.item_id not in self.items or not filt.accepts(s.item):
+                continue
+            if self.config.exclude_owned and s.item.item_id in view.owned and not s.replenishment:
+                continue
+            out.append(s)
+        out.sort(key=lambda s: -s.score)
+        return out
+
+    def _diversify(self, ranked: list[Scored], n: int) -> list[Scored]:
+        seen: Counter[str] = Counter()
+        kept, spill = [], []
+        for s in ranked:
+            key = variant_key(s.item)
+            if seen[key] < self.config.max_per_group:
+                seen[key] += 1
+                kept.append(s)
+            else:
+                spill.append(s)
+        return kept if len(kept) >= min(n, self.config.n_results) else kept + spill
+
+    def _long_tail(self, ranked: list[Scored], n: int) -> list[Scored]:
+        """Keep the top n, but give up to ``long_tail_slots`` of them to less popular items
+        that scored well, so the head of the catalog doesn't crowd out everything else."""
+        top = ranked[:n]
+        slots = self.config.long_tail_slots
+        if slots == 0 or len(ranked) <= n or not self.popularity:
+            return top
+        cutoff = _percentile_count(self.popularity, 0.8)
+        tail_in_top = sum(1 for s in top if self.popularity[s.item.item_id] < cutoff)
+        extra = [s for s in ranked[n : n * 3] if self.popularity[s.item.item_id] < cutoff]
+        for s in extra[: max(0, slots - tail_in_top)]:
+            top[-1] = s
+            top.sort(key=lambda x: -x.score)
+        return top
+
+    # -- grounding ---------------------------------------------------------------------
+    def evidence_for(self, view: UserView, item: Item, limit: int = 2) -> list[Event]:
+        """The user's own events most related to ``item`` (complement, same need, similar)."""
+        if view.is_new:
+            return []
+        related: list[Event] = []
+        for e in reversed(view.purchases):
+            owned = self.items.get(e.item_id)
+            comps = (owned.attributes or {}).get("complements", []) if owned else []
+            if item.item_id in comps and e not in related:
+                related.append(e)
+        if len(related) < limit:
+            ids = list(dict.fromkeys(e.item_id for e in view.purchases))[-30:]
+            vecs = self.vectors(ids + [item.item_id])
+            target = vecs.get(item.item_id)
+            if target is not None:
+                sims = sorted(
+                    ((float(vecs[i] @ target), i) for i in ids if i in vecs and i != item.item_id),
+                    reverse=True,
+                )
+                for _sim, i in sims:
+                    ev = view.last_purchase(i)
+                    if ev is not None and ev not in related:
+                        related.append(ev)
+                    if len(related) >= limit:
+                        break
+        # prefer the user's review of that item when there is one (it carries their words)
+        out = []
+        for e in related[:limit]:
+            review = next((r for r in reversed(view.reviews) if r.item_id == e.item_id), None)
+            out.append(review or e)
+        return out
+
+    def _explain(self, view: UserView, s: Scored, rank: int) -> Recommendation:
+        item = s.item
+        evidence = s.evidence or self.evidence_for(view, item)
+        reason = ""
+        if s.replenishment and evidence:
+            period = self.repurchase.period_days(item) or 0
+            days = int(view.days_since(evidence[0]))
+            reason = (
+                f"You bought this {days} days ago and it usually lasts about {int(period)} days, "
+                "so a refill is probably due."
+            )
+        elif evidence:
+            first = evidence[0]
+            owned = self.items.get(first.item_id)
+            title = owned.title if owned else first.item_id
+            comps = (owned.attributes or {}).get("complements", []) if owned else []
+            when = _when(view, first)
+            if item.item_id in comps:
+                reason = f"It goes with your {title} ({when})."
+            elif first.kind == "review" and first.text:
+                snippet = _snippet(first.text)
+                reason = f"You reviewed {title} ({when}): \u201c{snippet}\u201d; this is in the same line of need."
+            else:
+                reason = f"Customers who bought {title}, as you did ({when}), often choose this next."
+            if len(evidence) > 1:
+                other = self.items.get(evidence[1].item_id)
+                if other is not None:
+                    reason += f" It also fits with your {other.title}."
+        elif view.is_new:
+            reason = "Popular with customers" + (f" in {item.category}" if item.category else "") + "."
+        else:
+            reason = "Popular with customers who shop like you."
+        return Recommendation(
+            item_id=item.item_id,
+            title=item.title,
+            rank=rank,
+            score=round(float(s.score), 4),
+            reason=reason,
+            evidence=[e.event_id for e in evidence if e.user_id == view.user_id],
+            price=item.price,
+            category=item.category,
+            brand=item.brand,
+            replenishment=s.replenishment,
+            source=s.source,
+        )
+
+    def need_phrase(self, chosen: list[Scored], view: UserView) -> str:
+        """The predicted next need in words, from the top recommendation's grounding."""
+        if not chosen:
+            return ""
+        top = chosen[0]
+        cat = (top.item.category or "item").lower()
+        if top.replenishment:
+            return f"{cat} refill"
+        for e in reversed(view.purchases):
+            owned = self.items.get(e.item_id)
+            if owned and top.item.item_id in (owned.attributes or {}).get("complements", []):
+                return f"{cat} for your {owned.category.lower() or owned.title.lower()}"
+        return f"{cat}" if view.is_new else f"more {cat}"
+
+
+def _rank_prior(n: int) -> list[float]:
+    """A log-rank prior from the candidate stage, on the same scale as log-probabilities."""
+    return [-float(np.log1p(i)) for i in range(n)]
+
+
+def _percentile_count(counts: Counter[str], q: float) -> int:
+    values = sorted(counts.values())
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0
+
+
+def _snippet(text: str, n: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + "\u2026"
+
+
+def _when(view: UserView, event: Event) -> str:
+    days = int((view.now - event.timestamp) / DAY)
+    if days <= 1:
+        return "recently"
+    if days < 60:
+        return f"{days} days ago"
+    return f"{days // 30} months ago"
