@@ -319,8 +319,8 @@ class Assistant:
             return
         lines = [_format_rec(r) for r in recs]
         tail = f"\nLikely next need: {need}." if need and not view.is_new else ""
-        for line in lines:
-            yield line + "\n"
+        for i, line in enumerate(lines):
+            yield line + ("\n" if i < len(lines) - 1 else "")
         if tail:
             yield tail
         text = intro + "\n" + "\n".join(lines) + tail
