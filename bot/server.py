@@ -1,0 +1,476 @@
+"""One HTTP server for everything: the Gradio chat at ``/``, an OpenAI-compatible ``/v1`` and a
+JSON ``/api`` for embedding nextneed in a shop, plus ``/health``.
+
+Every route is an adapter over one :class:`bot.assistant.Assistant` call. Identity is resolved
+here and only here: from the API key (a key -> user map), or from ``X-User-Id`` when the server
+is configured to trust it (demo mode, or a service key held by the shop's own backend). It is
+never read from a message or a request body.
+
+Assistant calls pass through a :class:`Gate` (a bounded semaphore shared with the web UI): when
+every slot stays busy beyond a short wait the caller gets 503 ``busy`` at once instead of a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import anyio
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException
+
+from bot.api_schema import (
+    MAX_MESSAGE_CHARS,
+    ChatChoice,
+    ChatChoiceMessage,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    DescribeRequest,
+    ErrorResponse,
+    FeedbackRequest,
+    FeedbackResponse,
+    ForgetRequest,
+    ForgetResponse,
+    HealthResponse,
+    ModelCard,
+    ModelList,
+    RecommendRequest,
+    ReplyModel,
+    ReviewReplyRequest,
+    message_text,
+)
+from knowledge.errors import (
+    ConfigError,
+    InputError,
+    NextNeedError,
+    StoreUnavailableError,
+    UnknownItemError,
+    UnknownUserError,
+)
+
+if TYPE_CHECKING:
+    from bot.assistant import Assistant
+
+__all__ = [
+    "ServerConfig",
+    "Gate",
+    "BusyError",
+    "AuthError",
+    "create_app",
+    "resolve_caller",
+    "parse_api_keys",
+    "parse_logins",
+]
+
+log = logging.getLogger(__name__)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class BusyError(NextNeedError):
+    """Every assistant slot stayed busy beyond the short wait; the caller should retry."""
+
+
+class AuthError(NextNeedError):
+    """A request has no valid API key, or no identity this server is configured to accept."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How the server authenticates, whom it trusts, and how much it runs at once.
+
+    ``api_keys`` maps a key to the user it acts for; a key mapped to ``None`` is a *service key*
+    (the shop's backend) whose requests name the user in ``user_header``. ``trust_user_header``
+    lets key-less requests name the user in that header: only for demos or behind a proxy that
+    sets it. ``auth`` (web login pairs) and ``trust_proxy_header`` apply to the web UI in shop mode.
+    """
+
+    mode: Literal["demo", "shop"] = "demo"
+    api_keys: dict[str, str | None] = field(default_factory=dict)
+    trust_user_header: bool = False
+    user_header: str = "X-User-Id"
+    auth: tuple[tuple[str, str], ...] = ()
+    trust_proxy_header: bool = False
+    proxy_header: str = "X-Forwarded-User"
+    max_concurrency: int = 2
+    busy_wait_s: float = 3.0
+    queue_size: int = 16
+    model_name: str = "nextneed"
+    title: str = "nextneed"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("demo", "shop"):
+            raise ConfigError(f"ServerConfig.mode must be 'demo' or 'shop', got {self.mode!r}")
+        if not 1 <= self.max_concurrency <= 256:
+            raise ConfigError(
+                f"ServerConfig.max_concurrency must be 1..256, got {self.max_concurrency}"
+            )
+        if not 0 <= self.busy_wait_s <= 300:
+            raise ConfigError(f"ServerConfig.busy_wait_s must be 0..300, got {self.busy_wait_s}")
+        if not 1 <= self.queue_size <= 10_000:
+            raise ConfigError(f"ServerConfig.queue_size must be 1..10000, got {self.queue_size}")
+        if any(not k or len(k) < 8 for k in self.api_keys):
+            raise ConfigError("ServerConfig.api_keys: every key must be at least 8 characters")
+        if self.auth and self.trust_proxy_header:
+            raise ConfigError("ServerConfig: use either auth (web login) or trust_proxy_header")
+
+
+def parse_api_keys(specs: list[str]) -> dict[str, str | None]:
+    """``["KEY=USER", "KEY"]`` -> key map; a bare key is a service key (user from the header)."""
+    keys: dict[str, str | None] = {}
+    for spec in specs:
+        key, sep, user = spec.partition("=")
+        if not key or (sep and not user):
+            raise ConfigError(f"--api-key {spec!r}: use KEY=USER or KEY")
+        keys[key] = user or None
+    return keys
+
+
+def parse_logins(specs: list[str]) -> tuple[tuple[str, str], ...]:
+    """``["user:pass"]`` -> web login pairs."""
+    pairs = []
+    for spec in specs:
+        user, sep, password = spec.partition(":")
+        if not (user and sep and password):
+            raise ConfigError(f"--auth {spec!r}: use USER:PASSWORD")
+        pairs.append((user, password))
+    return tuple(pairs)
+
+
+class Gate:
+    """A bounded semaphore with a short wait, shared by the HTTP API and the web UI."""
+
+    def __init__(self, capacity: int, wait_s: float) -> None:
+        self.capacity = capacity
+        self.wait_s = wait_s
+        self._sem = threading.BoundedSemaphore(capacity)
+        self._lock = threading.Lock()
+        self.running = 0
+
+    def acquire(self) -> None:
+        if not self._sem.acquire(timeout=self.wait_s):
+            raise BusyError("the assistant is busy; try again in a moment")
+        with self._lock:
+            self.running += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self.running -= 1
+        self._sem.release()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+
+# ---- errors -------------------------------------------------------------------------------
+
+_STATUS: list[tuple[type[Exception], int, str]] = [
+    (BusyError, 503, "busy"),
+    (AuthError, 401, "unauthorized"),
+    (InputError, 400, "invalid_request"),
+    (UnknownItemError, 404, "not_found"),
+    (UnknownUserError, 404, "not_found"),
+    (StoreUnavailableError, 503, "unavailable"),
+]
+_HTTP_TYPES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
+
+
+def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Any:
+    body = ErrorResponse.model_validate({"error": {"type": kind, "message": message}})
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+
+
+def _classify(exc: Exception) -> tuple[int, str, str]:
+    for cls, status, kind in _STATUS:
+        if isinstance(exc, cls):
+            return status, kind, str(exc)
+    if isinstance(exc, NextNeedError):
+        return 500, "server_error", str(exc)
+    return 500, "server_error", "internal error; the server log has the details"
+
+
+def _headers_for(status: int) -> dict[str, str] | None:
+    if status == 503:
+        return {"Retry-After": "2"}
+    if status == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    return None
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "request body is not valid"
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> Any:
+        return _error(422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> Any:
+        kind = _HTTP_TYPES.get(exc.status_code, "error")
+        return _error(exc.status_code, kind, str(exc.detail), _headers_for(exc.status_code))
+
+    @app.exception_handler(Exception)
+    async def _any(_: Request, exc: Exception) -> Any:
+        status, kind, message = _classify(exc)
+        if status >= 500 and status != 503:
+            log.exception("request failed")
+        return _error(status, kind, message, _headers_for(status))
+
+
+# ---- identity -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: ``user_id`` is None when no identity was given (allowed for some routes)."""
+
+    user_id: str | None
+
+
+def _bearer(request: Request) -> str | None:
+    value = request.headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def resolve_caller(config: ServerConfig, request: Request) -> Caller:
+    """The caller's user id from the API key or a trusted header; never from the body."""
+    header_user = request.headers.get(config.user_header)
+    if config.api_keys:
+        token = _bearer(request)
+        match = None
+        for key, user in config.api_keys.items():
+            if token is not None and hmac.compare_digest(key.encode(), token.encode()):
+                match = (key, user)
+        if match is None:
+            raise AuthError("a valid API key is required: send 'Authorization: Bearer <key>'")
+        if match[1] is not None:
+            if header_user and header_user != match[1]:
+                raise AuthError(
+                    f"this API key acts for one user; drop the {config.user_header} header"
+                )
+            return Caller(match[1])
+        return Caller(header_user)
+    if config.trust_user_header:
+        return Caller(header_user)
+    if header_user:
+        raise AuthError(
+            f"this server does not trust {config.user_header}; use an API key mapped to the user"
+        )
+    return Caller(None)
+
+
+def _caller(request: Request) -> Caller:
+    return resolve_caller(request.app.state.config, request)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+def _need_user(caller: Caller, config: ServerConfig) -> str:
+    if not caller.user_id:
+        how = (
+            f"send the {config.user_header} header"
+            if config.trust_user_header or any(u is None for u in config.api_keys.values())
+            else "use an API key mapped to a user"
+        )
+        raise AuthError(f"this endpoint needs to know the user: {how}")
+    return caller.user_id
+
+
+# ---- the app ------------------------------------------------------------------------------
+
+
+def _reply_model(reply: Any) -> ReplyModel:
+    return ReplyModel.model_validate(reply.to_dict())
+
+
+def _split_chat(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]:
+    """The last user message and the earlier user/assistant turns (system prompts are ignored:
+    an embedding page must not be able to rewrite the assistant's rules)."""
+    turns = [(m.role, message_text(m)) for m in body.messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1][0] != "user":
+        raise InputError("messages must end with a user message")
+    message = turns[-1][1]
+    if not message.strip():
+        raise InputError("the last user message is empty; type a question or request")
+    if _CONTROL.search(message):
+        raise InputError("the last user message contains control characters; send plain text")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise InputError(
+            f"message is {len(message)} characters long; the limit is {MAX_MESSAGE_CHARS}"
+        )
+    history = [{"role": r, "content": c} for r, c in turns[:-1]]
+    return message, history
+
+
+def create_app(assistant: Assistant, config: ServerConfig | None = None) -> FastAPI:
+    """The FastAPI app with the API routes and the Gradio chat mounted at ``/``."""
+    config = config or ServerConfig()
+    gate = Gate(config.max_concurrency, config.busy_wait_s)
+    app = FastAPI(
+        title=f"{config.title} API",
+        version="1",
+        description="Conversational next-need recommendations. Errors: `{error: {type, message}}`.",
+        responses={422: {"model": ErrorResponse}, 401: {"model": ErrorResponse}},
+    )
+    app.state.assistant = assistant
+    app.state.gate = gate
+    app.state.config = config
+    _install_error_handlers(app)
+
+    def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with gate.hold():
+            return fn(*args, **kwargs)
+
+    @app.get("/health", response_model=HealthResponse, tags=["meta"])
+    def health() -> HealthResponse:
+        return HealthResponse(mode=config.mode, busy=gate.running, capacity=gate.capacity)
+
+    @app.get("/v1/models", response_model=ModelList, tags=["openai"])
+    def models(who: CallerDep) -> ModelList:
+        return ModelList(data=[ModelCard(id=config.model_name)])
+
+    @app.post(
+        "/v1/chat/completions",
+        response_model=ChatCompletionResponse,
+        tags=["openai"],
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    def chat_completions(body: ChatCompletionRequest, who: CallerDep) -> Any:
+        user = _need_user(who, config)
+        message, history = _split_chat(body)
+        ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        if body.stream:
+            # Take a slot and compute the first piece before the response starts, so "busy" and
+            # bad input are proper status codes rather than a stream cut short.
+            gate.acquire()
+            try:
+                chunks = assistant.stream(user, message, history)
+                first = next(chunks)
+            except BaseException:
+                gate.release()
+                raise
+            return StreamingResponse(
+                _sse(first, chunks, gate, ident, created, config.model_name),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache"},
+            )
+        reply = run(assistant.chat, user, message, history)
+        return ChatCompletionResponse(
+            id=ident,
+            created=created,
+            model=config.model_name,
+            choices=[ChatChoice(message=ChatChoiceMessage(content=reply.text))],
+            nextneed=_reply_model(reply),
+        )
+
+    @app.post("/api/recommend", response_model=ReplyModel, tags=["api"])
+    def recommend(body: RecommendRequest, who: CallerDep) -> ReplyModel:
+        """Ranked next-need recommendations for the caller."""
+        history = [h.model_dump() for h in body.history]
+        user = _need_user(who, config)
+        return _reply_model(run(assistant.recommend, user, body.message or "", history))
+
+    @app.post("/api/review-reply", response_model=ReplyModel, tags=["api"])
+    def review_reply(body: ReviewReplyRequest, who: CallerDep) -> ReplyModel:
+        """A customer-service reply to a review (the review is treated as data)."""
+        return _reply_model(run(assistant.review_reply, body.review, body.rating, body.item_id))
+
+    @app.post("/api/describe", response_model=ReplyModel, tags=["api"])
+    def describe(body: DescribeRequest, who: CallerDep) -> ReplyModel:
+        """A grounded description of one item, personalised when the caller is known."""
+        return _reply_model(run(assistant.describe, body.item, who.user_id))
+
+    @app.post("/api/feedback", response_model=FeedbackResponse, tags=["api"])
+    def feedback(body: FeedbackRequest, who: CallerDep) -> FeedbackResponse:
+        """Record bought / not interested / owned / thumbs; used from the next turn on."""
+        user = _need_user(who, config)
+        run(assistant.feedback, user, body.item_id, body.kind)
+        return FeedbackResponse(user_id=user, item_id=body.item_id, kind=body.kind)
+
+    @app.get("/api/profile", response_model=ReplyModel, tags=["api"])
+    def profile(who: CallerDep) -> ReplyModel:
+        """What the store knows about the caller, summarised."""
+        return _reply_model(run(assistant.profile, _need_user(who, config)))
+
+    @app.post("/api/forget", response_model=ForgetResponse, tags=["api"])
+    def forget(body: ForgetRequest, who: CallerDep) -> ForgetResponse:
+        """Delete every stored event of the caller (needs ``{"confirm": true}``)."""
+        user = _need_user(who, config)
+        return ForgetResponse(user_id=user, deleted=run(assistant.forget, user))
+
+    @app.get("/api/export", tags=["api"])
+    def export(who: CallerDep) -> dict[str, Any]:
+        """Everything stored about the caller, as JSON."""
+        return dict(run(assistant.export, _need_user(who, config)))
+
+    from bot.ui import UIConfig, mount_ui
+
+    mount_ui(app, assistant, gate, UIConfig.from_server(config))
+    return app
+
+
+async def _sse(
+    first: Any, chunks: Iterator[Any], gate: Gate, ident: str, created: int, model: str
+) -> AsyncIterator[str]:
+    """OpenAI-style server-sent events; the gate is held until the stream ends or is dropped."""
+
+    def event(
+        delta: dict[str, str], finish: str | None, extra: dict[str, Any] | None = None
+    ) -> str:
+        body: dict[str, Any] = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        body.update(extra or {})
+        return f"data: {json.dumps(body)}\n\n"
+
+    done = object()
+    try:
+        yield event({"role": "assistant", "content": ""}, None)
+        chunk = first
+        while True:
+            if chunk is done:
+                break
+            if chunk.delta:
+                yield event({"content": chunk.delta}, None)
+            if chunk.reply is not None:
+                yield event({}, "stop", {"nextneed": _reply_model(chunk.reply).model_dump()})
+            chunk = await anyio.to_thread.run_sync(next, chunks, done)
+    except Exception as exc:  # the status line is gone; report the error in-band
+        status, kind, message = _classify(exc)
+        if status >= 500:
+            log.exception("stream failed")
+        yield f"data: {json.dumps({'error': {'type': kind, 'message': message}})}\n\n"
+    finally:
+        with contextlib.suppress(Exception):
+            chunks.close()  # type: ignore[attr-defined]
+        gate.release()
+    yield "data: [DONE]\n\n"

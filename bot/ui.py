@@ -1,0 +1,424 @@
+"""The web chat (Gradio Blocks): streaming chat, recommendation cards with feedback buttons, a
+profile panel. Each callback is an adapter: resolve the user, call one Assistant method inside
+the shared :class:`bot.server.Gate`, render the result.
+
+The user id comes from the session only: the picker in demo mode, the login (Gradio auth or a
+trusted proxy header) in shop mode. Nothing a user types can change it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+
+from knowledge.errors import ConfigError, NextNeedError  # noqa: E402
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from bot.assistant import Assistant
+    from bot.server import Gate, ServerConfig
+
+__all__ = ["UIConfig", "build_ui", "mount_ui", "render_card", "render_cards_header"]
+
+log = logging.getLogger(__name__)
+
+NEW_USER = "+ New customer"
+EXAMPLES = [
+    "What should I get next?",
+    "Something for dry hair under $20",
+    "Tell me more about the first one",
+    "What do you know about me?",
+]
+
+
+@dataclass(frozen=True)
+class UIConfig:
+    """Web chat settings (derived from :class:`bot.server.ServerConfig`)."""
+
+    mode: Literal["demo", "shop"] = "demo"
+    auth: tuple[tuple[str, str], ...] = ()
+    trust_proxy_header: bool = False
+    proxy_header: str = "X-Forwarded-User"
+    max_concurrency: int = 2
+    queue_size: int = 16
+    n_cards: int = 5
+    title: str = "nextneed"
+    users_in_picker: int = 50
+
+    def __post_init__(self) -> None:
+        if self.mode == "shop" and not (self.auth or self.trust_proxy_header):
+            raise ConfigError(
+                "UIConfig: shop mode needs a login: give auth pairs or trust_proxy_header"
+            )
+        if not 1 <= self.n_cards <= 20:
+            raise ConfigError(f"UIConfig.n_cards must be 1..20, got {self.n_cards}")
+
+    @classmethod
+    def from_server(cls, config: ServerConfig) -> UIConfig:
+        return cls(
+            mode=config.mode,
+            auth=config.auth,
+            trust_proxy_header=config.trust_proxy_header,
+            proxy_header=config.proxy_header,
+            max_concurrency=config.max_concurrency,
+            queue_size=config.queue_size,
+            title=config.title,
+        )
+
+
+# ---- rendering (pure; every text from the store or the user is escaped) --------------------
+
+
+def render_card(rec: dict[str, Any], status: str = "") -> str:
+    """One recommendation as an HTML card."""
+    e = html.escape
+    price = f"${rec['price']:.2f}" if isinstance(rec.get("price"), int | float) else ""
+    meta = " · ".join(e(str(x)) for x in (rec.get("brand"), rec.get("category")) if x)
+    refill = '<span class="nn-badge">refill due</span>' if rec.get("replenishment") else ""
+    evidence = rec.get("evidence") or []
+    ev = ""
+    if evidence:
+        n = len(evidence)
+        ids = ", ".join(e(str(x)) for x in evidence[:4])
+        ev = (
+            f'<div class="nn-evidence" title="{ids}">Based on {n} '
+            f"{'entry' if n == 1 else 'entries'} in your history</div>"
+        )
+    done = f'<div class="nn-status">{e(status)}</div>' if status else ""
+    return (
+        f'<div class="nn-card" data-item="{e(str(rec.get("item_id", "")))}">'
+        f'<div class="nn-card-top"><span class="nn-rank">{int(rec.get("rank", 0))}</span>'
+        f'<span class="nn-title">{e(str(rec.get("title", "")))}</span>'
+        f'<span class="nn-price">{e(price)}</span></div>'
+        f'<div class="nn-meta">{meta} {refill}'
+        f'<span class="nn-score">match {float(rec.get("score", 0.0)):.2f}</span></div>'
+        f'<div class="nn-reason">{e(str(rec.get("reason", "")))}</div>{ev}{done}</div>'
+    )
+
+
+def render_cards_header(user: str | None, n: int) -> str:
+    if not user:
+        return '<div class="nn-empty">Pick a customer to start.</div>'
+    if n == 0:
+        return '<div class="nn-empty">Ask for a recommendation and your picks appear here.</div>'
+    return f'<div class="nn-picks">Picks for <b>{html.escape(user)}</b></div>'
+
+
+def _welcome(user: str, is_new: bool) -> list[dict[str, str]]:
+    if is_new:
+        text = (
+            "Welcome! You're a new customer, so I don't know your shopping history yet. "
+            "Ask me what you need and I'll ask a couple of questions to get started."
+        )
+    else:
+        text = (
+            f"Hi {user}! I know your past orders and reviews. Ask me what to get next, "
+            "or about any product."
+        )
+    return [{"role": "assistant", "content": text}]
+
+
+CSS = """
+.nn-header {display:flex; align-items:baseline; gap:14px; padding:6px 2px 2px}
+.nn-header h1 {margin:0; font-size:1.7rem; letter-spacing:-0.02em}
+.nn-header p {margin:0; color:var(--body-text-color-subdued)}
+.nn-card {border:1px solid var(--border-color-primary); border-radius:10px; padding:10px 12px;
+  background:var(--background-fill-primary)}
+.nn-card-top {display:flex; gap:8px; align-items:baseline}
+.nn-rank {background:var(--color-accent); color:white; border-radius:999px; min-width:22px;
+  text-align:center; font-size:0.8rem; font-weight:600}
+.nn-title {font-weight:600; flex:1}
+.nn-price {font-weight:600; color:var(--color-accent)}
+.nn-meta {font-size:0.8rem; color:var(--body-text-color-subdued); margin:2px 0 4px}
+.nn-score {float:right}
+.nn-badge {background:#fde68a; color:#78350f; border-radius:6px; padding:0 6px; margin-left:4px}
+.nn-reason {font-size:0.9rem}
+.nn-evidence {font-size:0.75rem; color:var(--body-text-color-subdued); margin-top:4px}
+.nn-status {font-size:0.8rem; font-weight:600; color:#15803d; margin-top:4px}
+.nn-empty, .nn-picks {color:var(--body-text-color-subdued); padding:4px 2px}
+.nn-slot {gap:4px !important}
+.nn-actions button {min-width:0 !important; font-size:0.8rem !important}
+footer {display:none !important}
+"""
+
+
+# ---- callbacks ------------------------------------------------------------------------------
+
+
+class _Handlers:
+    """Thin adapters from UI events to Assistant calls."""
+
+    def __init__(self, assistant: Assistant, gate: Gate, config: UIConfig) -> None:
+        self.assistant = assistant
+        self.gate = gate
+        self.config = config
+
+    def user(self, picked: str | None, request: gr.Request | None) -> str:
+        if self.config.mode == "shop":
+            name = getattr(request, "username", None)
+            if not name:
+                raise gr.Error("Please sign in first.")
+            return str(name)
+        if not picked or picked == NEW_USER:
+            raise gr.Error("Pick a customer first (top left).")
+        return picked
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        try:
+            with self.gate.hold():
+                return fn(*args)
+        except NextNeedError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def cards_out(self, user: str | None, recs: list[dict[str, Any]]) -> list[Any]:
+        out: list[Any] = [render_cards_header(user, len(recs))]
+        for i in range(self.config.n_cards):
+            rec = recs[i] if i < len(recs) else None
+            out.append(gr.Column(visible=rec is not None))
+            out.append(render_card(rec) if rec else "")
+        return out
+
+    def respond(
+        self, message: str, history: list[dict[str, str]], picked: str, request: gr.Request
+    ) -> Any:
+        user = self.user(picked, request)
+        if not isinstance(message, str) or not message.strip():
+            gr.Warning("Type a question or request first.")
+            yield [gr.skip()] * (5 + 2 * self.config.n_cards)
+            return
+        past = list(history or [])
+        shown = [*past, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        skip_cards = [gr.skip()] * (1 + 2 * self.config.n_cards)
+        try:
+            with self.gate.hold():
+                yield [shown, gr.skip(), gr.skip(), "", *skip_cards]
+                for chunk in self.assistant.stream(user, message, past):
+                    if chunk.delta:
+                        shown[-1]["content"] += chunk.delta
+                        yield [shown, gr.skip(), gr.skip(), "", *skip_cards]
+                    if chunk.reply is not None:
+                        reply = chunk.reply.to_dict()
+                        shown[-1]["content"] = reply["text"]
+                        recs = reply["recommendations"]
+                        cards: Any = recs if recs else gr.skip()
+                        out_cards = self.cards_out(user, recs) if recs else skip_cards
+                        yield [shown, shown, cards, "", *out_cards]
+        except NextNeedError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    def feedback(
+        self, slot: int, kind: str, cards: list[dict[str, Any]], picked: str, request: gr.Request
+    ) -> Any:
+        user = self.user(picked, request)
+        if slot >= len(cards or []):
+            raise gr.Error("That card is no longer shown.")
+        rec = cards[slot]
+        self.call(self.assistant.feedback, user, rec["item_id"], kind)
+        if kind == "not_interested":
+            gr.Info(f"Got it: I won't suggest {rec['title']} again.")
+            return gr.Column(visible=False), gr.skip()
+        gr.Info(f"Noted: you bought {rec['title']}.")
+        return gr.skip(), render_card(rec, status="✓ Marked as bought")
+
+    def tell_more(
+        self,
+        slot: int,
+        cards: list[dict[str, Any]],
+        history: list[dict[str, str]],
+        picked: str,
+        request: gr.Request,
+    ) -> Any:
+        user = self.user(picked, request)
+        if slot >= len(cards or []):
+            raise gr.Error("That card is no longer shown.")
+        rec = cards[slot]
+        reply = self.call(self.assistant.describe, rec["item_id"], user)
+        turns = [
+            *(history or []),
+            {"role": "user", "content": f"Tell me more about {rec['title']}"},
+            {"role": "assistant", "content": reply.text},
+        ]
+        return turns, turns
+
+    def pick(self, picked: str) -> Any:
+        if not picked:
+            return [[], [], [], gr.Dropdown(), *self.cards_out(None, [])]
+        is_new = picked == NEW_USER
+        user = f"guest-{uuid.uuid4().hex[:8]}" if is_new else picked
+        choices = self.choices()
+        if user not in choices:
+            choices.insert(1, user)
+        welcome = _welcome(user, is_new)
+        dropdown = gr.Dropdown(choices=choices, value=user)
+        return [welcome, welcome, [], dropdown, *self.cards_out(user, [])]
+
+    def load(self, request: gr.Request) -> Any:
+        if self.config.mode == "shop":
+            user = self.user(None, request)
+            welcome = _welcome(user, False)
+            signed = f'<div class="nn-picks">Signed in as <b>{html.escape(user)}</b></div>'
+            return [welcome, welcome, gr.Dropdown(visible=False), signed]
+        return [gr.skip(), gr.skip(), gr.Dropdown(choices=self.choices()), gr.skip()]
+
+    def choices(self) -> list[str]:
+        return [NEW_USER, *self.assistant.users(self.config.users_in_picker)]
+
+    def profile(self, picked: str, request: gr.Request) -> str:
+        user = self.user(picked, request)
+        return str(self.call(self.assistant.profile, user).text)
+
+    def export(self, picked: str, request: gr.Request) -> str:
+        user = self.user(picked, request)
+        data = self.call(self.assistant.export, user)
+        folder = tempfile.mkdtemp(prefix="nextneed-export-")
+        path = os.path.join(folder, f"nextneed-{user}.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, ensure_ascii=False, default=str)
+        return path
+
+    def forget(self, picked: str, request: gr.Request) -> Any:
+        user = self.user(picked, request)
+        deleted = self.call(self.assistant.forget, user)
+        gr.Info(f"Deleted {deleted} stored entries for {user}.")
+        note = f"Done: I deleted {deleted} stored entries. I no longer know your history."
+        return [gr.Row(visible=False), note, [], [], [], *self.cards_out(user, [])]
+
+
+def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -> gr.Blocks:
+    """The chat Blocks. Every event has a pinned ``api_name``; card events are private."""
+    config = config or UIConfig()
+    h = _Handlers(assistant, gate, config)
+    limit: dict[str, Any] = {"concurrency_limit": config.max_concurrency, "concurrency_id": "assistant"}
+    with gr.Blocks(title=f"{config.title}: your next need", analytics_enabled=False) as demo:
+        history = gr.State([])
+        cards = gr.State([])
+        gr.HTML(
+            f'<div class="nn-header"><h1>{html.escape(config.title)}</h1>'
+            "<p>Your shop assistant: what you'll need next, from what you already have.</p></div>"
+        )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3):
+                with gr.Row():
+                    picker = gr.Dropdown(
+                        h.choices(), value=None, label="Customer", scale=3, elem_id="nn-user",
+                        visible=config.mode == "demo", interactive=True,
+                    )  # fmt: skip
+                    signed = gr.HTML("")
+                chat = gr.Chatbot(
+                    height=460, label="Chat", elem_id="nn-chat", buttons=["copy"],
+                    feedback_options=None, placeholder="Pick a customer, then ask away.",
+                )  # fmt: skip
+                with gr.Row():
+                    box = gr.Textbox(
+                        placeholder="Ask: what should I get next?", show_label=False, scale=5,
+                        elem_id="nn-input", max_length=2000, submit_btn=False,
+                    )  # fmt: skip
+                    send = gr.Button("Send", variant="primary", scale=1, elem_id="nn-send")
+                gr.Examples(EXAMPLES, inputs=box, label="Try")
+            with gr.Column(scale=2):
+                header = gr.HTML(render_cards_header(None, 0), elem_id="nn-picks")
+                slots, htmls = [], []
+                for i in range(config.n_cards):
+                    with gr.Column(visible=False, elem_classes="nn-slot") as slot:
+                        card = gr.HTML(elem_id=f"nn-card-{i}")
+                        with gr.Row(elem_classes="nn-actions"):
+                            bought = gr.Button("Bought", size="sm", elem_id=f"nn-bought-{i}")
+                            nope = gr.Button("Not interested", size="sm", elem_id=f"nn-nope-{i}")
+                            more = gr.Button("Tell me more", size="sm", elem_id=f"nn-more-{i}")
+                    slots.append(slot)
+                    htmls.append(card)
+                    _wire_card(h, i, bought, nope, more, slot, card, cards, history, chat, picker)
+                with gr.Accordion("Your profile & data", open=False, elem_id="nn-profile"):
+                    profile_md = gr.Markdown("")
+                    with gr.Row():
+                        show = gr.Button("What do you know about me?", size="sm")
+                        export = gr.Button("Export my data", size="sm")
+                        forget = gr.Button("Forget me", size="sm", variant="stop")
+                    with gr.Row(visible=False) as confirm_row:
+                        gr.Markdown("Delete everything stored about you? This cannot be undone.")
+                        yes = gr.Button("Yes, delete", size="sm", variant="stop")
+                        no = gr.Button("Cancel", size="sm")
+                    download = gr.File(label="Your data", visible=True, interactive=False)
+        card_outs: list[Any] = [header]
+        for slot, card in zip(slots, htmls, strict=True):
+            card_outs += [slot, card]
+        chat_outs = [chat, history, cards, box, *card_outs]
+        for trigger, name in ((box.submit, "chat"), (send.click, "send")):
+            trigger(
+                h.respond, [box, history, picker], chat_outs, api_name=name,
+                api_visibility="public" if name == "chat" else "private", **limit,
+            )  # fmt: skip
+        picker.change(
+            h.pick, [picker], [chat, history, cards, picker, *card_outs], api_name="pick_user",
+            api_visibility="private",
+        )  # fmt: skip
+        demo.load(h.load, None, [chat, history, picker, signed], api_name="load",
+                  api_visibility="private")  # fmt: skip
+        show.click(h.profile, [picker], profile_md, api_name="profile", **limit)
+        export.click(h.export, [picker], download, api_name="export", **limit)
+        forget.click(lambda: gr.Row(visible=True), None, confirm_row, api_name="forget_ask",
+                     api_visibility="private")  # fmt: skip
+        no.click(lambda: gr.Row(visible=False), None, confirm_row, api_name="forget_cancel",
+                 api_visibility="private")  # fmt: skip
+        yes.click(
+            h.forget, [picker], [confirm_row, profile_md, chat, history, cards, *card_outs],
+            api_name="forget", api_visibility="private", **limit,
+        )  # fmt: skip
+    demo.queue(max_size=config.queue_size, default_concurrency_limit=config.max_concurrency)
+    return demo
+
+
+def _wire_card(h: _Handlers, i: int, bought: Any, nope: Any, more: Any, slot: Any, card: Any,
+               cards: Any, history: Any, chat: Any, picker: Any) -> None:  # fmt: skip
+    def fb(kind: str) -> Any:
+        def on(c: list[dict[str, Any]], p: str, request: gr.Request) -> Any:
+            return h.feedback(i, kind, c, p, request)
+
+        return on
+
+    def tell(
+        c: list[dict[str, Any]], hist: list[dict[str, str]], p: str, request: gr.Request
+    ) -> Any:
+        return h.tell_more(i, c, hist, p, request)
+
+    opts: dict[str, Any] = {"api_visibility": "private", "concurrency_id": "assistant"}
+    bought.click(fb("bought"), [cards, picker], [slot, card], api_name=f"card_{i}_bought", **opts)
+    nope.click(
+        fb("not_interested"), [cards, picker], [slot, card], api_name=f"card_{i}_nope", **opts
+    )
+    more.click(tell, [cards, history, picker], [chat, history], api_name=f"card_{i}_more", **opts)
+
+
+def mount_ui(app: FastAPI, assistant: Assistant, gate: Gate, config: UIConfig) -> None:
+    """Mount the chat at ``/`` of ``app`` with the configured login."""
+    blocks = build_ui(assistant, gate, config)
+    header = config.proxy_header
+
+    def proxy_user(request: Any) -> str | None:
+        return request.headers.get(header) or None
+
+    gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        auth=list(config.auth) or None,
+        auth_dependency=proxy_user if config.trust_proxy_header else None,
+        auth_message="Sign in to see your recommendations." if config.auth else None,
+        footer_links=[],
+        run_history=False,
+        ssr_mode=False,
+        theme=gr.themes.Soft(primary_hue="teal"),
+        css=CSS,
+        show_error=True,
+    )
