@@ -31,10 +31,12 @@ __all__ = ["AssistantConfig", "Assistant"]
 
 log = logging.getLogger(__name__)
 
+_VARIANTS = re.compile(r"\b(shades?|colou?rs?|variants?|sizes?|all of them)\b", re.I)
 _USER_ID = re.compile(r"^[\w.@:+-]{1,128}$")
 _STOP = set(
     "a an the i me my to for of and or is it this that some something any please can you could "
-    "would what which should get buy need want about tell more show find with on in next".split()
+    "would what which should get buy need want about tell more show find with on in next else "
+    "recommend suggest thanks thank me us hi hello option options ideas idea good new other".split()
 )
 
 
@@ -98,7 +100,9 @@ class Assistant:
         if config.llm_base_url:
             from bot.generation import OpenAIHTTPGenerator
 
-            generator = OpenAIHTTPGenerator(config.llm_base_url, config.llm_model, api_key=config.llm_api_key)
+            generator = OpenAIHTTPGenerator(
+                config.llm_base_url, config.llm_model, api_key=config.llm_api_key
+            )
         elif config.model is not None:
             from bot.generation import TransformersGenerator
             from bot.model import load_model
@@ -161,7 +165,9 @@ class Assistant:
         return self.store.users()[:limit]
 
     # -- public API -----------------------------------------------------------------------
-    def chat(self, user_id: str, message: str, history: list[dict[str, Any]] | None = None) -> Reply:
+    def chat(
+        self, user_id: str, message: str, history: list[dict[str, Any]] | None = None
+    ) -> Reply:
         """Answer one message from ``user_id`` given the earlier turns of this conversation."""
         reply = None
         for chunk in self.stream(user_id, message, history):
@@ -195,7 +201,9 @@ class Assistant:
             reply.data["history_truncated"] = True
         yield ReplyChunk(reply=reply)
 
-    def recommend(self, user_id: str, message: str = "", history: list[dict[str, Any]] | None = None) -> Reply:
+    def recommend(
+        self, user_id: str, message: str = "", history: list[dict[str, Any]] | None = None
+    ) -> Reply:
         """Ranked next-need recommendations (the structured JSON endpoint)."""
         return self.chat(user_id, message or "What should I get next?", history)
 
@@ -211,7 +219,15 @@ class Assistant:
         now = int(time.time())
         order = time.time_ns()
         kind_ = "purchase" if kind == "bought" else "feedback"
-        event = Event(user_id, item_id, kind_, now, order, detail="" if kind == "bought" else kind, source="chat")
+        event = Event(
+            user_id,
+            item_id,
+            kind_,
+            now,
+            order,
+            detail="" if kind == "bought" else kind,
+            source="chat",
+        )
         self.store.add_events([event])
         return event
 
@@ -234,7 +250,9 @@ class Assistant:
         view = self.pipeline.view(self._check_user(user_id)) if user_id else None
         return self._describe_item(item, view, time.perf_counter())
 
-    def review_reply(self, review_text: str, rating: float | None = None, item_id: str | None = None) -> Reply:
+    def review_reply(
+        self, review_text: str, rating: float | None = None, item_id: str | None = None
+    ) -> Reply:
         """A customer-service reply to a review (the review text is data, not instructions)."""
         text = clean_message(review_text, self.config.max_message_chars)
         if rating is not None and not (isinstance(rating, int | float) and 0 <= rating <= 5):
@@ -256,7 +274,9 @@ class Assistant:
         cons, cheaper = parse_constraints(text, self._brands, self._categories)
         if routed.intent == "unclear":
             if not cons.is_empty() or cheaper:
-                routed = Routed("refine" if state.last_list else "recommend", "constraints", routed.ordinal)
+                routed = Routed(
+                    "refine" if state.last_list else "recommend", "constraints", routed.ordinal
+                )
             elif state.asked_preferences and not state.last_list:
                 routed = Routed("recommend", "preferences", None)
             elif state.last_list and routed.ordinal is not None:
@@ -298,6 +318,7 @@ class Assistant:
         exclude: set[str] | None = None,
         anchor: Item | None = None,
         intro: str = "",
+        diversity: bool | None = None,
     ) -> Iterator[str | Reply]:
         view = turn.view
         if not intro:
@@ -306,16 +327,31 @@ class Assistant:
                 intro += f" for \u201c{query}\u201d" if query else ""
                 intro += ":"
             else:
-                recent = [self.pipeline.items[e.item_id].title for e in view.purchases[-2:] if e.item_id in self.pipeline.items]
-                intro = "Based on your recent purchases (" + "; ".join(recent) + "), here is what you may need next:"
+                recent = [
+                    self.pipeline.items[e.item_id].title
+                    for e in view.purchases[-2:]
+                    if e.item_id in self.pipeline.items
+                ]
+                intro = (
+                    "Based on your recent purchases ("
+                    + "; ".join(recent)
+                    + "), here is what you may need next:"
+                )
         yield intro + "\n"
         recs, need, timings = self.pipeline.recommend(
-            view, constraints, query=query, exclude=exclude or set(), anchor=anchor
+            view,
+            constraints,
+            query=query,
+            exclude=exclude or set(),
+            anchor=anchor,
+            diversity=diversity,
         )
         if not recs:
             text = intro + "\n" + self._nothing_found(constraints)
             yield text[len(intro) + 1 :]
-            yield Reply(text=text, intent=intent, constraints=constraints.to_dict(), timings=timings)
+            yield Reply(
+                text=text, intent=intent, constraints=constraints.to_dict(), timings=timings
+            )
             return
         lines = [_format_rec(r) for r in recs]
         tail = f"\nLikely next need: {need}." if need and not view.is_new else ""
@@ -349,10 +385,11 @@ class Assistant:
     def _on_recommend(self, turn: _Turn) -> Iterator[str | Reply]:
         cons, _cheaper = parse_constraints(turn.message, self._brands, self._categories)
         constraints = turn.state.constraints.merge(cons)
-        query = cons.purpose or (self._query_from(turn.message) if self._mentions_need(turn.message) else "")
+        query = self._query_from(turn.message)
         if turn.view.is_new:
-            query = query or self._query_from(turn.state.stated_preferences or turn.message)
-        yield from self._recommend(turn, "recommend", constraints, query=query)
+            query = query or self._query_from(turn.state.stated_preferences)
+        diversity = False if _VARIANTS.search(turn.message) else None
+        yield from self._recommend(turn, "recommend", constraints, query=query, diversity=diversity)
 
     def _on_refine(self, turn: _Turn) -> Iterator[str | Reply]:
         state, msg = turn.state, turn.message.lower()
@@ -363,13 +400,27 @@ class Assistant:
         items = self.pipeline.items
         if cheaper and state.last_list:
             ref = self._ordinal_item(turn)
-            prices = [items[i].price for i in ([ref.item_id] if ref else state.last_list) if i in items and items[i].price is not None]
+            prices = [
+                items[i].price
+                for i in ([ref.item_id] if ref else state.last_list)
+                if i in items and items[i].price is not None
+            ]
             if prices:
                 constraints = constraints.with_cheaper_than(min(prices))
         if re.search(r"more like|similar to", msg):
-            anchor = self._ordinal_item(turn) or (items.get(state.last_list[0]) if state.last_list else None)
-        query = cons.purpose or (self._query_from(turn.message) if self._mentions_need(turn.message) else "")
-        yield from self._recommend(turn, "refine", constraints, query=query, exclude=exclude, anchor=anchor)
+            anchor = self._ordinal_item(turn) or (
+                items.get(state.last_list[0]) if state.last_list else None
+            )
+        query = self._query_from(
+            re.sub(
+                r"(?i)cheaper|another|something else|more like|similar to|the (first|second|third|last) one",
+                " ",
+                turn.message,
+            )
+        )
+        yield from self._recommend(
+            turn, "refine", constraints, query=query, exclude=exclude, anchor=anchor
+        )
 
     def _ordinal_item(self, turn: _Turn) -> Item | None:
         pos = turn.routed.ordinal
@@ -389,19 +440,25 @@ class Assistant:
         if named is not None:
             return named
         if re.search(r"\b(it|that|this|those|them|one)\b", text, re.I):
-            ref = turn.state.last_item or (turn.state.last_list[0] if turn.state.last_list else None)
+            ref = turn.state.last_item or (
+                turn.state.last_list[0] if turn.state.last_list else None
+            )
             return self.pipeline.items.get(ref) if ref else None
         return None
 
     def _on_explain(self, turn: _Turn) -> Iterator[str | Reply]:
-        item = self._referenced_item(turn, re.sub(r"(?i)\bwhy\b|recommend\w*|suggest\w*", " ", turn.message))
+        item = self._referenced_item(
+            turn, re.sub(r"(?i)\bwhy\b|recommend\w*|suggest\w*", " ", turn.message)
+        )
         if item is None:
             text = "Which suggestion should I explain? Say for example \u201cwhy the second one?\u201d after I've shown you a list."
             yield text
             yield Reply(text=text, intent="explain")
             return
         view = turn.view
-        due = view.due_refills(self.pipeline.items, self.pipeline.repurchase, self.pipeline.config.replenish_factor)
+        due = view.due_refills(
+            self.pipeline.items, self.pipeline.repurchase, self.pipeline.config.replenish_factor
+        )
         scored = Scored(item, 0.0, "explain", replenishment=item.item_id in due)
         if item.item_id in due:
             scored.evidence = [due[item.item_id][0]]
@@ -412,9 +469,13 @@ class Assistant:
             ev = events.get(eid)
             if ev is not None and ev.item_id in self.pipeline.items:
                 what = "reviewed" if ev.kind == "review" else "bought"
-                lines.append(f"- You {what} {self.pipeline.items[ev.item_id].title} on {_date(ev.timestamp)}.")
+                lines.append(
+                    f"- You {what} {self.pipeline.items[ev.item_id].title} on {_date(ev.timestamp)}."
+                )
         if not rec.evidence:
-            lines.append("- I have no purchases of yours that relate to it; it was chosen for its popularity.")
+            lines.append(
+                "- I have no purchases of yours that relate to it; it was chosen for its popularity."
+            )
         text = "\n".join(lines)
         yield text
         yield Reply(text=text, intent="explain", recommendations=[rec], item_id=item.item_id)
@@ -441,9 +502,15 @@ class Assistant:
         text = fact_description(item, rating)
         generated = ""
         t0 = time.perf_counter()
-        if self.generator is not None and self.config.llm_descriptions and self.config.describe_max_tokens:
+        if (
+            self.generator is not None
+            and self.config.llm_descriptions
+            and self.config.describe_max_tokens
+        ):
             try:
-                raw = self.generator.generate(describe_messages(facts), self.config.describe_max_tokens)
+                raw = self.generator.generate(
+                    describe_messages(facts), self.config.describe_max_tokens
+                )
                 kept = [s for s in grounded_sentences(raw, facts) if s.lower() not in text.lower()]
                 generated = " ".join(kept[:2])
             except Exception as exc:  # the fact-based description stands on its own
@@ -491,7 +558,9 @@ class Assistant:
         yield Reply(text=text, intent="forget", data={"confirm_required": True})
 
     def _on_review_reply(self, turn: _Turn) -> Iterator[str | Reply]:
-        m = re.search(r"review\s*(?:[:\-]|\bsaying\b|\bthat says\b)\s*(.+)", turn.message, re.I | re.S)
+        m = re.search(
+            r"review\s*(?:[:\-]|\bsaying\b|\bthat says\b)\s*(.+)", turn.message, re.I | re.S
+        )
         review = (m.group(1) if m else turn.message).strip().strip("\"\u201c\u201d'")
         stars = re.search(r"\b([1-5])\s*(?:/\s*5|stars?)\b", turn.message, re.I)
         reply = self.review_reply(review or turn.message, float(stars.group(1)) if stars else None)
@@ -501,13 +570,29 @@ class Assistant:
     def _history_matches(self, turn: _Turn, text: str) -> list[tuple[Event, Item]]:
         items = self.pipeline.items
         words = {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 2}
-        words -= {"did", "ever", "when", "order", "ordered", "bought", "purchase", "purchased", "last", "previous", "past", "recent", "history"}
+        words -= {
+            "did",
+            "ever",
+            "when",
+            "order",
+            "ordered",
+            "bought",
+            "purchase",
+            "purchased",
+            "last",
+            "previous",
+            "past",
+            "recent",
+            "history",
+        }
         out = []
         for e in reversed(turn.view.purchases):
             item = items.get(e.item_id)
             if item is None or not words:
                 continue
-            title = set(re.findall(r"[a-z0-9]+", (item.title + " " + " ".join(item.categories)).lower()))
+            title = set(
+                re.findall(r"[a-z0-9]+", (item.title + " " + " ".join(item.categories)).lower())
+            )
             stems = {t.rstrip("s") for t in title}
             if any(w in title or w.rstrip("s") in stems for w in words):
                 out.append((e, item))
@@ -515,14 +600,24 @@ class Assistant:
 
     def _on_order_question(self, turn: _Turn) -> Iterator[str | Reply]:
         asked = self._query_from(
-            re.sub(r"(?i)\b(did i|when did i|have i|what did i|ever|buy|bought|order(ed)?|purchase[d]?|get)\b", " ", turn.message)
+            re.sub(
+                r"(?i)\b(did i|when did i|have i|what did i|ever|buy|bought|order(ed)?|purchase[d]?|get)\b",
+                " ",
+                turn.message,
+            )
         )
         matches = self._history_matches(turn, asked)
         items = self.pipeline.items
-        recent = [(e, items[e.item_id]) for e in reversed(turn.view.purchases) if e.item_id in items]
+        recent = [
+            (e, items[e.item_id]) for e in reversed(turn.view.purchases) if e.item_id in items
+        ]
         text = order_answer(matches, asked, recent)
         yield text
-        yield Reply(text=text, intent="order_question", data={"orders": [e.event_id for e, _ in (matches or recent[:5])]})
+        yield Reply(
+            text=text,
+            intent="order_question",
+            data={"orders": [e.event_id for e, _ in (matches or recent[:5])]},
+        )
 
     def _on_complaint(self, turn: _Turn) -> Iterator[str | Reply]:
         matches = self._history_matches(turn, turn.message)
@@ -539,7 +634,10 @@ class Assistant:
     def _on_feedback(self, turn: _Turn) -> Iterator[str | Reply]:
         msg = turn.message
         low = msg.lower()
-        if re.search(r"not interested|no interest|don'?t (?:want|like|need)|not for me|stop (?:recommending|showing)", low):
+        if re.search(
+            r"not interested|no interest|don'?t (?:want|like|need)|not for me|stop (?:recommending|showing)",
+            low,
+        ):
             kind = "not_interested"
         elif "thumbs down" in low or "\U0001f44e" in msg:
             kind = "thumbs_down"
@@ -570,7 +668,15 @@ class Assistant:
         }[kind]
         turn.view = self.pipeline.view(turn.user_id)  # the feedback counts from this very reply on
         exclude = set(turn.state.shown) | {item.item_id}
-        pieces = list(self._recommend(turn, "feedback", turn.state.constraints, exclude=exclude, intro=done + " Other options:"))
+        pieces = list(
+            self._recommend(
+                turn,
+                "feedback",
+                turn.state.constraints,
+                exclude=exclude,
+                intro=done + " Other options:",
+            )
+        )
         reply = pieces[-1]
         assert isinstance(reply, Reply)
         reply.item_id = item.item_id
@@ -611,7 +717,11 @@ class Assistant:
                 "you might need next, describe a product, or help with an order."
             )
         yield text
-        yield Reply(text=text, intent="off_topic", data={"guardrail": "injection" if turn.routed.injection else "off_topic"})
+        yield Reply(
+            text=text,
+            intent="off_topic",
+            data={"guardrail": "injection" if turn.routed.injection else "off_topic"},
+        )
 
     def _on_unclear(self, turn: _Turn) -> Iterator[str | Reply]:
         text = (

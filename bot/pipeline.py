@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 class Ranker(Protocol):
     """Re-orders candidates for a user; returns one score per candidate (higher is better)."""
 
-    def score(self, view: UserView, candidates: list[Item], items: dict[str, Item]) -> list[float]: ...
+    def score(
+        self, view: UserView, candidates: list[Item], items: dict[str, Item]
+    ) -> list[float]: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ def variant_key(item: Item) -> str:
 class RecommendationPipeline:
     """Holds the fitted candidate models for one store; refresh() after bulk changes."""
 
-    def __init__(self, store: Store, config: PipelineConfig | None = None, ranker: Ranker | None = None):
+    def __init__(
+        self, store: Store, config: PipelineConfig | None = None, ranker: Ranker | None = None
+    ):
         self.store = store
         self.config = config or PipelineConfig()
         self.ranker = ranker
@@ -149,6 +153,7 @@ class RecommendationPipeline:
         exclude: set[str] | frozenset[str] = frozenset(),
         anchor: Item | None = None,
         n: int | None = None,
+        diversity: bool | None = None,
     ) -> tuple[list[Recommendation], str, dict[str, float]]:
         """Ranked, explained recommendations, the predicted need, and stage timings."""
         constraints = constraints or Constraints()
@@ -159,8 +164,8 @@ class RecommendationPipeline:
         timings["candidates_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         allowed = self._filter(view, pool, constraints, set(exclude))
-        if self.config.diversity:
-            allowed = self._diversify(allowed, self.config.n_candidates)
+        if self.config.diversity if diversity is None else diversity:
+            allowed = self._diversify(allowed)
         allowed = allowed[: self.config.n_candidates]
         timings["filter_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
@@ -225,7 +230,12 @@ class RecommendationPipeline:
             filt = constraints.to_filter()
             for rank, (item, _sim) in enumerate(self.store.search_items(q, k, filt)):
                 self.note_item(item)
-                add(item.item_id, (0.5 if anchor or semantic_query else 0.3) / (rank + 5), "semantic")
+                # an explicit request outweighs what the history alone suggests
+                add(
+                    item.item_id,
+                    (1.5 / (rank + 3)) if semantic_query else 0.3 / (rank + 5),
+                    "semantic",
+                )
         return pool
 
     def _filter(
@@ -242,17 +252,17 @@ class RecommendationPipeline:
         out.sort(key=lambda s: -s.score)
         return out
 
-    def _diversify(self, ranked: list[Scored], n: int) -> list[Scored]:
+    def _diversify(self, ranked: list[Scored]) -> list[Scored]:
+        """At most ``max_per_group`` variants of one product; a shorter list beats a list of
+        five shades of the same lipstick."""
         seen: Counter[str] = Counter()
-        kept, spill = [], []
+        kept = []
         for s in ranked:
             key = variant_key(s.item)
             if seen[key] < self.config.max_per_group:
                 seen[key] += 1
                 kept.append(s)
-            else:
-                spill.append(s)
-        return kept if len(kept) >= min(n, self.config.n_results) else kept + spill
+        return kept
 
     def _long_tail(self, ranked: list[Scored], n: int) -> list[Scored]:
         """Keep the top n, but give up to ``long_tail_slots`` of them to less popular items
@@ -325,13 +335,17 @@ class RecommendationPipeline:
                 snippet = _snippet(first.text)
                 reason = f"You reviewed {title} ({when}): \u201c{snippet}\u201d; this is in the same line of need."
             else:
-                reason = f"Customers who bought {title}, as you did ({when}), often choose this next."
+                reason = (
+                    f"Customers who bought {title}, as you did ({when}), often choose this next."
+                )
             if len(evidence) > 1:
                 other = self.items.get(evidence[1].item_id)
                 if other is not None:
                     reason += f" It also fits with your {other.title}."
         elif view.is_new:
-            reason = "Popular with customers" + (f" in {item.category}" if item.category else "") + "."
+            reason = (
+                "Popular with customers" + (f" in {item.category}" if item.category else "") + "."
+            )
         else:
             reason = "Popular with customers who shop like you."
         return Recommendation(
