@@ -133,8 +133,9 @@ CSS = """
 .nn-header {display:flex; align-items:baseline; gap:14px; padding:6px 2px 2px}
 .nn-header h1 {margin:0; font-size:1.7rem; letter-spacing:-0.02em}
 .nn-header p {margin:0; color:var(--body-text-color-subdued)}
-.nn-card {border:1px solid var(--border-color-primary); border-radius:10px; padding:10px 12px;
-  background:var(--background-fill-primary)}
+.nn-slot {border:1px solid var(--border-color-primary); border-radius:12px; padding:10px 12px;
+  background:var(--background-fill-primary); gap:6px !important}
+.nn-slot > div {padding:0 !important}
 .nn-card-top {display:flex; gap:8px; align-items:baseline}
 .nn-rank {background:var(--color-accent); color:white; border-radius:999px; min-width:22px;
   text-align:center; font-size:0.8rem; font-weight:600}
@@ -147,8 +148,8 @@ CSS = """
 .nn-evidence {font-size:0.75rem; color:var(--body-text-color-subdued); margin-top:4px}
 .nn-status {font-size:0.8rem; font-weight:600; color:#15803d; margin-top:4px}
 .nn-empty, .nn-picks {color:var(--body-text-color-subdued); padding:4px 2px}
-.nn-slot {gap:4px !important}
-.nn-actions button {min-width:0 !important; font-size:0.8rem !important}
+.nn-actions {gap:6px !important}
+.nn-actions button {min-width:0 !important; font-size:0.8rem !important; padding:2px 6px !important}
 footer {display:none !important}
 """
 
@@ -299,7 +300,10 @@ def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -
     """The chat Blocks. Every event has a pinned ``api_name``; card events are private."""
     config = config or UIConfig()
     h = _Handlers(assistant, gate, config)
-    limit: dict[str, Any] = {"concurrency_limit": config.max_concurrency, "concurrency_id": "assistant"}
+    limit: dict[str, Any] = {
+        "concurrency_limit": config.max_concurrency,
+        "concurrency_id": "assistant",
+    }
     with gr.Blocks(title=f"{config.title}: your next need", analytics_enabled=False) as demo:
         history = gr.State([])
         cards = gr.State([])
@@ -314,9 +318,9 @@ def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -
                         h.choices(), value=None, label="Customer", scale=3, elem_id="nn-user",
                         visible=config.mode == "demo", interactive=True,
                     )  # fmt: skip
-                    signed = gr.HTML("")
+                    signed = gr.HTML("", visible=config.mode == "shop")
                 chat = gr.Chatbot(
-                    height=460, label="Chat", elem_id="nn-chat", buttons=["copy"],
+                    height=540, show_label=False, elem_id="nn-chat", buttons=["copy"],
                     feedback_options=None, placeholder="Pick a customer, then ask away.",
                 )  # fmt: skip
                 with gr.Row():
@@ -326,6 +330,19 @@ def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -
                     )  # fmt: skip
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="nn-send")
                 gr.Examples(EXAMPLES, inputs=box, label="Try")
+                with gr.Accordion("Your profile & data", open=False, elem_id="nn-profile"):
+                    profile_md = gr.Markdown("")
+                    with gr.Row():
+                        show = gr.Button(
+                            "What do you know about me?", size="sm", elem_id="nn-show-profile"
+                        )
+                        export = gr.Button("Export my data", size="sm")
+                        forget = gr.Button("Forget me", size="sm", variant="stop")
+                    with gr.Row(visible=False) as confirm_row:
+                        gr.Markdown("Delete everything stored about you? This cannot be undone.")
+                        yes = gr.Button("Yes, delete", size="sm", variant="stop")
+                        no = gr.Button("Cancel", size="sm")
+                    download = gr.File(label="Your data", visible=True, interactive=False)
             with gr.Column(scale=2):
                 header = gr.HTML(render_cards_header(None, 0), elem_id="nn-picks")
                 slots, htmls = [], []
@@ -339,17 +356,6 @@ def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -
                     slots.append(slot)
                     htmls.append(card)
                     _wire_card(h, i, bought, nope, more, slot, card, cards, history, chat, picker)
-                with gr.Accordion("Your profile & data", open=False, elem_id="nn-profile"):
-                    profile_md = gr.Markdown("")
-                    with gr.Row():
-                        show = gr.Button("What do you know about me?", size="sm")
-                        export = gr.Button("Export my data", size="sm")
-                        forget = gr.Button("Forget me", size="sm", variant="stop")
-                    with gr.Row(visible=False) as confirm_row:
-                        gr.Markdown("Delete everything stored about you? This cannot be undone.")
-                        yes = gr.Button("Yes, delete", size="sm", variant="stop")
-                        no = gr.Button("Cancel", size="sm")
-                    download = gr.File(label="Your data", visible=True, interactive=False)
         card_outs: list[Any] = [header]
         for slot, card in zip(slots, htmls, strict=True):
             card_outs += [slot, card]

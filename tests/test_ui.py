@@ -1,0 +1,148 @@
+"""The web chat in a real headless browser (Debian's chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures import app_server as fixtures
+from tests.fixtures.app_server import RunningServer
+
+pytestmark = pytest.mark.ui
+
+app_server = fixtures.app_server
+keyed_server = fixtures.keyed_server
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium not installed: apt-get install -y chromium (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    p = context.new_page()
+    p.set_default_timeout(60_000)
+    yield p
+    context.close()
+
+
+def pick_user(page: Any, user: str) -> None:
+    page.locator("#nn-user input").click()
+    page.get_by_role("option", name=user, exact=True).click()
+    page.locator("#nn-chat").get_by_text(f"Hi {user}!").wait_for()
+
+
+def ask(page: Any, text: str) -> None:
+    box = page.locator("#nn-input textarea")
+    box.fill(text)
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('#nn-input textarea').value === ''")
+
+
+def shown_items(page: Any) -> list[str]:
+    page.wait_for_timeout(300)
+    return list(
+        page.eval_on_selector_all(
+            ".nn-slot:not(.hidden) .nn-card",
+            "els => els.filter(e => e.offsetParent !== null).map(e => e.dataset.item)",
+        )
+    )
+
+
+def wait_for_cards(page: Any, previous: list[str] | None = None) -> list[str]:
+    page.wait_for_function(
+        """prev => {
+            const ids = [...document.querySelectorAll('.nn-card')]
+              .filter(e => e.offsetParent !== null).map(e => e.dataset.item);
+            return ids.length > 0 && JSON.stringify(ids) !== JSON.stringify(prev);
+        }""",
+        arg=previous or [],
+    )
+    return shown_items(page)
+
+
+def test_recommend_dismiss_and_ask_again(app_server: RunningServer, page: Any) -> None:
+    page.goto(app_server.url)
+    page.get_by_text("Your shop assistant").wait_for()
+    pick_user(page, "carol")
+    ask(page, "What should I get next?")
+    first = wait_for_cards(page)
+    assert first
+    chat_text = page.locator("#nn-chat").inner_text()
+    assert "Steel safety razor" in chat_text  # the answer cites carol's own purchase
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "chat.png"
+    page.screenshot(path=str(shot), full_page=True)
+    shutil.copy(shot, REPO / "docs" / "screenshot.png")
+
+    dismissed = first[0]
+    page.locator("#nn-nope-0").click()
+    page.get_by_text("I won't suggest").first.wait_for()
+    assert dismissed not in shown_items(page)
+    events = app_server.assistant.store.history("carol")
+    assert any(e.item_id == dismissed and e.detail == "not_interested" for e in events)
+
+    ask(page, "What else should I get? Show me more options")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#nn-chat .message-row, #nn-chat [data-testid=bot]').length >= 3"
+    )
+    again = wait_for_cards(page, [i for i in first if i != dismissed])
+    assert again and dismissed not in again
+    page.screenshot(path=str(ARTIFACTS / "chat-after-dismiss.png"), full_page=True)
+
+
+def test_tell_me_more_and_profile(app_server: RunningServer, page: Any) -> None:
+    page.goto(app_server.url)
+    pick_user(page, "bob")
+    ask(page, "Recommend something")
+    wait_for_cards(page)
+    title = page.locator("#nn-card-0 .nn-title").inner_text()
+    page.locator("#nn-more-0").click()
+    page.locator("#nn-chat").get_by_text(f"Tell me more about {title}").wait_for()
+    page.get_by_text("Your profile & data").click()
+    page.locator("#nn-show-profile").click()
+    page.wait_for_function(
+        "() => document.querySelector('#nn-profile').innerText.toLowerCase().includes('guitar')"
+    )
+
+
+def test_escapes_untrusted_text(app_server: RunningServer, page: Any) -> None:
+    page.goto(app_server.url)
+    pick_user(page, "dave")
+    ask(page, "<img src=x onerror=\"document.title='pwned'\"> recommend something")
+    wait_for_cards(page)
+    assert page.title() != "pwned"
+
+
+def test_shop_mode_needs_login(keyed_server: RunningServer, page: Any) -> None:
+    page.goto(keyed_server.url)
+    page.get_by_text("Sign in to see your recommendations.").wait_for()
+    page.get_by_label("username").fill("alice")
+    page.get_by_label("password").fill("alice-pass")
+    page.get_by_role("button", name="Login").click()
+    page.get_by_text("Signed in as").wait_for()
+    assert page.locator("#nn-user").is_hidden()
