@@ -277,3 +277,30 @@ def test_config_validation() -> None:
         ServerConfig(max_concurrency=0)
     with pytest.raises(ConfigError, match="at least 8"):
         ServerConfig(api_keys={"short": "alice"})
+
+
+def test_scale_out_store_on_a_chroma_server(
+    chroma_server: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deploy/compose.yaml set-up: the store behind `chroma run`, chosen by environment."""
+    from bot.assistant import Assistant, AssistantConfig
+    from knowledge.store import StoreConfig
+    from tests.fixtures.app_server import fill_store, start_server
+
+    monkeypatch.setenv("NEXTNEED_CHROMA_HOST", "127.0.0.1")
+    monkeypatch.setenv("NEXTNEED_CHROMA_PORT", str(chroma_server.port))
+    monkeypatch.setenv("NEXTNEED_EMBEDDER", "hashing")
+    assistant = Assistant.from_config(AssistantConfig(store=StoreConfig.from_env()))
+    assert assistant.store.config.host == "127.0.0.1"
+    fill_store(assistant.store, tmp_path)
+    assistant.refresh()
+    running = start_server(assistant, ServerConfig(trust_user_header=True))
+    try:
+        resp = post(running, "/api/recommend", {"message": "What should I get next?"})
+        assert resp.status_code == 200 and resp.json()["recommendations"]
+        fb = post(running, "/api/feedback", {"item_id": "foam", "kind": "owned"})
+        assert fb.status_code == 200
+        assert any(e.item_id == "foam" for e in assistant.store.history("carol"))
+    finally:
+        running.stop()
+        assistant.store.close()
