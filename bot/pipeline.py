@@ -68,6 +68,14 @@ class Scored:
     replenishment: bool = False
     evidence: list[Event] = field(default_factory=list)
     reason: str = ""
+    contributions: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def main_source(self) -> str:
+        """The source that contributed most to the candidate score (drives the wording)."""
+        if not self.contributions:
+            return self.source
+        return max(self.contributions, key=lambda k: self.contributions[k])
 
 
 def variant_key(item: Item) -> str:
@@ -196,10 +204,11 @@ class RecommendationPipeline:
             item = self.items.get(item_id)
             if item is None:
                 return
-            if item_id in pool:
-                pool[item_id].score += score
-            else:
-                pool[item_id] = Scored(item, score, source)
+            if item_id not in pool:
+                pool[item_id] = Scored(item, 0.0, source)
+            entry = pool[item_id]
+            entry.score += score
+            entry.contributions[source] = entry.contributions.get(source, 0.0) + score
 
         history = view.sequence()
         if anchor is not None:
@@ -329,19 +338,24 @@ class RecommendationPipeline:
             title = owned.title if owned else first.item_id
             comps = (owned.attributes or {}).get("complements", []) if owned else []
             when = _when(view, first)
+            main = s.main_source
             if item.item_id in comps:
                 reason = f"It goes with your {title} ({when})."
+            elif main in ("transitions", "co-occurrence", "sequential"):
+                reason = (
+                    f"Customers who bought items like your {title} ({when}) often choose this next."
+                )
+            elif main == "semantic":
+                reason = f"It matches what you asked for, and relates to your {title} ({when})."
             elif first.kind == "review" and first.text:
                 snippet = _snippet(first.text)
-                reason = f"You reviewed {title} ({when}): \u201c{snippet}\u201d; this is in the same line of need."
+                reason = f"Related to {title}, which you reviewed ({when}): \u201c{snippet}\u201d"
             else:
-                reason = (
-                    f"Customers who bought {title}, as you did ({when}), often choose this next."
-                )
-            if len(evidence) > 1:
+                reason = f"Popular with customers, and close to your {title} ({when})."
+            if len(evidence) > 1 and item.item_id not in comps:
                 other = self.items.get(evidence[1].item_id)
                 if other is not None:
-                    reason += f" It also fits with your {other.title}."
+                    reason += f" Also related: your {other.title}."
         elif view.is_new:
             reason = (
                 "Popular with customers" + (f" in {item.category}" if item.category else "") + "."
