@@ -202,21 +202,29 @@ class _Handlers:
         shown = [*past, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         skip_cards = [gr.skip()] * (1 + 2 * self.config.n_cards)
         try:
-            with self.gate.hold():
-                yield [shown, gr.skip(), gr.skip(), "", *skip_cards]
-                for chunk in self.assistant.stream(user, message, past):
-                    if chunk.delta:
-                        shown[-1]["content"] += chunk.delta
-                        yield [shown, gr.skip(), gr.skip(), "", *skip_cards]
-                    if chunk.reply is not None:
-                        reply = chunk.reply.to_dict()
-                        shown[-1]["content"] = reply["text"]
-                        recs = reply["recommendations"]
-                        cards: Any = recs if recs else gr.skip()
-                        out_cards = self.cards_out(user, recs) if recs else skip_cards
-                        yield [shown, shown, cards, "", *out_cards]
-        except NextNeedError as exc:
-            raise gr.Error(str(exc)) from exc
+            self.gate.acquire()
+        except NextNeedError as exc:  # busy: keep the typed message so the user can resend
+            gr.Warning(str(exc).capitalize() + ".")
+            yield [gr.skip()] * (5 + 2 * self.config.n_cards)
+            return
+        try:
+            yield [shown, gr.skip(), gr.skip(), "", *skip_cards]
+            for chunk in self.assistant.stream(user, message, past):
+                if chunk.delta:
+                    shown[-1]["content"] += chunk.delta
+                    yield [shown, gr.skip(), gr.skip(), "", *skip_cards]
+                if chunk.reply is not None:
+                    reply = chunk.reply.to_dict()
+                    shown[-1]["content"] = reply["text"]
+                    recs = reply["recommendations"]
+                    cards: Any = recs if recs else gr.skip()
+                    out_cards = self.cards_out(user, recs) if recs else skip_cards
+                    yield [shown, shown, cards, "", *out_cards]
+        except NextNeedError as exc:  # bad input or store trouble: say so, keep the chat as it was
+            gr.Warning(str(exc))
+            yield [past, past, gr.skip(), message, *skip_cards]
+        finally:
+            self.gate.release()
 
     def feedback(
         self, slot: int, kind: str, cards: list[dict[str, Any]], picked: str, request: gr.Request

@@ -146,3 +146,37 @@ def test_shop_mode_needs_login(keyed_server: RunningServer, page: Any) -> None:
     page.get_by_role("button", name="Login").click()
     page.get_by_text("Signed in as").wait_for()
     assert page.locator("#nn-user").is_hidden()
+
+
+def test_busy_message_when_every_slot_is_taken(app_server: RunningServer, page: Any) -> None:
+    page.goto(app_server.url)
+    pick_user(page, "erin")
+    gate = app_server.app.state.gate
+    for _ in range(gate.capacity):
+        gate.acquire()
+    try:
+        page.locator("#nn-input textarea").fill("What should I get next?")
+        page.locator("#nn-input textarea").press("Enter")
+        page.get_by_text("busy; try again in a moment").first.wait_for(timeout=20_000)
+        page.screenshot(path=str(ARTIFACTS / "busy.png"))
+    finally:
+        for _ in range(gate.capacity):
+            gate.release()
+
+
+def test_cards_escape_untrusted_text() -> None:
+    from bot.ui import render_card
+
+    card = render_card(
+        {
+            "item_id": 'x"><script>',
+            "title": "<img src=x onerror=alert(1)>",
+            "reason": "<b>bold</b> & more",
+            "rank": 1,
+            "score": 0.5,
+            "price": 3.0,
+            "evidence": ['"><svg onload=alert(2)>'],
+        }
+    )
+    assert "<img" not in card and "<script>" not in card and "<svg" not in card
+    assert "&lt;img src=x onerror=alert(1)&gt;" in card and "&amp; more" in card
