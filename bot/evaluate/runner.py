@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import logging
 import random
+import shutil
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from bot.evaluate.checks import PrivateData, TurnContext, run_checks
-from bot.evaluate.dialogs import Dialog, SetupEvent
+from bot.evaluate.dialogs import Dialog, SetupEvent, load_dialogs
 from bot.evaluate.report import DialogResult, RunResult, TurnResult
+from bot.pipeline import PipelineConfig
 from bot.reply import Recommendation, Reply
 from knowledge.errors import ConfigError, NextNeedError
 from knowledge.schema import Event, Item
+from knowledge.store import Store, StoreConfig
 
 __all__ = [
     "RunConfig",
@@ -28,6 +33,11 @@ __all__ = [
     "HttpTarget",
     "DialogRunner",
     "reply_from_dict",
+    "EvaluateConfig",
+    "evaluate",
+    "build_demo_store",
+    "copy_store",
+    "open_assistant",
     "NEW_USER_OPENING",
 ]
 
@@ -350,3 +360,113 @@ class DialogRunner:
             {"role": "assistant", "content": reply.text},
         ]
         return turn, reply
+
+
+# ---- what to run against ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """One evaluation run: where the store comes from, which model, and which target.
+
+    ``store`` is copied to a temporary folder first (dialogs add and remove events; the
+    original is never touched); ``demo`` builds the demo store there instead. With ``server``
+    the replies come over HTTP and the store (or demo) is only the reference for the checks.
+    """
+
+    store: str | None = None
+    demo: bool = False
+    embedder: str | None = None  # default: minilm for --store, hashing for --demo
+    model: str = "none"  # "none", "default", or a model directory / HF id
+    quantization: str = "nf4"
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    server: str | None = None
+    api_key: str | None = None
+    run: RunConfig = field(default_factory=RunConfig)
+    demo_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.store is None) == (not self.demo):
+            raise ConfigError(
+                "EvaluateConfig: give exactly one of store (a directory) or demo=True"
+            )
+        if self.store is not None and not Path(self.store).is_dir():
+            raise ConfigError(f"EvaluateConfig.store: {self.store} is not a directory")
+        if self.embedder not in (None, "minilm", "hashing"):
+            raise ConfigError(
+                f"EvaluateConfig.embedder must be minilm or hashing, got {self.embedder!r}"
+            )
+        if self.server is not None and not self.server.startswith(("http://", "https://")):
+            raise ConfigError(f"EvaluateConfig.server must be an http(s) URL, got {self.server!r}")
+        if self.quantization not in ("nf4", "bf16", "fp32"):
+            raise ConfigError("EvaluateConfig.quantization must be nf4, bf16 or fp32")
+
+    @property
+    def embedder_name(self) -> str:
+        return self.embedder or ("hashing" if self.demo else "minilm")
+
+
+def build_demo_store(out_dir: str | Path, embedder: str = "hashing", seed: int = 0) -> Path:
+    """Write the demo files and ingest them into a store at ``out_dir/store``."""
+    from knowledge.demo import DemoConfig, write_demo
+
+    from knowledge.ingest import ingest_dataset
+
+    out = Path(out_dir)
+    write_demo(out / "data", DemoConfig(seed=seed))
+    with Store(StoreConfig(path=str(out / "store"), embedder=embedder)) as store:
+        ingest_dataset(store, out / "data", format="native")
+    return out / "store"
+
+
+def copy_store(src: str | Path, dst: str | Path) -> Path:
+    """A private copy of an embedded store (without its process lock file)."""
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".nextneed.lock"))
+    return Path(dst)
+
+
+def open_assistant(store_dir: str | Path, config: EvaluateConfig) -> Any:
+    """An Assistant over ``store_dir`` with the configured model (greedy decoding)."""
+    from bot.assistant import Assistant, AssistantConfig
+
+    model = None
+    if config.model != "none":
+        from bot.model import ModelConfig
+
+        model = ModelConfig(config.model, config.quantization)
+    store = StoreConfig(path=str(store_dir), embedder=config.embedder_name)
+    return Assistant.from_config(
+        AssistantConfig(store=store, model=model, pipeline=config.pipeline)
+    )
+
+
+def evaluate(paths: list[str | Path], config: EvaluateConfig) -> RunResult:
+    """Load the dialogs, prepare the store and run them; the caller writes the reports."""
+    dialogs = load_dialogs(paths)
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "store": f"demo (seed {config.demo_seed})" if config.demo else str(config.store),
+        "embedder": config.embedder_name,
+        "model": config.model if config.server is None else "(the server's)",
+        "pipeline": ", ".join(f"{k}={v}" for k, v in asdict(config.pipeline).items()),
+    }
+    with tempfile.TemporaryDirectory(prefix="nextneed-eval-") as tmp:
+        if config.demo:
+            store_dir = build_demo_store(tmp, config.embedder_name, config.demo_seed)
+        else:
+            assert config.store is not None
+            store_dir = copy_store(config.store, Path(tmp) / "store")
+        if config.server is None:
+            assistant = open_assistant(store_dir, config)
+            try:
+                return DialogRunner.for_assistant(assistant, config.run).run(dialogs, meta)
+            finally:
+                assistant.store.close()
+        with Store(StoreConfig(path=str(store_dir), embedder=config.embedder_name)) as ref:
+            catalog = {i.item_id: i for i in ref.all_items()}
+            private = PrivateData(ref.iter_events()) if config.run.check_private_data else None
+        target = HttpTarget(config.server, config.api_key)
+        try:
+            return DialogRunner(target, catalog, private, config.run).run(dialogs, meta)
+        finally:
+            target.close()
