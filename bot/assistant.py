@@ -400,10 +400,10 @@ class Assistant:
         items = self.pipeline.items
         if cheaper and state.last_list:
             ref = self._ordinal_item(turn)
-            prices = [
-                items[i].price
+            prices: list[float] = [
+                p
                 for i in ([ref.item_id] if ref else state.last_list)
-                if i in items and items[i].price is not None
+                if i in items and (p := items[i].price) is not None
             ]
             if prices:
                 constraints = constraints.with_cheaper_than(min(prices))
