@@ -1,0 +1,100 @@
+"""``python -m knowledge``: ingest files, show stats, rebuild vectors, write the demo dataset.
+
+Exit codes: 0 ok; 1 rows were skipped or had issues (the report says which); 2 usage error or
+an error that stopped the command (message only, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from knowledge.errors import NextNeedError
+from knowledge.formats import FORMATS, get_adapter
+from knowledge.ingest import ingest_dataset
+from knowledge.store import Store, StoreConfig, default_store_path
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--store", help=f"store directory (default {default_store_path()})")
+    common.add_argument("--host", help="Chroma server host (instead of --store)")
+    common.add_argument("--port", type=int, default=8000)
+    common.add_argument("--embedder", default=None, help="minilm (default) or hashing")
+    p = argparse.ArgumentParser(prog="python -m knowledge", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    ing = sub.add_parser("ingest", parents=[common], help="ingest files or a directory")
+    ing.add_argument("paths", nargs="+")
+    ing.add_argument("--format", choices=FORMATS, help="default: guessed from file names")
+    ing.add_argument("--mapping", nargs="*", default=[], metavar="FIELD=COLUMN")
+    ing.add_argument("--strict", action="store_true", help="any row issue aborts, nothing written")
+    ing.add_argument("--report", type=Path, help="write the JSON report here")
+    sub.add_parser("stats", parents=[common], help="counts of items, events, users")
+    sub.add_parser("rebuild", parents=[common], help="re-embed the stored records")
+    demo = sub.add_parser("demo", parents=[common], help="write (and --ingest) the demo data")
+    demo.add_argument("--out", type=Path, required=True)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--ingest", action="store_true")
+    return p
+
+
+def _ingest(store: Store, paths: list[str], args: argparse.Namespace) -> int:
+    items_map = events_map = None
+    if args.mapping:
+        adapter = get_adapter(args.format or "csv")
+        items_map, events_map = (
+            m.with_pairs(args.mapping) for m in (adapter.items, adapter.events)
+        )
+    reports = ingest_dataset(store, paths, args.format, args.strict, True, items_map, events_map)
+    for r in reports:
+        print(r.summary())
+    if getattr(args, "report", None):
+        args.report.write_text(json.dumps({"reports": [r.to_dict() for r in reports]}, indent=2))
+    skipped = sum(r.skipped for r in reports)
+    if any(r.issues for r in reports):
+        print(f"finished with issues: {skipped} row(s) skipped; see the report", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = StoreConfig.from_env(
+            path=args.store,
+            host=args.host,
+            port=args.port if args.host else None,
+            embedder=args.embedder,
+        )
+        if args.command == "demo":
+            try:
+                from knowledge.demo import DemoConfig, write_demo
+            except ImportError as exc:
+                raise NextNeedError(f"the demo generator is not available: {exc}") from exc
+
+            paths = write_demo(args.out, DemoConfig(seed=args.seed))
+            print(f"wrote {paths.items} and {paths.events}")
+            if not args.ingest:
+                return 0
+            args.format, args.mapping, args.strict = "native", [], False
+        with Store(config) as store:
+            if args.command == "ingest":
+                return _ingest(store, args.paths, args)
+            if args.command == "demo":
+                return _ingest(store, [str(paths.items), str(paths.events)], args)
+            if args.command == "stats":
+                print(json.dumps(store.stats(), indent=2))
+            elif args.command == "rebuild":
+                print(json.dumps(store.rebuild(progress=True)))
+        return 0
+    except (NextNeedError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,562 @@
+"""Ingest catalog items and user events from files into the store, with per-row reports.
+
+Reading and layouts live in :mod:`knowledge.formats`; this module validates whole columns at
+once in pandas, turns the rows that pass into :class:`Item`/:class:`Event` objects, and writes
+them with the store's idempotent upserts. Nothing is dropped silently: every skipped row is a
+:class:`RowIssue` (file, 1-based data row, source column, reason) in the :class:`IngestReport`.
+Every row of a file is validated before the first write, and ids are deterministic, so a crash
+mid-ingest followed by a re-run converges to the same store.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from knowledge.errors import IngestError
+from knowledge.formats import (
+    ROW,
+    Adapter,
+    ColumnMapping,
+    classify_files,
+    detect_format,
+    get_adapter,
+    read_table,
+)
+from knowledge.schema import EVENT_KINDS, FEEDBACK_KINDS, MAX_TEXT_CHARS, Event, Item
+
+if TYPE_CHECKING:
+    from knowledge.store import Store
+
+__all__ = [
+    "IngestReport",
+    "RowIssue",
+    "load_events",
+    "load_items",
+    "ingest_dataset",
+    "ingest_events",
+    "ingest_items",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    """One problem with one row. ``skipped`` False means the row was kept without the value."""
+
+    file: str
+    row: int
+    column: str
+    reason: str
+    skipped: bool = True
+
+    def __str__(self) -> str:
+        what = "skipped" if self.skipped else "kept"
+        return f"{self.file}: row {self.row}, column {self.column!r}: {self.reason} ({what})"
+
+
+@dataclass
+class IngestReport:
+    """What one file's ingest read, accepted, skipped and why."""
+
+    file: str
+    kind: str  # "items" or "events"
+    format: str
+    rows_read: int = 0
+    accepted: int = 0
+    skipped: int = 0
+    written: int = 0
+    issues: list[RowIssue] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    stages: dict[str, float] = field(default_factory=dict)  # seconds: read, validate, write
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no row had an issue."""
+        return not self.issues
+
+    def summary(self, max_issues: int = 20) -> str:
+        """A few lines for people: counts, then the first issues."""
+        lines = [
+            f"{self.file} ({self.format} {self.kind}): {self.rows_read} rows read, "
+            f"{self.accepted} accepted, {self.skipped} skipped, {self.written} written "
+            f"in {self.elapsed_s:.1f}s"
+        ]
+        lines += [f"  note: {n}" for n in self.notes]
+        lines += [f"  {issue}" for issue in self.issues[:max_issues]]
+        if len(self.issues) > max_issues:
+            lines.append(f"  ... and {len(self.issues) - max_issues} more issues")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+
+# -- column validation (whole columns at once) ------------------------------------------------
+
+
+class Issues:
+    """Row issues found so far for one frame, and which rows are to be skipped."""
+
+    def __init__(self, raw: pd.DataFrame) -> None:
+        self.rows: list[tuple[int, str, str, bool]] = []
+        self.notes: list[str] = []
+        self._row = raw[ROW].to_numpy()
+        self.bad = np.zeros(len(raw), dtype=bool)
+
+    def flag(
+        self, mask: Any, column: str, reason: str, values: Any = None, skip: bool = True
+    ) -> None:
+        """Record ``reason`` (formatted with ``{value}`` from ``values``) for masked rows."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        rows = self._row[mask].tolist()
+        vals = np.asarray(values, dtype=object)[mask] if values is not None else [None] * len(rows)
+        self.rows += [
+            (r, column, reason.format(value=v), skip) for r, v in zip(rows, vals, strict=True)
+        ]
+        if skip:
+            self.bad |= mask
+
+    def add_row(self, row: int, column: str, reason: str) -> None:
+        self.rows.append((row, column, reason, True))
+
+
+def _require(raw: pd.DataFrame, fields: dict[str, str | None], file: str) -> None:
+    missing = [f"{col!r} (for {name})" for name, col in fields.items() if col and col not in raw]
+    unmapped = [name for name, col in fields.items() if not col]
+    if missing or unmapped:
+        found = [c for c in raw.columns if c != ROW]
+        raise IngestError(
+            f"{file}: missing required column(s) {', '.join(missing + unmapped)}; the file has "
+            f"{found}. Nothing was written. Fix the file or pass a mapping (--mapping field=column)."
+        )
+
+
+def _column(raw: pd.DataFrame, name: str | None, issues: Issues) -> pd.Series:
+    """The source column, or an all-empty one (noted) when the file lacks it."""
+    if name and name in raw:
+        return raw[name]
+    if name:
+        issues.notes.append(f"optional column {name!r} is not in the file; read as empty")
+    return pd.Series([None] * len(raw), index=raw.index, dtype=object)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Values as clean strings: None/NaN -> '', 3.0 -> '3', lists joined by newlines."""
+    if values.dtype.kind == "f":
+        return values.map(lambda v: "" if pd.isna(v) else (f"{v:.0f}" if v == int(v) else str(v)))
+    if values.dtype.kind in "iub":
+        return values.astype(str)
+
+    def one(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return ""
+        if isinstance(v, list | tuple | np.ndarray):
+            return "\n".join(_text(pd.Series(list(v), dtype=object)))
+        return v if isinstance(v, str) else str(v)
+
+    if values.dtype == object:
+        return values.map(one).astype(str)
+    return values.fillna("").astype(str)  # pandas' string dtype keeps NaN through astype(str)
+
+
+def _join(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """One string key per row from several columns (vectorised; no row-wise apply)."""
+    key = frame[cols[0]].astype(str)
+    for col in cols[1:]:
+        key = key + "\x1f" + frame[col].astype(str)
+    return key
+
+
+def _unescape(values: pd.Series) -> pd.Series:
+    has = values.str.contains("&", regex=False)
+    return values.where(~has, values[has].map(html.unescape)) if has.any() else values
+
+
+def _categories(value: Any, sep: str, unescape: bool) -> tuple[str, ...]:
+    """A label list from a list, a list of lists (Amazon 2014) or a joined string."""
+    if isinstance(value, str):
+        labels = value.split(sep)
+    elif isinstance(value, list | tuple | np.ndarray):
+        labels = [
+            str(x) for v in value for x in (v if isinstance(v, list | tuple | np.ndarray) else [v])
+        ]
+    else:
+        labels = []
+    labels = [html.unescape(x).strip() if unescape else x.strip() for x in labels]
+    return tuple(dict.fromkeys(x for x in labels if x))
+
+
+_PRICE = re.compile(r"^\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)(?:\s*-\s*\$?\s*[0-9][0-9,.]*)?\s*$")
+
+
+def _price(value: Any) -> float | None:
+    """A price from a number or a shop string ('$12.99', '$1,299', '$5.99 - $9.99' -> 5.99).
+
+    Raises ValueError for anything else."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return None
+    if isinstance(value, int | float | np.number):
+        price = float(value)
+    else:
+        match = _PRICE.match(str(value))
+        if match is None:
+            raise ValueError(value)
+        price = float(match.group(1).replace(",", ""))
+    if not math.isfinite(price) or price < 0:
+        raise ValueError(value)
+    return price
+
+
+def _attributes(value: Any) -> dict[str, Any]:
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        return {}
+    parsed = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(parsed, dict):
+        raise ValueError("not an object")
+    return dict(parsed)
+
+
+def _too_long(issues: Issues, values: pd.Series, column: str | None) -> None:
+    lengths = values.str.len()
+    issues.flag(
+        lengths > MAX_TEXT_CHARS,
+        column or "text",
+        f"text has {{value}} characters, over the limit of {MAX_TEXT_CHARS} (MAX_TEXT_CHARS)",
+        lengths,
+    )
+
+
+def _duplicates(issues: Issues, key: pd.Series, column: str, reason: str) -> None:
+    """Flag later rows whose ``key`` equals an earlier valid row's; the first one is kept."""
+    valid = ~issues.bad
+    rows = pd.Series(issues._row, index=key.index)[valid]
+    first = rows.groupby(key[valid].to_numpy(), sort=False).transform("first")
+    dup = np.zeros(len(key), dtype=bool)
+    dup[np.flatnonzero(valid)] = (first != rows).to_numpy()
+    full_first = np.zeros(len(key), dtype=np.int64)
+    full_first[np.flatnonzero(valid)] = first.to_numpy()
+    issues.flag(dup, column, reason, full_first)
+
+
+def items_frame(raw: pd.DataFrame, m: ColumnMapping, file: str) -> tuple[pd.DataFrame, Issues]:
+    """Validated item columns (rows with issues removed) and the issues found."""
+    _require(raw, {"item": m.item, "title": m.title}, file)
+    issues = Issues(raw)
+    ids = _text(raw[m.item]).str.strip()
+    issues.flag(ids == "", m.item, "empty item id")
+    out = pd.DataFrame({"item_id": ids, ROW: raw[ROW]})
+    for name in ("title", "brand", "description"):
+        col = getattr(m, name)
+        values = _text(_column(raw, col, issues))
+        out[name] = _unescape(values) if m.html_unescape else values
+        _too_long(issues, out[name], col)
+    cats = _column(raw, m.categories, issues)
+    out["categories"] = cats.map(lambda v: _categories(v, m.categories_sep, m.html_unescape))
+    prices, bad_price = [], []
+    for value in _column(raw, m.price, issues).tolist():
+        try:
+            prices.append(_price(value))
+            bad_price.append(False)
+        except ValueError:
+            prices.append(None)
+            bad_price.append(True)
+    out["price"] = pd.Series(prices, index=out.index, dtype=object)
+    why = "not a price: {value!r}; the item was kept without a price"
+    issues.flag(bad_price, m.price or "price", why, raw.get(m.price), skip=False)
+    attrs: list[dict[str, Any]] = []
+    bad_attrs = []
+    for value in _column(raw, m.attributes, issues).tolist():
+        try:
+            attrs.append(_attributes(value))
+            bad_attrs.append(False)
+        except ValueError:  # json.JSONDecodeError is a ValueError
+            attrs.append({})
+            bad_attrs.append(True)
+    issues.flag(
+        bad_attrs,
+        m.attributes or "attributes",
+        "not a JSON object: {value!r}",
+        raw.get(m.attributes),
+    )
+    for col in m.extra:
+        if col in raw:
+            for attr, value in zip(attrs, _text(raw[col]), strict=True):
+                if value:
+                    attr[col] = value
+    out["attributes"] = attrs
+    key = _join(out, ["item_id", "title", "brand", "description"])
+    key = key + out["categories"].map(repr) + out["price"].map(repr) + out["attributes"].map(repr)
+    _duplicates(issues, key, "*", "exact duplicate of row {value}")
+    why = "duplicate item id, first given at row {value}; the first one was kept"
+    _duplicates(issues, out["item_id"], m.item, why)
+    return out[~issues.bad], issues
+
+
+def events_frame(
+    raw: pd.DataFrame, m: ColumnMapping, file: str, known_items: set[str] | None
+) -> tuple[pd.DataFrame, Issues]:
+    """Validated event columns (rows with issues removed) and the issues found."""
+    _require(raw, {"user": m.user, "item": m.item, "timestamp": m.timestamp}, file)
+    assert m.user is not None and m.timestamp is not None
+    issues = Issues(raw)
+    out = pd.DataFrame({ROW: raw[ROW]})
+    for name, col in (("user_id", m.user), ("item_id", m.item)):
+        out[name] = _text(raw[col]).str.strip()
+        issues.flag(out[name] == "", col, f"empty {name.replace('_', ' ')}")
+    if known_items is not None:
+        unknown = ~out["item_id"].isin(known_items) & (out["item_id"] != "")
+        why = "unknown item id {value!r}: not in the catalog (ingest its item first)"
+        issues.flag(unknown, m.item, why, out["item_id"])
+    stamps = raw[m.timestamp]
+    if m.timestamp_unit == "iso":
+        when = pd.to_datetime(_text(stamps), utc=True, errors="coerce", format="ISO8601")
+        seconds = (when - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    else:
+        num = pd.to_numeric(_text(stamps).str.strip(), errors="coerce")
+        seconds = num // 1000 if m.timestamp_unit == "ms" else np.floor(num)
+    unparsable = seconds.isna().to_numpy()
+    why = f"unparsable timestamp {{value!r}} (timestamp_unit={m.timestamp_unit})"
+    issues.flag(unparsable, m.timestamp, why, stamps)
+    limit = 1e11  # Unix seconds past year 5000 are milliseconds given as seconds
+    odd = ~unparsable & ((seconds < 0) | (seconds > limit)).to_numpy()
+    why = f"timestamp {{value!r}} is out of range for timestamp_unit={m.timestamp_unit}"
+    issues.flag(odd, m.timestamp, why + " (milliseconds? set timestamp_unit=ms)", stamps)
+    out["timestamp"] = seconds.fillna(0).clip(0, limit).astype(np.int64).to_numpy()
+    raw_rating = _text(_column(raw, m.rating, issues)).str.strip()
+    rating = pd.to_numeric(raw_rating, errors="coerce")
+    rcol = m.rating or "rating"
+    issues.flag(rating.isna() & (raw_rating != ""), rcol, "unparsable rating {value!r}", raw_rating)
+    outside = (rating < m.rating_min) | (rating > m.rating_scale)
+    why = f"rating {{value}} outside {m.rating_min:g}..{m.rating_scale:g}"
+    issues.flag(outside, rcol, why, raw_rating)
+    out["rating"] = rating * (5.0 / m.rating_scale)
+    text = _text(_column(raw, m.text, issues)).str.strip()
+    if m.summary:
+        summary = _text(_column(raw, m.summary, issues)).str.strip()
+        both = (summary != "") & (text != "")
+        text = (summary + np.where(both, "\n", "") + text).astype(str)
+    out["text"] = text
+    tcol = m.text or "text"
+    _too_long(issues, text, tcol)
+    derived = np.where(text != "", "review", "purchase")
+    kind = _text(_column(raw, m.kind, issues)).str.strip().str.lower()
+    out["kind"] = kind.where(kind != "", derived)
+    why = f"unknown kind {{value!r}}; use one of {', '.join(EVENT_KINDS)}"
+    issues.flag(~out["kind"].isin(EVENT_KINDS), m.kind or "kind", why, kind)
+    out["detail"] = _text(_column(raw, m.detail, issues)).str.strip()
+    bad_detail = (out["kind"] == "feedback") & ~out["detail"].isin(FEEDBACK_KINDS)
+    why = f"feedback detail {{value!r}} is not one of {', '.join(FEEDBACK_KINDS)}"
+    issues.flag(bad_detail, m.detail or "detail", why, out["detail"])
+    empty = (text == "") & (out["kind"] == "review") & rating.isna()
+    issues.flag(empty, tcol, "empty text: a review needs text or a rating, this one has neither")
+    if m.require_text:
+        issues.flag(text == "", tcol, "empty text (this mapping requires text)")
+    cols = ["user_id", "item_id", "kind", "timestamp", "detail"]
+    id_key = _join(out, cols)
+    key = id_key + "\x1f" + out["rating"].map(repr) + "\x1f" + out["text"]
+    _duplicates(issues, key, "*", "exact duplicate of row {value}")
+    why = (
+        "same user, item, kind and timestamp as row {value}, so the same event id; "
+        "the first one was kept"
+    )
+    _duplicates(issues, id_key, ",".join(c for c in (m.user, m.item, m.timestamp) if c), why)
+    return out[~issues.bad], issues
+
+
+def _resolve(format: str | Adapter, mapping: ColumnMapping | None, kind: str) -> Adapter:
+    adapter = format if isinstance(format, Adapter) else get_adapter(format)
+    if mapping is None:
+        return adapter
+    return replace(adapter, items=mapping) if kind == "items" else replace(adapter, events=mapping)
+
+
+def _load(
+    kind: str,
+    path: str | Path,
+    format: str | Adapter,
+    mapping: ColumnMapping | None,
+    known_items: set[str] | None = None,
+) -> tuple[list[Any], IngestReport]:
+    start = time.perf_counter()
+    adapter = _resolve(format, mapping, kind)
+    path = Path(path)
+    report = IngestReport(file=str(path), kind=kind, format=adapter.name)
+    raw = read_table(path, adapter.items_read if kind == "items" else adapter.events_read)
+    if kind == "items" and adapter.prepare_items is not None:
+        raw = adapter.prepare_items(raw)
+    report.rows_read = len(raw)
+    report.stages["read"] = time.perf_counter() - start
+    t = time.perf_counter()
+    objects: list[Any] = []
+    if kind == "items":
+        frame, issues = items_frame(raw, adapter.items, str(path))
+        cols = ["item_id", "title", "brand", "categories", "price", "description", "attributes"]
+        make: Any = Item
+    else:
+        frame, issues = events_frame(raw, adapter.events, str(path), known_items)
+        frame["rating"] = frame["rating"].astype(object).where(frame["rating"].notna(), None)
+        frame["order"] = frame[ROW]
+        frame["source"] = adapter.events.source or adapter.name
+        cols = ["user_id", "item_id", "kind", "timestamp", "order", "rating", "text", "detail"]
+        cols.append("source")
+        make = Event
+    rows = frame[ROW].tolist()
+    values = zip(*(frame[c].tolist() for c in cols), strict=True)
+    for row, args in zip(
+        rows, tqdm(values, total=len(rows), disable=len(rows) < 50_000), strict=True
+    ):
+        try:
+            objects.append(make(*args))
+        except ValueError as exc:  # belt and braces: the column checks should catch all of it
+            issues.add_row(row, "*", str(exc))
+    report.notes = issues.notes
+    report.issues = sorted(
+        (RowIssue(str(path), int(r), c, why, skip) for r, c, why, skip in issues.rows),
+        key=lambda i: i.row,
+    )
+    report.accepted = len(objects)
+    report.skipped = report.rows_read - report.accepted
+    report.stages["validate"] = time.perf_counter() - t
+    report.elapsed_s = time.perf_counter() - start
+    return objects, report
+
+
+def load_items(
+    path: str | Path, format: str | Adapter = "native", mapping: ColumnMapping | None = None
+) -> tuple[list[Item], IngestReport]:
+    """Read and validate an items file without writing anything."""
+    return _load("items", path, format, mapping)
+
+
+def load_events(
+    path: str | Path,
+    format: str | Adapter = "native",
+    mapping: ColumnMapping | None = None,
+    known_items: set[str] | None = None,
+) -> tuple[list[Event], IngestReport]:
+    """Read and validate an events file without writing anything.
+
+    ``known_items``: the catalog's item ids; rows naming any other item are skipped and
+    reported (None skips that check).
+    """
+    return _load("events", path, format, mapping, known_items)
+
+
+def _strict_check(reports: Sequence[IngestReport]) -> None:
+    issues = [i for r in reports for i in r.issues]
+    if issues:
+        raise IngestError(
+            f"strict mode: {len(issues)} row issue(s), nothing was written; first: {issues[0]}"
+        )
+
+
+def _write(store: Store, report: IngestReport, objects: list[Any], progress: bool) -> None:
+    t = time.perf_counter()
+    if report.kind == "items":
+        report.written = store.upsert_items(objects, progress=progress)
+    else:
+        report.written = store.add_events(objects, progress=progress)
+    report.stages["write"] = time.perf_counter() - t
+    report.elapsed_s += report.stages["write"]
+    log.info("%s", report.summary(max_issues=5))
+
+
+def ingest_items(
+    store: Store,
+    path: str | Path,
+    format: str | Adapter = "native",
+    mapping: ColumnMapping | None = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> IngestReport:
+    """Validate an items file, then upsert the rows that pass. Returns the report."""
+    items, report = load_items(path, format, mapping)
+    if strict:
+        _strict_check([report])
+    _write(store, report, items, progress)
+    return report
+
+
+def ingest_events(
+    store: Store,
+    path: str | Path,
+    format: str | Adapter = "native",
+    mapping: ColumnMapping | None = None,
+    strict: bool = False,
+    progress: bool = False,
+) -> IngestReport:
+    """Validate an events file against the store's catalog, then upsert the rows that pass."""
+    events, report = load_events(path, format, mapping, store.item_ids())
+    if strict:
+        _strict_check([report])
+    _write(store, report, events, progress)
+    return report
+
+
+def _expand(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    out: list[Path] = []
+    for p in map(Path, items):
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise IngestError(f"{p}: no such file or directory")
+    return out
+
+
+def ingest_dataset(
+    store: Store,
+    directory_or_files: str | Path | Sequence[str | Path],
+    format: str | None = None,
+    strict: bool = False,
+    progress: bool = False,
+    items_mapping: ColumnMapping | None = None,
+    events_mapping: ColumnMapping | None = None,
+) -> list[IngestReport]:
+    """Ingest a dataset's items files, then its events files; one report per file.
+
+    ``format`` None guesses it from the file names (see :func:`detect_format`). Every file is
+    validated before anything is written; with ``strict`` any issue raises instead.
+    """
+    paths = _expand(directory_or_files)
+    name = format or detect_format(paths)
+    adapter = _resolve(name, items_mapping, "items")
+    adapter = _resolve(adapter, events_mapping, "events")
+    item_files, event_files = classify_files(adapter, paths)
+    if not item_files and not event_files:
+        raise IngestError(
+            f"no {name} items or events files among {[p.name for p in paths]}; expected names "
+            f"like {adapter.items_files + adapter.events_files}"
+        )
+    log.info("ingesting %s: items %s, events %s", name, item_files, event_files)
+    loaded_items = [load_items(p, adapter) for p in item_files]
+    known = store.item_ids() | {it.item_id for items, _ in loaded_items for it in items}
+    loaded_events = [load_events(p, adapter, None, known) for p in event_files]
+    loaded: list[tuple[list[Any], IngestReport]] = [*loaded_items, *loaded_events]
+    if strict:
+        _strict_check([r for _, r in loaded])
+    for objects, report in loaded:
+        _write(store, report, objects, progress)
+    return [r for _, r in loaded]
