@@ -156,6 +156,18 @@ def _no_duplicates(ctx: TurnContext, _: bool) -> tuple[bool, str]:
     return not dup, f"repeated: {dup}" if dup else "no repeats"
 
 
+def _no_variant_duplicates(ctx: TurnContext, _: bool) -> tuple[bool, str]:
+    """No two items are variants (shades, sizes) of one product, per the catalog's
+    ``variant_of`` attribute (an item without it is its own product)."""
+    groups: dict[str, list[str]] = {}
+    for i in _ids(ctx):
+        item = ctx.catalog.get(i)
+        base = str((item.attributes or {}).get("variant_of") or i) if item else i
+        groups.setdefault(base, []).append(i)
+    bad = {k: v for k, v in groups.items() if len(v) > 1}
+    return not bad, f"variants of one product: {bad}" if bad else f"{len(groups)} distinct products"
+
+
 def _contains_item(ctx: TurnContext, want: tuple[str, ...]) -> tuple[bool, str]:
     missing = [i for i in want if i not in _ids(ctx)]
     return not missing, f"missing {missing} from {_ids(ctx)}" if missing else "present"
@@ -342,6 +354,7 @@ CHECKS: dict[str, Check] = {
     "none_owned": _none_owned,
     "none_rejected": _none_rejected,
     "no_duplicates": _no_duplicates,
+    "no_variant_duplicates": _no_variant_duplicates,
     "contains_item": _contains_item,
     "excludes_item": _excludes_item,
     "contains_category": _contains_category,

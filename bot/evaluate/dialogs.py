@@ -97,6 +97,7 @@ class Expectations:
     none_owned: bool = False
     none_rejected: bool = False
     no_duplicates: bool = False
+    no_variant_duplicates: bool = False
     contains_item: tuple[str, ...] = ()
     excludes_item: tuple[str, ...] = ()
     contains_category: str | None = None
@@ -281,6 +282,7 @@ _BOOL_KEYS = (
     "none_owned",
     "none_rejected",
     "no_duplicates",
+    "no_variant_duplicates",
     "evidence_from_user",
     "describe_grounded",
     "no_other_user_data",

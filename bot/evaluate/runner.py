@@ -413,9 +413,9 @@ def build_demo_store(out_dir: str | Path, embedder: str = "hashing", seed: int =
     from knowledge.ingest import ingest_dataset
 
     out = Path(out_dir)
-    write_demo(out / "data", DemoConfig(seed=seed))
+    paths = write_demo(out / "data", DemoConfig(seed=seed))
     with Store(StoreConfig(path=str(out / "store"), embedder=embedder)) as store:
-        ingest_dataset(store, out / "data", format="native")
+        ingest_dataset(store, [paths.items, paths.events], format="native")
     return out / "store"
 
 
