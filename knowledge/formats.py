@@ -1,11 +1,9 @@
 """Dataset adapters: how each supported file layout maps onto nextneed's items and events.
 
-An :class:`Adapter` pairs a :class:`ReadOptions` (how to turn bytes into a table) with a
-:class:`ColumnMapping` (which source column holds which field) for the items file and the
-events file of one dataset layout. :func:`read_table` does the reading for every adapter:
-CSV/TSV, JSON Lines (also a JSON array, gzip, Python-literal lines) and Parquet, with strict
-decoding, so an undecodable byte is an :class:`IngestError` naming the byte and line, never a
-silently replaced character.
+An :class:`Adapter` pairs :class:`ReadOptions` (bytes to table) with a :class:`ColumnMapping`
+(source column per field) for a layout's items and events files. :func:`read_table` reads
+CSV/TSV, JSON Lines (gzip, Python-literal lines) and Parquet with strict decoding: a bad byte
+is an :class:`IngestError` naming byte and line, never a silently replaced character.
 """
 
 from __future__ import annotations
@@ -14,9 +12,10 @@ import ast
 import codecs
 import dataclasses
 import gzip
+import html
 import io
 import json
-import logging
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from knowledge.errors import ConfigError, IngestError
@@ -38,10 +38,11 @@ __all__ = [
     "classify_files",
     "detect_format",
     "get_adapter",
+    "parse_attributes",
+    "parse_categories",
+    "parse_price",
     "read_table",
 ]
-
-log = logging.getLogger(__name__)
 
 #: Name of the column :func:`read_table` adds: the 1-based data row (JSON Lines: the line).
 ROW = "__row__"
@@ -124,33 +125,27 @@ class ColumnMapping:
 
     def with_pairs(self, pairs: Sequence[str]) -> ColumnMapping:
         """A copy with ``field=value`` overrides (the CLI's ``--mapping``); ``field=`` unmaps."""
-        kinds = {f.name: f.type for f in dataclasses.fields(self)}
-        changes: dict[str, object] = {}
+        defaults = {f.name: getattr(ColumnMapping, f.name, None) for f in dataclasses.fields(self)}
+        changes: dict[str, Any] = {}
         for pair in pairs:
-            name, sep, value = pair.partition("=")
-            name = name.strip()
-            if not sep or name not in kinds:
+            name, sep, value = (part.strip() for part in pair.partition("="))
+            if not sep or name not in defaults:
                 raise ConfigError(
-                    f"bad mapping {pair!r}: use field=column with field one of {sorted(kinds)}"
+                    f"bad mapping {pair!r}: use FIELD=COLUMN, FIELD in {list(defaults)}"
                 )
-            typ = str(kinds[name])
-            if name == "extra":
-                changes[name] = tuple(v.strip() for v in value.split(",") if v.strip())
-            elif typ == "bool":
-                changes[name] = value.strip().lower() in ("1", "true", "yes", "on")
-            elif typ == "float":
-                try:
+            default = defaults[name]
+            try:
+                if isinstance(default, bool):
+                    changes[name] = value.lower() in ("1", "true", "yes", "on")
+                elif isinstance(default, float):
                     changes[name] = float(value)
-                except ValueError:
-                    raise ConfigError(f"bad mapping {pair!r}: {name} must be a number") from None
-            elif "None" in typ:
-                changes[name] = value or None
-            else:
-                changes[name] = value
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-
-
-Prepare = Callable[[pd.DataFrame], pd.DataFrame]
+                elif isinstance(default, tuple):
+                    changes[name] = tuple(v.strip() for v in value.split(",") if v.strip())
+                else:
+                    changes[name] = value or (None if name != "item" else value)
+            except ValueError:
+                raise ConfigError(f"bad mapping {pair!r}: {name} must be a number") from None
+        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -164,7 +159,8 @@ class Adapter:
     events_read: ReadOptions = field(default_factory=ReadOptions)
     items_files: tuple[str, ...] = ()  # file-name patterns (fnmatch, lower case)
     events_files: tuple[str, ...] = ()
-    prepare_items: Prepare | None = None  # layout-specific reshaping before the mapping
+    # layout-specific reshaping before the mapping (MovieLens genre flags)
+    prepare_items: Callable[[pd.DataFrame], pd.DataFrame] | None = None
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -173,10 +169,7 @@ class Adapter:
 def _file_kind(path: Path, opts: ReadOptions) -> tuple[str, str | None]:
     if opts.kind is not None:
         return opts.kind, opts.sep
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-    suffix = Path(name).suffix
+    suffix = Path(path.name.lower().removesuffix(".gz")).suffix
     if suffix in _TABLE_SUFFIXES:
         return "csv", opts.sep or _TABLE_SUFFIXES[suffix]
     if suffix in _JSON_SUFFIXES:
@@ -205,52 +198,38 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _decode(raw: bytes, path: Path, encoding: str) -> str:
-    if encoding.lower() not in _UTF8:
-        return raw.decode(encoding)  # single-byte encodings such as latin-1 decode every byte
-    bom = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
+    bom = len(codecs.BOM_UTF8) if encoding.lower() in _UTF8 and raw[:3] == codecs.BOM_UTF8 else 0
     try:
-        return raw[bom:].decode("utf-8")
+        return raw[bom:].decode("utf-8" if encoding.lower() in _UTF8 else encoding)
     except UnicodeDecodeError as exc:
         offset = bom + exc.start
         line = raw[:offset].count(b"\n") + 1
-        bad = raw[offset : offset + 4]
         raise IngestError(
-            f"{path}: not valid UTF-8 at byte {offset} (line {line}, bytes {bad!r}); nothing "
-            "was ingested. Re-save the file as UTF-8 or give its encoding."
+            f"{path}: not valid {encoding} at byte {offset} (line {line}, bytes "
+            f"{raw[offset : offset + 4]!r}); nothing was ingested. Re-save the file as UTF-8 or "
+            "give its encoding."
         ) from None
 
 
 def _read_jsonl(text: str, path: Path, literals: bool) -> pd.DataFrame:
     records: list[dict[str, object]] = []
     rows: list[int] = []
-    if text.lstrip().startswith("["):  # a plain JSON array of objects
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
         try:
-            data = json.loads(text)
+            rec = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise IngestError(f"{path}: not valid JSON (line {exc.lineno}): {exc.msg}") from None
-        pairs = list(enumerate(data, 1))
-    else:
-        pairs = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
-    for lineno, value in pairs:
-        rec = value
-        if isinstance(value, str):
-            try:
-                rec = json.loads(value)
-            except json.JSONDecodeError as exc:
-                if not literals:
-                    raise IngestError(
-                        f"{path}: line {lineno} is not valid JSON ({exc.msg}); nothing was ingested"
-                    ) from None
-                try:  # Amazon 2014 metadata: one Python dict literal per line
-                    rec = ast.literal_eval(value)
-                except (ValueError, SyntaxError):
-                    raise IngestError(
-                        f"{path}: line {lineno} is neither JSON nor a Python literal"
-                    ) from None
+            try:  # Amazon 2014 metadata: one Python dict literal per line
+                rec = ast.literal_eval(line) if literals else None
+            except (ValueError, SyntaxError):
+                rec = None
+            if rec is None:
+                raise IngestError(
+                    f"{path}: line {lineno} is not valid JSON ({exc.msg}); nothing was ingested"
+                ) from None
         if not isinstance(rec, dict):
-            raise IngestError(
-                f"{path}: line {lineno} holds a JSON {type(rec).__name__}, not an object"
-            )
+            raise IngestError(f"{path}: line {lineno} holds a {type(rec).__name__}, not an object")
         records.append(rec)
         rows.append(lineno)
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
@@ -317,12 +296,60 @@ def read_table(path: str | Path, options: ReadOptions | None = None) -> pd.DataF
     return frame
 
 
+# -- values as the sources spell them -------------------------------------------------------
+
+
+def parse_categories(value: Any, sep: str, unescape: bool) -> tuple[str, ...]:
+    """A label list from a list, a list of lists (Amazon 2014) or a joined string."""
+    if isinstance(value, str):
+        labels = value.split(sep)
+    elif isinstance(value, list | tuple | np.ndarray):
+        labels = [
+            str(x) for v in value for x in (v if isinstance(v, list | tuple | np.ndarray) else [v])
+        ]
+    else:
+        labels = []
+    labels = [html.unescape(x).strip() if unescape else x.strip() for x in labels]
+    return tuple(dict.fromkeys(x for x in labels if x))
+
+
+_PRICE = re.compile(r"^\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)(?:\s*-\s*\$?\s*[0-9][0-9,.]*)?\s*$")
+
+
+def parse_price(value: Any) -> float | None:
+    """A price from a number or a shop string ('$12.99', '$1,299', '$5.99 - $9.99' -> 5.99).
+
+    Raises ValueError for anything else."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return None
+    if isinstance(value, int | float | np.number):
+        price = float(value)
+    else:
+        match = _PRICE.match(str(value))
+        if match is None:
+            raise ValueError(value)
+        price = float(match.group(1).replace(",", ""))
+    if not math.isfinite(price) or price < 0:
+        raise ValueError(value)
+    return price
+
+
+def parse_attributes(value: Any) -> dict[str, Any]:
+    """A dict from a dict or a JSON object string; raises ValueError for anything else."""
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        return {}
+    parsed = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(parsed, dict):
+        raise ValueError("not an object")
+    return dict(parsed)
+
+
 # -- dataset layouts -------------------------------------------------------------------------
 
-_ML100K_GENRES = (
+_ML100K_GENRES = tuple(
     "unknown Action Adventure Animation Children's Comedy Crime Documentary Drama Fantasy "
-    "Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western"
-).split()
+    "Film-Noir Horror Musical Mystery Romance Sci-Fi Thriller War Western".split()
+)
 _ML100K_ITEM_COLS = ("movie_id", "title", "release_date", "video_release_date", "imdb_url")
 
 
@@ -335,141 +362,91 @@ def _ml100k_genres(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-_NO_ITEM_FIELDS: dict[str, Any] = {
-    "brand": None,
-    "price": None,
-    "description": None,
-    "attributes": None,
-}
-_REVIEW_EVENTS: dict[str, Any] = {"kind": None, "detail": None}
+def _layout(name: str, items: dict[str, Any], events: dict[str, Any], **kw: Any) -> Adapter:
+    """An adapter whose mappings are the defaults with ``items``/``events`` overrides."""
+    return Adapter(
+        name,
+        ColumnMapping(**{"source": name, **items}),
+        ColumnMapping(**{"source": name, **events}),
+        **kw,
+    )
 
-NATIVE = Adapter(
-    name="native",
-    items=ColumnMapping(source="native"),
-    events=ColumnMapping(source="native"),
-    items_files=("items.*",),
-    events_files=("events.*",),
-)
-_AMAZON_OLD_EVENTS = ColumnMapping(
-    user="reviewerID",
-    item="asin",
-    timestamp="unixReviewTime",
-    rating="overall",
-    text="reviewText",
-    summary="summary",
-    **_REVIEW_EVENTS,
-)
-_META_READ = ReadOptions(python_literals=True)
-AMAZON2014 = Adapter(
-    name="amazon2014",
-    items=ColumnMapping(item="asin", attributes=None, html_unescape=True, source="amazon2014"),
-    events=dataclasses.replace(_AMAZON_OLD_EVENTS, source="amazon2014"),
-    items_read=_META_READ,
-    items_files=("meta*",),
-    events_files=("*.json", "*.json.gz", "*.jsonl", "*.jsonl.gz"),
-)
-AMAZON2018 = Adapter(
-    name="amazon2018",
-    items=ColumnMapping(
-        item="asin",
-        categories="category",
-        attributes=None,
-        extra=("main_cat",),
-        html_unescape=True,
-        source="amazon2018",
-    ),
-    events=dataclasses.replace(_AMAZON_OLD_EVENTS, source="amazon2018"),
-    items_read=_META_READ,
-    items_files=AMAZON2014.items_files,
-    events_files=AMAZON2014.events_files,
-)
-AMAZON2023 = Adapter(
-    name="amazon2023",
-    items=ColumnMapping(
-        item="parent_asin",
-        brand="store",
-        attributes=None,
-        extra=("main_category",),
-        source="amazon2023",
-    ),
-    events=ColumnMapping(
-        item="parent_asin",
-        summary="title",
-        timestamp_unit="ms",
-        source="amazon2023",
-        **_REVIEW_EVENTS,
-    ),
-    items_files=AMAZON2014.items_files,
-    events_files=AMAZON2014.events_files,
-)
-MOVIELENS100K = Adapter(
-    name="movielens100k",
-    items=ColumnMapping(
-        item="movie_id",
-        categories="genres",
-        extra=("release_date", "imdb_url"),
-        source="movielens100k",
-        **_NO_ITEM_FIELDS,
-    ),
-    events=ColumnMapping(text=None, source="movielens100k", rating_min=1.0, **_REVIEW_EVENTS),
-    items_read=ReadOptions(
-        kind="split", sep="|", names=_ML100K_ITEM_COLS + tuple(_ML100K_GENRES), encoding="latin-1"
-    ),
-    events_read=ReadOptions(
-        kind="split", sep="\t", names=("user_id", "item_id", "rating", "timestamp")
-    ),
-    items_files=("u.item",),
-    events_files=("u.data",),
-    prepare_items=_ml100k_genres,
-)
-MOVIELENS1M = Adapter(
-    name="movielens1m",
-    items=ColumnMapping(
-        item="movie_id",
-        categories="genres",
-        categories_sep="|",
-        source="movielens1m",
-        **_NO_ITEM_FIELDS,
-    ),
-    events=ColumnMapping(text=None, source="movielens1m", rating_min=1.0, **_REVIEW_EVENTS),
-    items_read=ReadOptions(
-        kind="split", sep="::", names=("movie_id", "title", "genres"), encoding="latin-1"
-    ),
-    events_read=ReadOptions(
-        kind="split",
-        sep="::",
-        names=("user_id", "item_id", "rating", "timestamp"),
-        encoding="latin-1",
-    ),
-    items_files=("movies.dat",),
-    events_files=("ratings.dat",),
-)
-BENCHMARK_CSV = Adapter(
-    name="benchmark-csv",
-    items=ColumnMapping(attributes=None, html_unescape=True, source="benchmark-csv"),
-    events=ColumnMapping(text=None, source="benchmark-csv", **_REVIEW_EVENTS),
-    items_files=("items.csv", "items.csv.gz"),
-    events_files=("interactions.csv", "interactions.csv.gz"),
-)
-GENERIC = Adapter(
-    name="csv",
-    items=ColumnMapping(source="csv"),
-    events=ColumnMapping(source="csv"),
-    items_files=("*item*", "*meta*", "*movie*", "*product*", "*catalog*"),
-    events_files=("*",),
-)
+
+_NO_ITEM_FIELDS = {"brand": None, "price": None, "description": None, "attributes": None}
+_NO_KIND = {"kind": None, "detail": None}  # review files: kind follows from the text
+_AMAZON_REVIEWS = {
+    **_NO_KIND,
+    "user": "reviewerID",
+    "item": "asin",
+    "timestamp": "unixReviewTime",
+    "rating": "overall",
+    "text": "reviewText",
+    "summary": "summary",
+}
+_AMAZON_FILES: dict[str, Any] = {
+    "items_files": ("meta*",),
+    "events_files": ("*.json", "*.json.gz", "*.jsonl", "*.jsonl.gz"),
+}
+# Amazon 2014 metadata lines are Python dict literals; 2018 ones are JSON (both accepted).
+_META = ReadOptions(python_literals=True)
+_ML_RATINGS = ("user_id", "item_id", "rating", "timestamp")
+_ML_EVENTS = {**_NO_KIND, "text": None, "rating_min": 1.0}
 
 ADAPTERS: dict[str, Adapter] = {
     a.name: a
     for a in (
-        NATIVE,
-        AMAZON2014,
-        AMAZON2018,
-        AMAZON2023,
-        MOVIELENS100K,
-        MOVIELENS1M,
-        BENCHMARK_CSV,
-        GENERIC,
+        _layout("native", {}, {}, items_files=("items.*",), events_files=("events.*",)),
+        _layout(
+            "amazon2014",
+            {"item": "asin", "attributes": None, "html_unescape": True},
+            _AMAZON_REVIEWS,
+            items_read=_META,
+            **_AMAZON_FILES,
+        ),
+        _layout(
+            "amazon2018",
+            {"item": "asin", "categories": "category", "attributes": None, "html_unescape": True}
+            | {"extra": ("main_cat",)},
+            _AMAZON_REVIEWS,
+            items_read=_META,
+            **_AMAZON_FILES,
+        ),
+        _layout(
+            "amazon2023",
+            {"item": "parent_asin", "brand": "store", "attributes": None}
+            | {"extra": ("main_category",)},
+            {**_NO_KIND, "item": "parent_asin", "summary": "title", "timestamp_unit": "ms"},
+            **_AMAZON_FILES,
+        ),
+        _layout(
+            "movielens100k",
+            {**_NO_ITEM_FIELDS, "item": "movie_id", "categories": "genres"}
+            | {"extra": ("release_date", "imdb_url")},
+            _ML_EVENTS,
+            items_read=ReadOptions("split", "|", _ML100K_ITEM_COLS + _ML100K_GENRES, "latin-1"),
+            events_read=ReadOptions("split", "\t", _ML_RATINGS),
+            items_files=("u.item",),
+            events_files=("u.data",),
+            prepare_items=_ml100k_genres,
+        ),
+        _layout(
+            "movielens1m",
+            {**_NO_ITEM_FIELDS, "item": "movie_id", "categories": "genres", "categories_sep": "|"},
+            _ML_EVENTS,
+            items_read=ReadOptions("split", "::", ("movie_id", "title", "genres"), "latin-1"),
+            events_read=ReadOptions("split", "::", _ML_RATINGS, "latin-1"),
+            items_files=("movies.dat",),
+            events_files=("ratings.dat",),
+        ),
+        _layout(
+            "benchmark-csv",
+            {"attributes": None, "html_unescape": True},
+            {**_NO_KIND, "text": None},
+            items_files=("items.csv", "items.csv.gz"),
+            events_files=("interactions.csv", "interactions.csv.gz"),
+        ),
+        # Any other layout: name the columns with a mapping; files named like items are items.
+        _layout("csv", {}, {}, items_files=("*item*", "*meta*", "*product*"), events_files=("*",)),
     )
 }
 FORMATS: tuple[str, ...] = tuple(ADAPTERS)
@@ -483,37 +460,31 @@ def get_adapter(name: str) -> Adapter:
         raise ConfigError(f"unknown format {name!r}; use one of {', '.join(FORMATS)}") from None
 
 
-def _peek_keys(path: Path) -> str:
-    """The start of the first record of a JSON file (enough to tell Amazon vintages apart)."""
+def _peek(path: Path) -> str:  # the first keys of a (gzipped) JSON file
     try:
-        raw = _read_bytes(path)[:4096]
-    except IngestError:
+        with gzip.open(path) if path.name.lower().endswith(".gz") else path.open("rb") as f:
+            return f.read(4096).decode("utf-8", errors="replace")  # a peek; the read is strict
+    except (OSError, EOFError):
         return ""
-    return raw.decode("utf-8", errors="replace")  # a peek only; the real read is strict
 
 
 def detect_format(paths: Sequence[str | Path]) -> str:
     """Guess the format from file names (and, for Amazon dumps, the first record's keys)."""
-    names = {Path(p).name.lower() for p in paths}
-    plain = {n[:-3] if n.endswith(".gz") else n for n in names}
-    if "u.data" in plain or "u.item" in plain:
-        return "movielens100k"
-    if "ratings.dat" in plain or "movies.dat" in plain:
-        return "movielens1m"
-    if "interactions.csv" in plain:
-        return "benchmark-csv"
-    if plain & {"items.jsonl", "events.jsonl", "items.json", "events.json"}:
-        return "native"
-    heads = " ".join(_peek_keys(Path(p)) for p in paths if Path(p).suffix != ".parquet")
+    plain = {n.removesuffix(".gz") for n in (Path(p).name.lower() for p in paths)}
+    by_name = {"u.data": "movielens100k", "u.item": "movielens100k", "ratings.dat": "movielens1m"}
+    by_name |= {"movies.dat": "movielens1m", "interactions.csv": "benchmark-csv"}
+    by_name |= {f"{k}.{e}": "native" for k in ("items", "events") for e in ("jsonl", "json")}
+    for name, fmt in by_name.items():
+        if name in plain:
+            return fmt
+    heads = " ".join(_peek(Path(p)) for p in paths if not str(p).endswith((".parquet", ".pq")))
     if "parent_asin" in heads:
         return "amazon2023"
-    if '"category"' in heads or "'category'" in heads or '"vote"' in heads:
+    if any(k in heads for k in ('"category"', "'category'", '"vote"')):
         return "amazon2018"
-    if "reviewerID" in heads or "'asin'" in heads or '"asin"' in heads:
+    if any(k in heads for k in ("reviewerID", "'asin'", '"asin"')):
         return "amazon2014"
-    if "items.csv" in plain:
-        return "benchmark-csv"
-    return "csv"
+    return "benchmark-csv" if "items.csv" in plain else "csv"
 
 
 def classify_files(adapter: Adapter, paths: Sequence[Path]) -> tuple[list[Path], list[Path]]:

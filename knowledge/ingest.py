@@ -1,11 +1,9 @@
-"""Ingest catalog items and user events from files into the store, with per-row reports.
+"""Ingest items and events from files into the store, with honest per-row reports.
 
-Reading and layouts live in :mod:`knowledge.formats`; this module validates whole columns at
-once in pandas, turns the rows that pass into :class:`Item`/:class:`Event` objects, and writes
-them with the store's idempotent upserts. Nothing is dropped silently: every skipped row is a
-:class:`RowIssue` (file, 1-based data row, source column, reason) in the :class:`IngestReport`.
-Every row of a file is validated before the first write, and ids are deterministic, so a crash
-mid-ingest followed by a re-run converges to the same store.
+Reading and layouts live in :mod:`knowledge.formats`. Here whole columns are validated at once
+in pandas; every skipped row becomes a :class:`RowIssue` (file, 1-based data row, source
+column, reason) in the :class:`IngestReport`. A file is fully validated before its first write
+and ids are deterministic, so re-running a crashed ingest converges to the same store.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import html
 import json
 import logging
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -33,6 +30,9 @@ from knowledge.formats import (
     classify_files,
     detect_format,
     get_adapter,
+    parse_attributes,
+    parse_categories,
+    parse_price,
     read_table,
 )
 from knowledge.schema import EVENT_KINDS, FEEDBACK_KINDS, MAX_TEXT_CHARS, Event, Item
@@ -85,8 +85,7 @@ class IngestReport:
     elapsed_s: float = 0.0
 
     @property
-    def ok(self) -> bool:
-        """True when no row had an issue."""
+    def ok(self) -> bool:  # no row had an issue
         return not self.issues
 
     def summary(self, max_issues: int = 20) -> str:
@@ -136,9 +135,6 @@ class Issues:
         if skip:
             self.bad |= mask
 
-    def add_row(self, row: int, column: str, reason: str) -> None:
-        self.rows.append((row, column, reason, True))
-
 
 def _require(raw: pd.DataFrame, fields: dict[str, str | None], file: str) -> None:
     missing = [f"{col!r} (for {name})" for name, col in fields.items() if col and col not in raw]
@@ -179,61 +175,24 @@ def _text(values: pd.Series) -> pd.Series:
     return values.fillna("").astype(str)  # pandas' string dtype keeps NaN through astype(str)
 
 
-def _join(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
-    """One string key per row from several columns (vectorised; no row-wise apply)."""
+def _join(frame: pd.DataFrame, cols: list[str]) -> pd.Series:  # a row key, no row-wise apply
     key = frame[cols[0]].astype(str)
     for col in cols[1:]:
         key = key + "\x1f" + frame[col].astype(str)
     return key
 
 
-def _unescape(values: pd.Series) -> pd.Series:
-    has = values.str.contains("&", regex=False)
-    return values.where(~has, values[has].map(html.unescape)) if has.any() else values
-
-
-def _categories(value: Any, sep: str, unescape: bool) -> tuple[str, ...]:
-    """A label list from a list, a list of lists (Amazon 2014) or a joined string."""
-    if isinstance(value, str):
-        labels = value.split(sep)
-    elif isinstance(value, list | tuple | np.ndarray):
-        labels = [
-            str(x) for v in value for x in (v if isinstance(v, list | tuple | np.ndarray) else [v])
-        ]
-    else:
-        labels = []
-    labels = [html.unescape(x).strip() if unescape else x.strip() for x in labels]
-    return tuple(dict.fromkeys(x for x in labels if x))
-
-
-_PRICE = re.compile(r"^\s*\$?\s*([0-9][0-9,]*(?:\.[0-9]+)?)(?:\s*-\s*\$?\s*[0-9][0-9,.]*)?\s*$")
-
-
-def _price(value: Any) -> float | None:
-    """A price from a number or a shop string ('$12.99', '$1,299', '$5.99 - $9.99' -> 5.99).
-
-    Raises ValueError for anything else."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
-        return None
-    if isinstance(value, int | float | np.number):
-        price = float(value)
-    else:
-        match = _PRICE.match(str(value))
-        if match is None:
-            raise ValueError(value)
-        price = float(match.group(1).replace(",", ""))
-    if not math.isfinite(price) or price < 0:
-        raise ValueError(value)
-    return price
-
-
-def _attributes(value: Any) -> dict[str, Any]:
-    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
-        return {}
-    parsed = json.loads(value) if isinstance(value, str) else value
-    if not isinstance(parsed, dict):
-        raise ValueError("not an object")
-    return dict(parsed)
+def _each(values: pd.Series, parse: Any) -> tuple[list[Any], list[bool]]:  # results, failed
+    out: list[Any] = []
+    bad: list[bool] = []
+    for value in values.tolist():
+        try:
+            out.append(parse(value))
+            bad.append(False)
+        except ValueError:  # json.JSONDecodeError is a ValueError too
+            out.append(None)
+            bad.append(True)
+    return out, bad
 
 
 def _too_long(issues: Issues, values: pd.Series, column: str | None) -> None:
@@ -268,36 +227,18 @@ def items_frame(raw: pd.DataFrame, m: ColumnMapping, file: str) -> tuple[pd.Data
     for name in ("title", "brand", "description"):
         col = getattr(m, name)
         values = _text(_column(raw, col, issues))
-        out[name] = _unescape(values) if m.html_unescape else values
+        out[name] = values.map(html.unescape) if m.html_unescape else values
         _too_long(issues, out[name], col)
     cats = _column(raw, m.categories, issues)
-    out["categories"] = cats.map(lambda v: _categories(v, m.categories_sep, m.html_unescape))
-    prices, bad_price = [], []
-    for value in _column(raw, m.price, issues).tolist():
-        try:
-            prices.append(_price(value))
-            bad_price.append(False)
-        except ValueError:
-            prices.append(None)
-            bad_price.append(True)
+    out["categories"] = cats.map(lambda v: parse_categories(v, m.categories_sep, m.html_unescape))
+    prices, bad_price = _each(_column(raw, m.price, issues), parse_price)
     out["price"] = pd.Series(prices, index=out.index, dtype=object)
     why = "not a price: {value!r}; the item was kept without a price"
     issues.flag(bad_price, m.price or "price", why, raw.get(m.price), skip=False)
-    attrs: list[dict[str, Any]] = []
-    bad_attrs = []
-    for value in _column(raw, m.attributes, issues).tolist():
-        try:
-            attrs.append(_attributes(value))
-            bad_attrs.append(False)
-        except ValueError:  # json.JSONDecodeError is a ValueError
-            attrs.append({})
-            bad_attrs.append(True)
-    issues.flag(
-        bad_attrs,
-        m.attributes or "attributes",
-        "not a JSON object: {value!r}",
-        raw.get(m.attributes),
-    )
+    attrs, bad_attrs = _each(_column(raw, m.attributes, issues), parse_attributes)
+    why = "not a JSON object: {value!r}"
+    issues.flag(bad_attrs, m.attributes or "attributes", why, raw.get(m.attributes))
+    attrs = [a if a is not None else {} for a in attrs]
     for col in m.extra:
         if col in raw:
             for attr, value in zip(attrs, _text(raw[col]), strict=True):
@@ -375,10 +316,7 @@ def events_frame(
     id_key = _join(out, cols)
     key = id_key + "\x1f" + out["rating"].map(repr) + "\x1f" + out["text"]
     _duplicates(issues, key, "*", "exact duplicate of row {value}")
-    why = (
-        "same user, item, kind and timestamp as row {value}, so the same event id; "
-        "the first one was kept"
-    )
+    why = "same user, item, kind and timestamp as row {value} (one event id); kept the first"
     _duplicates(issues, id_key, ",".join(c for c in (m.user, m.item, m.timestamp) if c), why)
     return out[~issues.bad], issues
 
@@ -415,25 +353,21 @@ def _load(
     else:
         frame, issues = events_frame(raw, adapter.events, str(path), known_items)
         frame["rating"] = frame["rating"].astype(object).where(frame["rating"].notna(), None)
-        frame["order"] = frame[ROW]
         frame["source"] = adapter.events.source or adapter.name
-        cols = ["user_id", "item_id", "kind", "timestamp", "order", "rating", "text", "detail"]
-        cols.append("source")
+        cols = ["user_id", "item_id", "kind", "timestamp", ROW, "rating", "text", "detail"]
+        cols += ["source"]
         make = Event
     rows = frame[ROW].tolist()
     values = zip(*(frame[c].tolist() for c in cols), strict=True)
-    for row, args in zip(
-        rows, tqdm(values, total=len(rows), disable=len(rows) < 50_000), strict=True
-    ):
+    bar = tqdm(values, total=len(rows), desc=f"checking {kind}", disable=len(rows) < 50_000)
+    for row, args in zip(rows, bar, strict=True):
         try:
             objects.append(make(*args))
         except ValueError as exc:  # belt and braces: the column checks should catch all of it
-            issues.add_row(row, "*", str(exc))
+            issues.rows.append((row, "*", str(exc), True))
     report.notes = issues.notes
-    report.issues = sorted(
-        (RowIssue(str(path), int(r), c, why, skip) for r, c, why, skip in issues.rows),
-        key=lambda i: i.row,
-    )
+    report.issues = [RowIssue(str(path), int(r), c, why, s) for r, c, why, s in issues.rows]
+    report.issues.sort(key=lambda i: i.row)
     report.accepted = len(objects)
     report.skipped = report.rows_read - report.accepted
     report.stages["validate"] = time.perf_counter() - t
@@ -490,11 +424,7 @@ def ingest_items(
     progress: bool = False,
 ) -> IngestReport:
     """Validate an items file, then upsert the rows that pass. Returns the report."""
-    items, report = load_items(path, format, mapping)
-    if strict:
-        _strict_check([report])
-    _write(store, report, items, progress)
-    return report
+    return _ingest_file(store, load_items(path, format, mapping), strict, progress)
 
 
 def ingest_events(
@@ -506,10 +436,17 @@ def ingest_events(
     progress: bool = False,
 ) -> IngestReport:
     """Validate an events file against the store's catalog, then upsert the rows that pass."""
-    events, report = load_events(path, format, mapping, store.item_ids())
+    loaded = load_events(path, format, mapping, store.item_ids())
+    return _ingest_file(store, loaded, strict, progress)
+
+
+def _ingest_file(
+    store: Store, loaded: tuple[list[Any], IngestReport], strict: bool, progress: bool
+) -> IngestReport:
+    objects, report = loaded
     if strict:
         _strict_check([report])
-    _write(store, report, events, progress)
+    _write(store, report, objects, progress)
     return report
 
 

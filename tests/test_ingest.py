@@ -54,7 +54,7 @@ BAD_INPUTS = {
     "empty text review": ("e.csv", HEADER + GOOD + "bob,foam,review,1700000000,,,\n", (2, "text", "empty text: a review needs text or a rating, this one has neither"), 1),
     "oversized text": ("e.csv", HEADER + GOOD + "bob,foam,review,1700000000,5," + "x" * 20_001 + ",\n", (2, "text", "text has 20001 characters, over the limit of 20000 (MAX_TEXT_CHARS)"), 1),
     "bad feedback detail": ("e.csv", HEADER + GOOD + "bob,foam,feedback,1700000000,,,meh\n", (2, "detail", "feedback detail 'meh' is not one of"), 1),
-    "bad encoding": ("e.csv", (HEADER + GOOD).encode() + b"bob,foam,review,1700000000,5,caf\xe9,\n", "not valid UTF-8 at byte 117 (line 3", 0),
+    "bad encoding": ("e.csv", (HEADER + GOOD).encode() + b"bob,foam,review,1700000000,5,caf\xe9,\n", "not valid utf-8 at byte 117 (line 3", 0),
     "empty file": ("e.csv", "", "is empty: nothing to ingest", 0),
     "wrong file type": ("e.xlsx", HEADER + GOOD, "unsupported file type '.xlsx'", 0),
     "not JSON": ("e.jsonl", HEADER + GOOD, "line 1 is not valid JSON", 0),
