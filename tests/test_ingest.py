@@ -113,6 +113,7 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert cli(["ingest", str(DATA / "amazon2018"), *store]) == 1  # an issue was reported
     assert cli(["ingest", str(tmp_path / "missing.csv"), *store]) == 2
     assert "no such file" in capsys.readouterr().err
+    assert cli(["rebuild", *store]) == 0
     assert cli(["stats", *store]) == 0
     assert '"items": 8' in capsys.readouterr().out
 
@@ -130,3 +131,10 @@ def test_beauty_slice(data_dir: Path, tmp_store: Store, tmp_path: Path) -> None:
     assert [e.item_id for e in tmp_store.history(first_user)] == [
         line.split(",")[1] for line in lines[1 : n + 1]
     ]
+
+
+def test_cli_demo_writes_and_ingests(tmp_path: Path) -> None:
+    pytest.importorskip("knowledge.demo", reason="knowledge.demo has not landed yet")
+    store = ["--store", str(tmp_path / "s"), "--embedder", "hashing"]
+    assert cli(["demo", "--out", str(tmp_path / "demo"), "--seed", "1", "--ingest", *store]) == 0
+    assert cli(["stats", *store]) == 0

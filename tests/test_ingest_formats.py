@@ -133,3 +133,27 @@ def test_rating_scale_is_normalised_to_five(tmp_path: Path) -> None:
     [event], report = load_events(path, "csv", mapping)
     assert event.rating == 4.0 and event.timestamp == 1704164645
     assert report.ok
+
+
+def test_parquet_gzip_and_bom_read_the_same(tmp_path: Path) -> None:
+    import gzip
+
+    import pandas as pd
+
+    rows = [
+        {"user_id": "u1", "item_id": "i1", "timestamp": 1700000000, "text": "Good"},
+        {"user_id": "u2", "item_id": "i2", "timestamp": 1700000001, "text": ""},
+    ]
+    pd.DataFrame(rows).to_parquet(tmp_path / "events.parquet")
+    csv = "user_id,item_id,timestamp,text\nu1,i1,1700000000,Good\nu2,i2,1700000001,\n"
+    (tmp_path / "events.csv.gz").write_bytes(gzip.compress(csv.encode()))
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf" + csv.encode())
+    loaded = [
+        load_events(tmp_path / name, "csv")[0]
+        for name in ("events.parquet", "events.csv.gz", "bom.csv")
+    ]
+    assert loaded[0] == loaded[1] == loaded[2]
+    assert [(e.user_id, e.kind, e.timestamp) for e in loaded[0]] == [
+        ("u1", "review", 1700000000),
+        ("u2", "purchase", 1700000001),
+    ]
