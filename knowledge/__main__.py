@@ -38,24 +38,26 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, required=True)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--ingest", action="store_true")
+    demo.set_defaults(format="native", mapping=[], strict=False, report=None)
     return p
 
 
 def _ingest(store: Store, paths: list[str], args: argparse.Namespace) -> int:
-    items_map = events_map = None
-    if args.mapping:
-        adapter = get_adapter(args.format or "csv")
-        items_map, events_map = (
-            m.with_pairs(args.mapping) for m in (adapter.items, adapter.events)
-        )
-    reports = ingest_dataset(store, paths, args.format, args.strict, True, items_map, events_map)
-    for r in reports:
-        print(r.summary())
-    if getattr(args, "report", None):
+    fmt = args.format or ("csv" if args.mapping else None)
+    adapter = get_adapter(fmt or "csv")
+    maps = [
+        m.with_pairs(args.mapping) if args.mapping else None
+        for m in (adapter.items, adapter.events)
+    ]
+    reports = ingest_dataset(
+        store, paths, fmt, args.strict, progress=True, items_mapping=maps[0], events_mapping=maps[1]
+    )
+    print("\n".join(r.summary() for r in reports))
+    if args.report:
         args.report.write_text(json.dumps({"reports": [r.to_dict() for r in reports]}, indent=2))
-    skipped = sum(r.skipped for r in reports)
     if any(r.issues for r in reports):
-        print(f"finished with issues: {skipped} row(s) skipped; see the report", file=sys.stderr)
+        skipped = sum(r.skipped for r in reports)
+        print(f"finished with issues: {skipped} row(s) skipped; see above", file=sys.stderr)
         return 1
     return 0
 
@@ -64,32 +66,25 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        port = args.port if args.host else None
         config = StoreConfig.from_env(
-            path=args.store,
-            host=args.host,
-            port=args.port if args.host else None,
-            embedder=args.embedder,
+            path=args.store, host=args.host, port=port, embedder=args.embedder
         )
         if args.command == "demo":
             try:
                 from knowledge.demo import DemoConfig, write_demo
-            except ImportError as exc:
-                raise NextNeedError(f"the demo generator is not available: {exc}") from exc
-
-            paths = write_demo(args.out, DemoConfig(seed=args.seed))
-            print(f"wrote {paths.items} and {paths.events}")
+            except ImportError as exc:  # the generator is optional until it lands
+                raise NextNeedError(f"the demo generator is not available ({exc})") from None
+            demo = write_demo(args.out, DemoConfig(seed=args.seed))
+            print(f"wrote {demo.items} and {demo.events}")
             if not args.ingest:
                 return 0
-            args.format, args.mapping, args.strict = "native", [], False
+            args.paths = [demo.items, demo.events]
         with Store(config) as store:
-            if args.command == "ingest":
-                return _ingest(store, args.paths, args)
-            if args.command == "demo":
-                return _ingest(store, [str(paths.items), str(paths.events)], args)
-            if args.command == "stats":
-                print(json.dumps(store.stats(), indent=2))
-            elif args.command == "rebuild":
-                print(json.dumps(store.rebuild(progress=True)))
+            if args.command in ("ingest", "demo"):
+                return _ingest(store, [str(p) for p in args.paths], args)
+            result = store.stats() if args.command == "stats" else store.rebuild(progress=True)
+            print(json.dumps(result, indent=2))
         return 0
     except (NextNeedError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
