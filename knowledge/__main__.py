@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from knowledge.errors import NextNeedError
-from knowledge.formats import FORMATS, get_adapter
-from knowledge.ingest import ingest_dataset
+from knowledge.formats import FORMATS, ColumnMapping, get_adapter
+from knowledge.ingest import IngestReport, ingest_dataset, ingest_events, ingest_items
 from knowledge.store import Store, StoreConfig, default_store_path
 
 
@@ -42,16 +42,18 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _ingest(store: Store, paths: list[str], args: argparse.Namespace) -> int:
+def _ingest(store: Store, args: argparse.Namespace) -> list[IngestReport]:
+    if args.command == "demo":  # its file names are the generator's business: no guessing
+        return [ingest_items(store, args.paths[0]), ingest_events(store, args.paths[1])]
     fmt = args.format or ("csv" if args.mapping else None)
     adapter = get_adapter(fmt or "csv")
-    maps = [
-        m.with_pairs(args.mapping) if args.mapping else None
-        for m in (adapter.items, adapter.events)
-    ]
-    reports = ingest_dataset(
-        store, paths, fmt, args.strict, progress=True, items_mapping=maps[0], events_mapping=maps[1]
-    )
+    maps: list[ColumnMapping | None] = [None, None]
+    if args.mapping:
+        maps = [m.with_pairs(args.mapping) for m in (adapter.items, adapter.events)]
+    return ingest_dataset(store, args.paths, fmt, args.strict, True, *maps)
+
+
+def _finish(reports: list[IngestReport], args: argparse.Namespace) -> int:
     print("\n".join(r.summary() for r in reports))
     if args.report:
         args.report.write_text(json.dumps({"reports": [r.to_dict() for r in reports]}, indent=2))
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             args.paths = [demo.items, demo.events]
         with Store(config) as store:
             if args.command in ("ingest", "demo"):
-                return _ingest(store, [str(p) for p in args.paths], args)
+                return _finish(_ingest(store, args), args)
             result = store.stats() if args.command == "stats" else store.rebuild(progress=True)
             print(json.dumps(result, indent=2))
         return 0
