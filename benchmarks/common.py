@@ -24,6 +24,7 @@ __all__ = [
     "REPO",
     "RESULTS",
     "BENCH_DIR",
+    "cpu_name",
     "environment",
     "environment_markdown",
     "load",
@@ -47,7 +48,7 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _cpu() -> str:
+def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -107,7 +108,7 @@ def environment() -> dict[str, Any]:
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": _git_commit(),
-        "cpu": _cpu(),
+        "cpu": cpu_name(),
         "cpu_flags": _cpu_flags(),
         "cores": os.cpu_count(),
         "memory_gib": _memory_gib(),

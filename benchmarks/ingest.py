@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import cpu_name
 from knowledge.embed import Embedder, make_embedder
 from knowledge.ingest import ingest_dataset
 from knowledge.store import Store, StoreConfig
@@ -48,16 +49,6 @@ class TimedEmbedder:
         finally:
             self.seconds += time.perf_counter() - start
             self.texts += len(texts)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def run(data_dir: Path, embedder_name: str = "minilm") -> dict[str, object]:
@@ -97,7 +88,7 @@ def run(data_dir: Path, embedder_name: str = "minilm") -> dict[str, object]:
         "texts_embedded": embedder.texts - 1,
         "skipped": sum(r.skipped for r in reports),
         "store": {k: stats[k] for k in ("items", "events", "users", "events_by_kind")},
-        "hardware": {"cpu": _cpu(), "cores": os.cpu_count()},
+        "hardware": {"cpu": cpu_name(), "cores": os.cpu_count()},
         # the 2 cores are shared with other jobs; the load average says how busy they were
         "load_avg_1m": {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)},
         "versions": {
