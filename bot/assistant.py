@@ -96,7 +96,8 @@ class Assistant:
     def from_config(cls, config: AssistantConfig) -> Assistant:
         """Open the store, load the model (if configured) and fit the candidate models."""
         store = Store(config.store)
-        generator = ranker = None
+        generator: Any = None
+        ranker: Any = None
         if config.llm_base_url:
             from bot.generation import OpenAIHTTPGenerator
 
@@ -109,9 +110,9 @@ class Assistant:
 
             generator = TransformersGenerator(load_model(config.model))
         if generator is not None and config.use_llm_ranker:
-            from bot.ranking import PipelineRanker
+            from bot.ranker import LLMRanker
 
-            ranker = PipelineRanker(generator)
+            ranker = LLMRanker(generator)
         return cls(store, config, generator, ranker)
 
     # -- catalog lookups ----------------------------------------------------------------

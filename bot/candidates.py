@@ -90,10 +90,10 @@ class CoOccurrence:
 
     def __init__(self, window: int = 4, last_n: int = 5, decay: float = 0.7) -> None:
         self.window, self.last_n, self.decay = window, last_n, decay
-        self.co: dict[str, Counter[str]] = defaultdict(Counter)
+        self.co: dict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
 
     def fit(self, sequences: Sequence[Sequence[str]]) -> None:
-        self.co = defaultdict(Counter)
+        self.co = defaultdict(lambda: defaultdict(float))
         for seq in sequences:
             for i, a in enumerate(seq):
                 for d in range(1, self.window + 1):

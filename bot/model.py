@@ -145,7 +145,7 @@ def _convert(gguf_dir: Path, out: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(str(gguf_dir), gguf_file=_GGUF)
     tokenizer = AutoTokenizer.from_pretrained(str(gguf_dir), gguf_file=_GGUF)
     # The GGUF loader dequantises to float; drop its quantizer so save_pretrained writes plain weights.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.save_pretrained(str(out), safe_serialization=True)

@@ -433,7 +433,7 @@ def open_assistant(store_dir: str | Path, config: EvaluateConfig) -> Any:
     if config.model != "none":
         from bot.model import ModelConfig
 
-        model = ModelConfig(config.model, config.quantization)
+        model = ModelConfig(config.model, config.quantization)  # type: ignore[arg-type]
     store = StoreConfig(path=str(store_dir), embedder=config.embedder_name)
     return Assistant.from_config(
         AssistantConfig(store=store, model=model, pipeline=config.pipeline)
