@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("rebuild", parents=[common], help="re-embed the stored records")
     demo = sub.add_parser("demo", parents=[common], help="write (and --ingest) the demo data")
     demo.add_argument("--out", type=Path, required=True)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--ingest", action="store_true")
     demo.set_defaults(format="native", mapping=[], strict=False, report=None)
     return p
