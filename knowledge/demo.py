@@ -86,7 +86,7 @@ def _catalog(
                     title = f"{brand} {line} {t.noun}"
                     if shade:
                         title += f" - {shade}"
-                    if t.size:
+                    if t.size and "Pack" not in t.noun:  # "20 Pack" already says it
                         title += f", {t.size}"
                     item_id = f"{t.key}-{_slug(brand)}-{li}" + (f"-{_slug(shade)}" if shade else "")
                     desc = _description(t, brand, line, shade)
