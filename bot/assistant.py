@@ -328,11 +328,12 @@ class Assistant:
                 intro += f" for \u201c{query}\u201d" if query else ""
                 intro += ":"
             else:
-                recent = [
+                titles = (
                     self.pipeline.items[e.item_id].title
-                    for e in view.purchases[-2:]
+                    for e in reversed(view.purchases)
                     if e.item_id in self.pipeline.items
-                ]
+                )
+                recent = list(dict.fromkeys(titles))[:2]
                 intro = (
                     "Based on your recent purchases ("
                     + "; ".join(recent)
