@@ -1,5 +1,9 @@
 """Generation backends behind one small Protocol: in-process transformers, or any
-OpenAI-compatible HTTP server (vLLM with the LoRA adapter, llama.cpp, nextneed's own /v1)."""
+OpenAI-compatible HTTP server (vLLM with the LoRA adapter, llama.cpp, nextneed's own /v1).
+
+Both are greedy, so the same prompt gives the same text, and both score labelled choices from
+one next-token distribution (what the one-pass ranker and the intent router need).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,24 @@ import logging
 import math
 import threading
 from collections.abc import Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from knowledge.errors import NextNeedError
+from bot.errors import ConfigError, GenerationError, ScoringUnsupportedError
 
-__all__ = ["Generator", "TransformersGenerator", "OpenAIHTTPGenerator", "GenerationError"]
+if TYPE_CHECKING:
+    from bot.model import LoadedModel
+
+__all__ = [
+    "Generator",
+    "TransformersGenerator",
+    "OpenAIHTTPGenerator",
+    "GenerationError",
+    "ScoringUnsupportedError",
+]
 
 log = logging.getLogger(__name__)
 
 Messages = list[dict[str, str]]
-
-
-class GenerationError(NextNeedError):
-    """The language model backend failed or cannot do what was asked."""
 
 
 @runtime_checkable
@@ -31,44 +40,138 @@ class Generator(Protocol):
 
     def generate(
         self, messages: Messages, max_new_tokens: int, stop: list[str] | None = None
-    ) -> str: ...
+    ) -> str:
+        """The assistant's reply to ``messages``, cut before the first ``stop`` string."""
+        ...
 
     def stream(
         self, messages: Messages, max_new_tokens: int, stop: list[str] | None = None
-    ) -> Iterator[str]: ...
+    ) -> Iterator[str]:
+        """The same reply as :meth:`generate`, in text chunks as they are produced."""
+        ...
 
-    def score_choices(self, prompt: str, choices: list[str]) -> list[float]: ...
+    def score_choices(self, prompt: str, choices: list[str]) -> list[float]:
+        """Log-probability of each single-token choice as the next token after ``prompt``."""
+        ...
+
+
+class _StopCutter:
+    """Cuts streamed text before the first stop string. The last ``len(longest stop) - 1``
+    characters are held back, since they may be the start of a stop split across chunks."""
+
+    def __init__(self, stop: list[str] | None) -> None:
+        self.stops = [s for s in stop or [] if s]
+        self.hold = max((len(s) for s in self.stops), default=1) - 1
+        self.text = ""
+        self.sent = 0
+        self.done = False
+
+    def feed(self, piece: str) -> str:
+        """Add generated text; return the part that is now safe to show."""
+        if self.done:
+            return ""
+        self.text += piece
+        hits = [i for i in (self.text.find(s, self.sent) for s in self.stops) if i >= 0]
+        end = min(hits) if hits else len(self.text) - self.hold
+        self.done = bool(hits)
+        out = self.text[self.sent : end] if end > self.sent else ""
+        self.sent = max(self.sent, end)
+        return out
+
+    def flush(self) -> str:
+        """The held-back tail, once generation has ended without a stop string."""
+        out = "" if self.done else self.text[self.sent :]
+        self.sent = len(self.text)
+        return out
 
 
 def _cut(text: str, stop: list[str] | None) -> str:
-    for s in stop or []:
-        i = text.find(s)
-        if i >= 0:
-            text = text[:i]
-    return text
+    cutter = _StopCutter(stop)
+    return cutter.feed(text) + cutter.flush()
+
+
+class _StopWhen:
+    """A generate() stopping criterion: a stop string appeared in the new text, or the
+    consumer of a stream went away (so the model stops instead of finishing for nobody)."""
+
+    def __init__(self, tokenizer: Any, prompt_len: int, stop: list[str] | None) -> None:
+        self.tokenizer = tokenizer
+        self.prompt_len = prompt_len
+        self.stops = [s for s in stop or [] if s]
+        self.cancel = threading.Event()
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        done = self.cancel.is_set()
+        if not done and self.stops:
+            text = self.tokenizer.decode(input_ids[0, self.prompt_len :], skip_special_tokens=True)
+            done = any(s in text for s in self.stops)
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
 
 class TransformersGenerator:
-    """A loaded transformers model (see :func:`bot.model.load_model`). One call at a time per
-    model: a lock keeps concurrent requests from interleaving on the same weights."""
+    """A model loaded by :func:`bot.model.load_model`. One call at a time per model: a lock
+    keeps concurrent requests from interleaving on the same weights (and the CPU cores)."""
 
-    def __init__(self, loaded: Any) -> None:
+    def __init__(self, loaded: LoadedModel) -> None:
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
+        self.max_context_tokens = int(loaded.config.max_context_tokens)
         self.name = f"transformers:{loaded.path}"
         self._lock = threading.Lock()
 
-    def _inputs(self, messages: Messages) -> Any:
+    def _check_length(self, n_prompt: int, n_new: int, what: str) -> None:
+        if n_prompt + n_new > self.max_context_tokens:
+            raise GenerationError(
+                f"the {what} is {n_prompt} tokens; with {n_new} new tokens that exceeds "
+                f"max_context_tokens={self.max_context_tokens} of {self.loaded.path}. Shorten the "
+                "input or raise ModelConfig.max_context_tokens."
+            )
+
+    def _chat_inputs(self, messages: Messages, max_new_tokens: int) -> dict[str, Any]:
+        if max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         enc = self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
+        self._check_length(int(enc["input_ids"].shape[1]), max_new_tokens, "chat prompt")
         return {k: v.to(self.model.device) for k, v in enc.items()}
+
+    def _generate_kwargs(
+        self, inputs: dict[str, Any], max_new_tokens: int, stop_when: _StopWhen
+    ) -> dict[str, Any]:
+        from transformers import StoppingCriteriaList
+
+        return dict(
+            inputs,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            # Explicit nones: the model's generation_config may carry sampling defaults.
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=self.tokenizer.pad_token_id,
+            stopping_criteria=StoppingCriteriaList([stop_when]),
+        )
 
     def generate(
         self, messages: Messages, max_new_tokens: int, stop: list[str] | None = None
     ) -> str:
-        return "".join(self.stream(messages, max_new_tokens, stop))
+        import torch
+
+        inputs = self._chat_inputs(messages, max_new_tokens)
+        n = int(inputs["input_ids"].shape[1])
+        stop_when = _StopWhen(self.tokenizer, n, stop)
+        try:
+            with self._lock, torch.inference_mode():
+                out = self.model.generate(
+                    **self._generate_kwargs(inputs, max_new_tokens, stop_when)
+                )
+        except Exception as exc:
+            raise GenerationError(f"generation with {self.loaded.path} failed: {exc}") from exc
+        return _cut(self.tokenizer.decode(out[0, n:], skip_special_tokens=True), stop)
 
     def stream(
         self, messages: Messages, max_new_tokens: int, stop: list[str] | None = None
@@ -76,78 +179,122 @@ class TransformersGenerator:
         import torch
         from transformers import TextIteratorStreamer
 
-        inputs = self._inputs(messages)
+        inputs = self._chat_inputs(messages, max_new_tokens)
+        stop_when = _StopWhen(self.tokenizer, int(inputs["input_ids"].shape[1]), stop)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
-        kwargs = dict(
-            inputs,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            streamer=streamer,
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
+        kwargs = self._generate_kwargs(inputs, max_new_tokens, stop_when)
+        kwargs["streamer"] = streamer
         errors: list[BaseException] = []
 
         def run() -> None:
             try:
                 with torch.inference_mode():
                     self.model.generate(**kwargs)
-            except BaseException as exc:  # surfaced in the caller's thread below
+            except BaseException as exc:  # re-raised in the consumer's thread below
                 errors.append(exc)
                 streamer.end()
 
+        cutter = _StopCutter(stop)
         with self._lock:
-            worker = threading.Thread(target=run, daemon=True)
+            worker = threading.Thread(target=run, name="nextneed-generate", daemon=True)
             worker.start()
-            text = ""
-            for piece in streamer:
-                if not piece:
-                    continue
-                new = _cut(text + piece, stop)
-                delta = new[len(text) :]
-                text = new
-                if delta:
-                    yield delta
-                if stop and len(new) < len(text + piece):
-                    break
-            worker.join()
+            try:
+                for piece in streamer:
+                    out = cutter.feed(piece)
+                    if out:
+                        yield out
+                    if cutter.done:
+                        break
+                if not cutter.done and not errors:
+                    tail = cutter.flush()
+                    if tail:
+                        yield tail
+            finally:
+                # Also reached when the consumer stops early: end the model's work before
+                # releasing the lock, so the next call never runs beside a leftover thread.
+                stop_when.cancel.set()
+                worker.join()
         if errors:
-            raise GenerationError(f"generation failed: {errors[0]}") from errors[0]
+            raise GenerationError(
+                f"generation with {self.loaded.path} failed: {errors[0]}"
+            ) from errors[0]
 
-    def score_choices(self, prompt: str, choices: list[str]) -> list[float]:
-        """Log-probabilities of each single-token choice right after ``prompt`` (one forward pass)."""
-        import torch
-
+    def choice_ids(self, choices: list[str]) -> list[int]:
+        """The token id of each choice; every choice must be exactly one token."""
+        if not choices:
+            raise ConfigError("score_choices needs at least one choice")
         ids = []
         for c in choices:
             toks = self.tokenizer.encode(c, add_special_tokens=False)
             if len(toks) != 1:
-                raise GenerationError(f"choice {c!r} is not a single token for this tokenizer")
-            ids.append(toks[0])
+                raise GenerationError(
+                    f"choice {c!r} is {len(toks)} tokens for the tokenizer of {self.loaded.path}; "
+                    "one-pass scoring needs single-token labels (see bot.prompts.LABELS)"
+                )
+            ids.append(int(toks[0]))
+        return ids
+
+    def score_choices(self, prompt: str, choices: list[str]) -> list[float]:
+        """Log-probabilities of each single-token choice right after ``prompt`` (one forward
+        pass; only the last position's logits are computed)."""
+        import torch
+
+        ids = self.choice_ids(choices)
+        # No special tokens: fine-tuning tokenizes the ranking prompt the same way.
         enc = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-        with self._lock, torch.inference_mode():
-            logits = self.model(**{k: v.to(self.model.device) for k, v in enc.items()}).logits[
-                0, -1
-            ]
+        self._check_length(int(enc["input_ids"].shape[1]), 1, "scoring prompt")
+        inputs = {k: v.to(self.model.device) for k, v in enc.items()}
+        try:
+            with self._lock, torch.inference_mode():
+                logits = self.model(**inputs, logits_to_keep=1).logits[0, -1]
+        except Exception as exc:
+            raise GenerationError(f"scoring with {self.loaded.path} failed: {exc}") from exc
         logp = torch.log_softmax(logits.float(), dim=-1)
         return [float(logp[i]) for i in ids]
 
 
 class OpenAIHTTPGenerator:
-    """Talks to an OpenAI-compatible server: chat completions for text, completions with
-    ``logprobs`` for one-pass scoring (vLLM and llama.cpp servers support both)."""
+    """An OpenAI-compatible server: ``/v1/chat/completions`` (SSE when streaming) for text,
+    ``/v1/completions`` with ``logprobs`` and ``max_tokens=1`` for one-pass scoring.
+
+    Servers return only the ``top_logprobs`` most likely next tokens (vLLM allows 20 by
+    default), so a choice outside that list gets a floor score: below every listed token.
+    """
 
     def __init__(
-        self, base_url: str, model: str, api_key: str | None = None, timeout: float = 60.0
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        top_logprobs: int = 20,
     ) -> None:
         import httpx
 
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if timeout <= 0:
+            raise ConfigError(f"timeout must be > 0 seconds, got {timeout!r}")
+        if top_logprobs < 1:
+            raise ConfigError(f"top_logprobs must be >= 1, got {top_logprobs!r}")
         self.base_url = base_url.rstrip("/")
         if not self.base_url.endswith("/v1"):
             self.base_url += "/v1"
         self.model = model
+        self.top_logprobs = top_logprobs
         self.name = f"openai:{self.base_url}:{model}"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(timeout=timeout, headers=headers)
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._client.close()
+
+    def __enter__(self) -> OpenAIHTTPGenerator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         import httpx
@@ -158,72 +305,111 @@ class OpenAIHTTPGenerator:
         except httpx.HTTPError as exc:
             raise GenerationError(f"cannot reach the model server at {url}: {exc}") from exc
         if resp.status_code != 200:
-            raise GenerationError(
-                f"model server {url} answered {resp.status_code}: {resp.text[:300]}"
+            error = (
+                ScoringUnsupportedError if resp.status_code in (404, 405, 501) else GenerationError
             )
-        return dict(resp.json())
+            raise error(f"model server {url} answered HTTP {resp.status_code}: {resp.text[:300]}")
+        try:
+            return dict(resp.json())
+        except ValueError as exc:
+            raise GenerationError(f"model server {url} answered with invalid JSON") from exc
 
-    def generate(
-        self, messages: Messages, max_new_tokens: int, stop: list[str] | None = None
-    ) -> str:
+    def _chat_body(
+        self, messages: Messages, max_new_tokens: int, stop: list[str] | None, stream: bool
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
             "max_tokens": max_new_tokens,
             "temperature": 0,
+            "stream": stream,
         }
         if stop:
             body["stop"] = stop
-        data = self._post("/chat/completions", body)
-        return _cut(str(data["choices"][0]["message"]["content"] or ""), stop)
+        return body
+
+    def generate(
+        self, messages: Messages, max_new_tokens: int, stop: list[str] | None = None
+    ) -> str:
+        url = self.base_url + "/chat/completions"
+        data = self._post(
+            "/chat/completions", self._chat_body(messages, max_new_tokens, stop, False)
+        )
+        try:
+            content = data["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise GenerationError(
+                f"model server {url} answered without choices[0].message"
+            ) from exc
+        # Servers apply ``stop`` themselves; cutting again costs nothing and covers those that don't.
+        return _cut(str(content or ""), stop)
 
     def stream(
         self, messages: Messages, max_new_tokens: int, stop: list[str] | None = None
     ) -> Iterator[str]:
         import httpx
 
-        body: dict[str, Any] = {
-            "model": self.model, "messages": messages, "max_tokens": max_new_tokens,
-            "temperature": 0, "stream": True,
-        }  # fmt: skip
-        if stop:
-            body["stop"] = stop
         url = self.base_url + "/chat/completions"
+        body = self._chat_body(messages, max_new_tokens, stop, True)
+        cutter = _StopCutter(stop)
         try:
             with self._client.stream("POST", url, json=body) as resp:
                 if resp.status_code != 200:
+                    detail = resp.read().decode("utf-8", "replace")[:300]
                     raise GenerationError(
-                        f"model server {url} answered {resp.status_code}: {resp.read()[:300]!r}"
+                        f"model server {url} answered HTTP {resp.status_code}: {detail}"
                     )
                 for line in resp.iter_lines():
                     if not line.startswith("data:"):
-                        continue
+                        continue  # SSE comments, keep-alives, blank separators
                     payload = line[5:].strip()
                     if payload == "[DONE]":
                         break
-                    delta = json.loads(payload)["choices"][0].get("delta", {}).get("content")
-                    if delta:
-                        yield delta
+                    event = json.loads(payload)
+                    if "error" in event:
+                        raise GenerationError(
+                            f"model server {url} failed mid-stream: {event['error']}"
+                        )
+                    choices = event.get("choices") or [{}]
+                    out = cutter.feed(choices[0].get("delta", {}).get("content") or "")
+                    if out:
+                        yield out
+                    if cutter.done:
+                        return
         except httpx.HTTPError as exc:
             raise GenerationError(f"cannot reach the model server at {url}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise GenerationError(f"model server {url} sent a malformed stream event") from exc
+        tail = cutter.flush()
+        if tail:
+            yield tail
 
     def score_choices(self, prompt: str, choices: list[str]) -> list[float]:
-        data = self._post(
-            "/completions",
-            {
-                "model": self.model,
-                "prompt": prompt,
-                "max_tokens": 1,
-                "logprobs": 20,
-                "temperature": 0,
-            },
-        )
+        if not choices:
+            raise ConfigError("score_choices needs at least one choice")
+        body = {
+            "model": self.model,
+            "prompt": prompt,
+            "max_tokens": 1,
+            "logprobs": self.top_logprobs,
+            "temperature": 0,
+        }
+        try:
+            data = self._post("/completions", body)
+        except ScoringUnsupportedError as exc:
+            raise ScoringUnsupportedError(
+                f"{exc}. One-pass ranking needs /v1/completions with logprobs (vLLM, llama.cpp "
+                "server); use the in-process model or turn the LLM ranker off."
+            ) from exc
         try:
             top = data["choices"][0]["logprobs"]["top_logprobs"][0]
-        except (KeyError, IndexError, TypeError) as exc:
-            raise GenerationError(
-                f"the model server at {self.base_url} returned no logprobs; one-pass ranking needs "
-                "a server with /v1/completions logprobs (vLLM, llama.cpp)"
+            scores = {str(k): float(v) for k, v in dict(top).items()}
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ScoringUnsupportedError(
+                f"the model server at {self.base_url} returned no top_logprobs for /completions; "
+                "one-pass ranking needs a server that does (vLLM, llama.cpp server)"
             ) from exc
-        floor = min(top.values()) - math.log(10) if top else -30.0
-        return [float(top.get(c, floor)) for c in choices]
+        # Unlisted choices are less likely than every listed token; log(10) below the least
+        # listed keeps them ordered after the listed ones without inventing a value.
+        floor = min(scores.values()) - math.log(10) if scores else -30.0
+        return [scores.get(c, floor) for c in choices]
