@@ -1,33 +1,88 @@
-"""The one-pass LLM ranker (LlamaRec-style): candidates are listed with letter labels and all
-of them are scored from the next-token log-probabilities at the answer position. Nothing is
-generated, so every result is a catalog item; the order is deterministic."""
+"""The one-pass LLM ranker (LlamaRec-style).
+
+Candidates are listed in the prompt with letter labels; one forward pass gives the next-token
+log-probability of every label at the answer position, and that is each candidate's score.
+Nothing is generated, so every result is a catalog item, and the order is deterministic.
+
+A fine-tuned LoRA adapter changes nothing here: it is loaded with the model
+(``ModelConfig.adapter``) and the ranker reads the same labels from the same prompt, which
+``finetune`` builds with :meth:`LLMRanker.prompt` too.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from bot.history import UserView
-from bot.prompts import CandidateLine, HistoryLine, ranking_prompt
-from knowledge.errors import ConfigError
-from knowledge.schema import Item
+from bot.errors import ConfigError, GenerationError, InputError
+from bot.prompts import MAX_HISTORY, CandidateLine, HistoryLine, ranking_prompt
 
-__all__ = ["RankerConfig", "LLMRanker", "history_lines", "candidate_lines"]
+if TYPE_CHECKING:
+    from bot.generation import Generator
+    from bot.history import UserView
+    from knowledge.schema import Item
+
+__all__ = [
+    "RankerConfig",
+    "RankedCandidate",
+    "LLMRanker",
+    "history_lines",
+    "candidate_lines",
+    "rank_prior",
+]
 
 
 @dataclass(frozen=True)
 class RankerConfig:
-    max_history: int = 10
+    """How much history the prompt shows, and how much the candidate stage's order counts.
+
+    ``prior_weight`` w: final score = LLM log-prob + w * prior, where the prior is the candidate
+    stage's log-rank (``-log(1 + position)``) unless explicit prior scores are passed. A small
+    zero-shot model's label probabilities carry a strong letter bias (" A" and " I" are common
+    words), so w = 1 keeps the candidate stage's evidence; with a fine-tuned adapter, w = 0
+    ranks by the model alone.
+    """
+
+    max_history: int = MAX_HISTORY
     snippet_chars: int = 60
+    prior_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_history <= 50:
-            raise ConfigError("RankerConfig.max_history must be within 1..50")
+            raise ConfigError(
+                f"RankerConfig.max_history must be within 1..50, got {self.max_history!r}"
+            )
         if not 0 <= self.snippet_chars <= 300:
-            raise ConfigError("RankerConfig.snippet_chars must be within 0..300")
+            raise ConfigError(
+                f"RankerConfig.snippet_chars must be within 0..300, got {self.snippet_chars!r}"
+            )
+        if not (math.isfinite(self.prior_weight) and self.prior_weight >= 0):
+            raise ConfigError(
+                f"RankerConfig.prior_weight must be a finite number >= 0, got {self.prior_weight!r}"
+            )
 
 
-def history_lines(view: UserView, items: dict[str, Item], limit: int = 10) -> list[HistoryLine]:
+@dataclass(frozen=True)
+class RankedCandidate:
+    """One ranked candidate: ``index`` into the candidates given, ``rank`` from 1."""
+
+    index: int
+    rank: int
+    score: float
+    llm_logprob: float
+    prior: float
+
+
+def rank_prior(n: int) -> list[float]:
+    """The candidate stage's order as a log-rank prior, on the scale of log-probabilities."""
+    return [-math.log1p(i) for i in range(n)]
+
+
+def history_lines(
+    view: UserView, items: dict[str, Item], limit: int = MAX_HISTORY
+) -> list[HistoryLine]:
     """The user's recent purchases and reviews as prompt lines (oldest first)."""
     out = []
     for e in view.purchases[-limit:]:
@@ -46,28 +101,102 @@ def history_lines(view: UserView, items: dict[str, Item], limit: int = 10) -> li
     return out
 
 
-def candidate_lines(candidates: list[Item]) -> list[CandidateLine]:
+def candidate_lines(candidates: Sequence[Item]) -> list[CandidateLine]:
+    """Catalog items as candidate prompt lines."""
     return [CandidateLine(c.title, c.brand, c.category, c.price) for c in candidates]
 
 
 class LLMRanker:
-    """Scores candidates with a :class:`bot.generation.Generator` in one forward pass."""
+    """Scores candidates with a :class:`bot.generation.Generator` in one forward pass.
 
-    def __init__(self, generator: Any, config: RankerConfig | None = None) -> None:
+    ``generator`` may be None where only prompts are needed (fine-tuning datasets).
+    """
+
+    def __init__(self, generator: Generator | None, config: RankerConfig | None = None) -> None:
         self.generator = generator
         self.config = config or RankerConfig()
 
-    def prompt(
-        self, view: UserView, candidates: list[Item], items: dict[str, Item]
+    def ranking_prompt(
+        self,
+        history: Sequence[HistoryLine],
+        candidates: Sequence[CandidateLine],
+        need_hint: str | None = None,
     ) -> tuple[str, list[str]]:
+        """The prompt and labels for these lines, with this ranker's history limits."""
         return ranking_prompt(
-            history_lines(view, items, self.config.max_history),
-            candidate_lines(candidates),
+            history,
+            candidates,
+            need_hint,
             max_history=self.config.max_history,
             snippet_chars=self.config.snippet_chars,
         )
 
-    def score(self, view: UserView, candidates: list[Item], items: dict[str, Item]) -> list[float]:
-        """One log-probability per candidate, in the candidates' order."""
-        prompt, labels = self.prompt(view, candidates, items)
-        return list(self.generator.score_choices(prompt, labels))
+    def llm_scores(
+        self,
+        history: Sequence[HistoryLine],
+        candidates: Sequence[CandidateLine],
+        need_hint: str | None = None,
+    ) -> list[float]:
+        """One log-probability per candidate, in the candidates' order (one forward pass)."""
+        if self.generator is None:
+            raise ConfigError("LLMRanker.generator is None: this ranker can only build prompts")
+        prompt, labels = self.ranking_prompt(history, candidates, need_hint)
+        scores = [float(s) for s in self.generator.score_choices(prompt, labels)]
+        if len(scores) != len(labels) or not all(math.isfinite(s) for s in scores):
+            raise GenerationError(
+                f"{self.generator.name} returned {len(scores)} scores for {len(labels)} "
+                "candidates (or a non-finite one)"
+            )
+        return scores
+
+    def rank(
+        self,
+        history: Sequence[HistoryLine],
+        candidates: Sequence[CandidateLine],
+        need_hint: str | None = None,
+        prior_scores: Sequence[float] | None = None,
+    ) -> list[RankedCandidate]:
+        """All candidates, best first. ``prior_scores`` (higher is better, log scale) default to
+        the log-rank of the given order; ties keep the given order."""
+        if prior_scores is not None and len(prior_scores) != len(candidates):
+            raise InputError(
+                f"prior_scores has {len(prior_scores)} values for {len(candidates)} candidates"
+            )
+        llm = self.llm_scores(history, candidates, need_hint)
+        prior = list(prior_scores) if prior_scores is not None else rank_prior(len(candidates))
+        final = [ls + self.config.prior_weight * p for ls, p in zip(llm, prior, strict=True)]
+        order = sorted(range(len(candidates)), key=lambda i: (-final[i], i))
+        return [
+            RankedCandidate(index=i, rank=r, score=final[i], llm_logprob=llm[i], prior=prior[i])
+            for r, i in enumerate(order, 1)
+        ]
+
+    # -- store-facing helpers (the pipeline and fine-tuning work from a UserView) -----------
+    def prompt(
+        self,
+        view: UserView,
+        candidates: Sequence[Item],
+        items: dict[str, Item],
+        need_hint: str | None = None,
+    ) -> tuple[str, list[str]]:
+        """The ranking prompt for a user's view of the store."""
+        return self.ranking_prompt(
+            history_lines(view, items, self.config.max_history),
+            candidate_lines(candidates),
+            need_hint,
+        )
+
+    def score(
+        self,
+        view: UserView,
+        candidates: Sequence[Item],
+        items: dict[str, Item],
+        need_hint: str | None = None,
+    ) -> list[float]:
+        """One LLM log-probability per catalog item, in the candidates' order (no prior: the
+        pipeline mixes in its own)."""
+        return self.llm_scores(
+            history_lines(view, items, self.config.max_history),
+            candidate_lines(candidates),
+            need_hint,
+        )
