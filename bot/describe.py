@@ -14,6 +14,9 @@ from knowledge.schema import Item
 
 __all__ = ["item_facts", "fact_description", "grounded_sentences", "describe_messages"]
 
+# The prompt lives with the other prompts (shared with fine-tuning); re-exported here.
+from bot.prompts import describe_messages  # noqa: E402
+
 _CLAIMS = re.compile(
     r"\b(warrant\w*|guarantee\w*|clinically|dermatologist|certified|award|patent\w*|organic|vegan|"
     r"cruelty[- ]free|hypoallergenic|fda|approved|best[- ]selling|#1|number one|proven)\b",
@@ -80,15 +83,3 @@ def grounded_sentences(text: str, facts: list[str]) -> Iterator[str]:
         if any(m.group(0).lower() not in fact_text for m in _CLAIMS.finditer(s)):
             continue
         yield s
-
-
-def describe_messages(facts: list[str]) -> list[dict[str, str]]:
-    """Chat messages asking for a two-sentence description from the facts only."""
-    return [
-        {
-            "role": "system",
-            "content": "You are a shop assistant. Describe the product in two short sentences "
-            "using ONLY the facts given. Do not add sizes, numbers or claims that are not in the facts.",
-        },
-        {"role": "user", "content": "Facts:\n" + "\n".join(facts) + "\n\nDescription:"},
-    ]

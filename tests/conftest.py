@@ -20,3 +20,4 @@ from tests.fixtures.stores import (  # noqa: E402,F401
     small_store,
     tmp_store,
 )
+from tests.fixtures.tiny_model import tiny_model_dir  # noqa: E402,F401
