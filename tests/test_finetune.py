@@ -1,0 +1,331 @@
+"""finetune: leakage-free datasets, QLoRA/LoRA training with resume, PEFT format, merge, eval."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from finetune.dataset import (
+    DatasetConfig,
+    build_examples,
+    corpus_from_sequences,
+    prepare,
+    read_jsonl,
+)
+from finetune.evaluate import EvalConfig, evaluate_ranking, rank_of_target
+from finetune.merge import MergeConfig, merge_adapter
+from finetune.train import TrainConfig, latest_checkpoint, train
+from knowledge.errors import ConfigError
+from knowledge.schema import Event, Item
+
+_WORDS = "amber basil cedar dune ember fern grove heath iris juniper kelp lotus moss".split()
+
+
+def _items(n: int = 24) -> list[Item]:
+    return [
+        Item(
+            f"i{k:02d}",
+            f"{_WORDS[k % len(_WORDS)]} {k:02d} tonic",  # unique titles: leakage is visible
+            "Brand" if k % 2 else "",
+            ("Care", f"Kind{k % 4}"),
+            None,
+            f"A {_WORDS[k % len(_WORDS)]} tonic, batch {k}." if k % 3 == 0 else "",
+        )
+        for k in range(n)
+    ]
+
+
+def _corpus(n_users: int = 12, seed: int = 3) -> Any:
+    rng = random.Random(seed)
+    items = _items()
+    events: dict[str, list[Event]] = {}
+    for u in range(n_users):
+        user = f"u{u:02d}"
+        chosen = rng.sample(items[:20], rng.randint(4, 8))
+        events[user] = [
+            Event(
+                user,
+                it.item_id,
+                "review" if k % 2 else "purchase",
+                1_700_000_000 + 86_400 * k,
+                k,
+                rating=4.0 if k % 2 else None,
+                text=f"Loved the {it.title}. Second sentence." if k % 2 else "",
+            )
+            for k, it in enumerate(chosen)
+        ]
+    # Items 20..23 are only ever some user's LAST (test) item: they must never surface in training.
+    for k, user in enumerate(sorted(events)[:4]):
+        events[user].append(Event(user, f"i{20 + k}", "purchase", 1_800_000_000, 99))
+    corpus = corpus_from_sequences({}, items, source="synthetic")
+    corpus.events = events
+    corpus.sequences = {u: [e.item_id for e in evs] for u, evs in events.items()}
+    return corpus
+
+
+_CFG = DatasetConfig(n_candidates=5, max_history=4, seed=11)
+
+
+def test_dataset_has_no_leakage() -> None:
+    corpus = _corpus()
+    examples = build_examples(corpus, _CFG)
+    titles = {i.item_id: i.title for i in corpus.items.values()}
+    assert {r["task"] for r in examples["train"]} == {
+        "ranking",
+        "next_need",
+        "explanation",
+        "description",
+    }
+    for row in examples["train"]:
+        if row["task"] == "description":
+            continue
+        seq = corpus.sequences[row["user_id"]]
+        held_out = seq[-2:]  # validation and test item
+        pos = row["position"]
+        assert pos < len(seq) - 2
+        assert row["history_items"] == seq[:pos]
+        assert row["target_item"] == seq[pos] and row["target_item"] not in held_out
+        text = row.get("prompt") or json.dumps(row["messages"])
+        history_part = text.split("Candidates:")[0] if row["task"] == "ranking" else text
+        for item_id in held_out:
+            if item_id not in seq[:pos]:
+                assert titles[item_id] not in history_part
+        if row["task"] == "ranking":
+            assert row["candidates"][row["labels"].index(row["target"])] == seq[pos]
+            # candidate models were fitted on training parts only
+            assert not {"i20", "i21", "i22", "i23"} & set(row["candidates"])
+    for row in examples["valid"]:
+        seq = corpus.sequences[row["user_id"]]
+        assert row["position"] == len(seq) - 2 and row["history_items"] == seq[:-2]
+    test_rank = [r for r in examples["test"] if r["task"] == "ranking"]
+    assert test_rank and not any(r["inserted"] for r in test_rank)
+
+
+def test_dataset_is_deterministic(tmp_path: Path) -> None:
+    a = prepare(_corpus(), tmp_path / "a", _CFG)
+    b = prepare(_corpus(), tmp_path / "b", _CFG)
+    assert a["sha256"] == b["sha256"]
+    for split in ("train", "valid", "test"):
+        assert (tmp_path / "a" / f"{split}.jsonl").read_bytes() == (
+            tmp_path / "b" / f"{split}.jsonl"
+        ).read_bytes()
+    assert a["counts"]["train"]["ranking"] == len(
+        [r for r in read_jsonl(tmp_path / "a" / "train.jsonl") if r["task"] == "ranking"]
+    )
+    other = prepare(
+        _corpus(), tmp_path / "c", DatasetConfig(n_candidates=5, max_history=4, seed=12)
+    )
+    assert other["sha256"]["train"] != a["sha256"]["train"]  # the seed moves inserted targets
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("ft-data")
+    prepare(_corpus(8), out, DatasetConfig(n_candidates=4, max_history=2, seed=0))
+    return out
+
+
+def _cfg(data: Path, out: Path, model: Path, **kw: Any) -> TrainConfig:
+    base: dict[str, Any] = {
+        "data_dir": str(data),
+        "output_dir": str(out),
+        "base_model": str(model),
+        "quantization": "fp32",
+        "lora_r": 4,
+        "lora_alpha": 8,
+        "lora_dropout": 0.1,
+        "lr": 5e-3,
+        "warmup_steps": 1,
+        "batch_size": 2,
+        "grad_accum": 2,
+        "max_steps": 4,
+        "eval_every": 2,
+        "eval_examples": 6,
+        "save_every": 2,
+        "max_examples": 12,
+        "max_length": 1024,
+        "seed": 5,
+    }
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_decreases_loss(tiny_data: Path, tmp_path: Path, tiny_model_dir: Path) -> None:
+    cfg = _cfg(tiny_data, tmp_path / "run", tiny_model_dir, max_steps=12, lr=2e-2, max_examples=4)
+    result = train(cfg)
+    m = result.metrics
+    assert result.finished and m["steps"] == 12
+    assert m["train_loss_last"] < m["train_loss_first"] - 0.1
+    assert (tmp_path / "run" / "loss_curve.png").stat().st_size > 1000
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "library_name: peft" in card and "tokens_per_second" in card
+
+
+def test_resume_matches_uninterrupted(
+    tiny_data: Path, tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    full = train(_cfg(tiny_data, tmp_path / "full", tiny_model_dir))
+    part = train(_cfg(tiny_data, tmp_path / "part", tiny_model_dir, stop_after=2))
+    assert not part.finished and part.step == 2
+    assert latest_checkpoint(tmp_path / "part") is not None
+    assert not (tmp_path / "part" / "adapter_model.safetensors").exists()
+    resumed = train(_cfg(tiny_data, tmp_path / "part", tiny_model_dir))
+    assert resumed.finished and resumed.step == full.step == 4
+    losses_full = [h["train_loss"] for h in full.history if "train_loss" in h]
+    losses_resumed = [h["train_loss"] for h in resumed.history if "train_loss" in h]
+    assert losses_resumed == pytest.approx(losses_full, rel=1e-4, abs=1e-5)
+    a = load_file(str(tmp_path / "full" / "adapter_model.safetensors"))
+    b = load_file(str(tmp_path / "part" / "adapter_model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
+@pytest.fixture(scope="module")
+def trained_adapter(
+    tiny_data: Path, tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Path:
+    out = tmp_path_factory.mktemp("adapter")
+    train(_cfg(tiny_data, out, tiny_model_dir, max_steps=3, lr=5e-2, lora_dropout=0.0))
+    return out
+
+
+def _logits(model: Any, tokenizer: Any, text: str = "Which candidate will the customer") -> Any:
+    import torch
+
+    enc = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        return model(**enc).logits[0].float()
+
+
+def test_adapter_is_peft_format(trained_adapter: Path, tiny_model_dir: Path) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    cfg = json.loads((trained_adapter / "adapter_config.json").read_text())
+    assert cfg["peft_type"] == "LORA" and cfg["r"] == 4
+    assert set(cfg["target_modules"]) == {
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
+    assert (trained_adapter / "adapter_model.safetensors").is_file()
+    tok = AutoTokenizer.from_pretrained(str(tiny_model_dir))
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir), dtype=torch.float32)
+    plain = _logits(base, tok)
+    peft = PeftModel.from_pretrained(base, str(trained_adapter))
+    assert not torch.allclose(_logits(peft, tok), plain, atol=1e-4)  # the adapter changes outputs
+
+
+def test_merge_matches_adapter_logits(
+    trained_adapter: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+
+    from bot.model import ModelConfig, load_model
+
+    result = merge_adapter(MergeConfig(str(trained_adapter), str(tmp_path / "merged")))
+    assert result.max_abs_diff < 1e-3 == result.atol
+    with_adapter = load_model(
+        ModelConfig(str(tiny_model_dir), "fp32", adapter=str(trained_adapter))
+    )
+    merged = load_model(ModelConfig(str(tmp_path / "merged"), "fp32"))
+    assert not any("lora" in k for k in merged.model.state_dict())
+    a = _logits(with_adapter.model, with_adapter.tokenizer)
+    b = _logits(merged.model, merged.tokenizer)
+    assert torch.allclose(a, b, atol=1e-3)
+
+
+def test_nf4_qlora_step(tiny_data: Path, tmp_path: Path, tiny_model_dir: Path) -> None:
+    from bitsandbytes.nn import Linear4bit
+
+    from bot.model import ModelConfig, load_model
+
+    result = train(_cfg(tiny_data, tmp_path / "q", tiny_model_dir, quantization="nf4", max_steps=2))
+    assert result.finished and all(h["train_loss"] > 0 for h in result.history if "train_loss" in h)
+    loaded = load_model(ModelConfig(str(tiny_model_dir), "nf4", adapter=str(tmp_path / "q")))
+    assert any(isinstance(m, Linear4bit) for m in loaded.model.modules())
+
+
+def test_nf4_gradients_survive_a_validation_pass(tiny_model_dir: Path) -> None:
+    """bitsandbytes repacks 4-bit weights for a CPU inference kernel without autograd the first
+    time a layer runs in eval mode; training after validation must still get full gradients."""
+    import torch
+
+    from finetune.train import build_model
+
+    cfg = TrainConfig(data_dir="d", base_model=str(tiny_model_dir), lora_dropout=0.0)
+    model, _tok, _path = build_model(cfg)
+    for name, p in model.named_parameters():
+        if "lora_B" in name:
+            torch.nn.init.normal_(p, std=0.02, generator=torch.Generator().manual_seed(1))
+    ids = torch.arange(5, 69).reshape(2, 32)
+
+    def grads() -> dict[str, Any]:
+        model.zero_grad()
+        model(input_ids=ids, labels=ids).loss.backward()
+        return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    before = grads()
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids)
+    model.train()
+    after = grads()
+    assert before.keys() == after.keys() and len(before) > 0
+    for name in before:
+        assert torch.allclose(before[name], after[name], rtol=1e-3, atol=1e-6), name
+
+
+class _FirstIsBest:
+    """A tiny real scorer: prefers earlier labels, i.e. keeps the candidate stage's order."""
+
+    def score_choices(self, prompt: str, choices: list[str]) -> list[float]:
+        return [-float(i) for i in range(len(choices))]
+
+
+def test_evaluate_full_ranking_semantics(tiny_data: Path) -> None:
+    assert rank_of_target([0.1, 0.9, 0.5], 2) == 2
+    assert rank_of_target([0.5, 0.5], 1) == 2  # ties keep the candidate order
+    assert rank_of_target([0.5, 0.5], None) is None
+    report = evaluate_ranking(EvalConfig(str(tiny_data), ks=(1, 4)), generator=_FirstIsBest())
+    rows = [r for r in read_jsonl(tiny_data / "test.jsonl") if r["task"] == "ranking"]
+    ranks = [r["labels"].index(r["target"]) + 1 if r["target"] else None for r in rows]
+    assert report["examples"] == len(rows)
+    assert report["model"] == report["candidate_stage"]
+    hr4 = sum(1 for k in ranks if k is not None and k <= 4) / len(rows)
+    assert report["model"]["hr@4"] == pytest.approx(hr4)
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: TrainConfig(data_dir="d", lora_r=0), "TrainConfig.lora_r"),
+        (lambda: TrainConfig(data_dir="d", lr=0.0), "TrainConfig.lr"),
+        (lambda: TrainConfig(data_dir="d", quantization="int3"), "TrainConfig.quantization"),
+        (lambda: TrainConfig(data_dir="d", tasks=("poetry",)), "TrainConfig.tasks"),
+        (lambda: TrainConfig(data_dir="d", max_length=8), "TrainConfig.max_length"),
+        (lambda: DatasetConfig(n_candidates=99), "DatasetConfig.n_candidates"),
+        (lambda: DatasetConfig(tasks=("x",)), "DatasetConfig.tasks"),
+        (lambda: MergeConfig("a", "b", dtype="nf4"), "MergeConfig.dtype"),  # type: ignore[arg-type]
+        (lambda: EvalConfig("d", ks=(0,)), "EvalConfig.ks"),
+    ],
+)
+def test_config_errors_name_the_field(make: Any, field: str) -> None:
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        make()
+
+
+def test_train_without_prepared_data_says_what_to_do(tmp_path: Path, tiny_model_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="finetune prepare"):
+        train(_cfg(tmp_path / "missing", tmp_path / "out", tiny_model_dir))
