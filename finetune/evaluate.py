@@ -37,6 +37,7 @@ class EvalConfig:
     max_examples: int | None = None
     ks: tuple[int, ...] = (1, 5, 10)
     seed: int = 0
+    prior_weight: float = 1.0  # as bot.ranker.RankerConfig: served score = LLM + w * log-rank prior
     output: str | None = None  # a JSON report path
 
     def __post_init__(self) -> None:
@@ -50,6 +51,8 @@ class EvalConfig:
             raise ConfigError(f"EvalConfig.split must be valid or test, got {self.split!r}")
         if self.max_examples is not None and self.max_examples < 1:
             raise ConfigError("EvalConfig.max_examples must be >= 1 or None")
+        if not self.prior_weight >= 0:
+            raise ConfigError(f"EvalConfig.prior_weight must be >= 0, got {self.prior_weight!r}")
         if not self.ks or any(k < 1 for k in self.ks):
             raise ConfigError(f"EvalConfig.ks must be positive cut-offs, got {self.ks!r}")
 
@@ -106,20 +109,30 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
         generator = TransformersGenerator(
             load_model(ModelConfig(cfg.base_model, cfg.quantization, adapter=cfg.adapter))
         )
+    from bot.ranker import rank_prior
+
     model_ranks: list[int | None] = []
+    served_ranks: list[int | None] = []
     stage_ranks: list[int | None] = []
+    per_example: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     scored = 0
     for r in tqdm(rows, desc=f"evaluate {cfg.split}", unit="prompt"):
         target = r["labels"].index(r["target"]) if r.get("target") else None
         if target is None:  # a miss whatever the model says: no need to run it
             model_ranks.append(None)
+            served_ranks.append(None)
             stage_ranks.append(None)
             continue
-        scores = list(generator.score_choices(r["prompt"], r["labels"]))
+        scores = [float(x) for x in generator.score_choices(r["prompt"], r["labels"])]
+        served = [
+            x + cfg.prior_weight * p for x, p in zip(scores, rank_prior(len(scores)), strict=True)
+        ]
         scored += 1
         model_ranks.append(rank_of_target(scores, target))
+        served_ranks.append(rank_of_target(served, target))
         stage_ranks.append(target + 1)
+        per_example.append({"user_id": r["user_id"], "target_index": target, "scores": scores})
     seconds = time.perf_counter() - t0
     hit_model = [k for k in model_ranks if k is not None]
     hit_stage = [k for k in stage_ranks if k is not None]
@@ -129,6 +142,7 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
         "scored": scored,
         "candidate_recall": len(hit_stage) / len(rows),
         "model": ranking_metrics(model_ranks, cfg.ks),
+        "model_with_prior": ranking_metrics(served_ranks, cfg.ks),
         "candidate_stage": ranking_metrics(stage_ranks, cfg.ks),
         # the same, only over prompts whose candidates hold the true item (the ranker's own job)
         "model_given_candidates": ranking_metrics(list(hit_model), cfg.ks) if hit_model else {},
@@ -137,6 +151,7 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
         ),
         "seconds": round(seconds, 1),
         "seconds_per_scored_prompt": round(seconds / max(scored, 1), 3),
+        "per_example": per_example,
     }
     if cfg.output:
         Path(cfg.output).parent.mkdir(parents=True, exist_ok=True)

@@ -302,7 +302,8 @@ def test_evaluate_full_ranking_semantics(tiny_data: Path) -> None:
     rows = [r for r in read_jsonl(tiny_data / "test.jsonl") if r["task"] == "ranking"]
     ranks = [r["labels"].index(r["target"]) + 1 if r["target"] else None for r in rows]
     assert report["examples"] == len(rows)
-    assert report["model"] == report["candidate_stage"]
+    assert report["model"] == report["candidate_stage"] == report["model_with_prior"]
+    assert report["scored"] == sum(k is not None for k in ranks)  # misses are never scored
     hr4 = sum(1 for k in ranks if k is not None and k <= 4) / len(rows)
     assert report["model"]["hr@4"] == pytest.approx(hr4)
 
