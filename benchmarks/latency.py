@@ -1,0 +1,275 @@
+"""Turn latency benchmark: the default model in fp32, bf16 and 4-bit nf4 behind the Assistant.
+
+    .venv/bin/python -m benchmarks.latency                        # fp32,nf4,bf16; 60 turns each
+    .venv/bin/python -m benchmarks.latency --quantizations fp32 --turns 20
+
+Each quantization runs in a fresh child process over the demo store (MiniLM embedder, as
+served). Turns come from a fixed script over demo users, four per conversation with the history
+carried along: recommend ("What should I get next?"), refine ("Something cheaper"), explain
+("Why the first one?"), describe ("Tell me more about the second one"). Two warm-up turns run
+first and are not counted. Per turn: time to the first streamed text, time to the first
+recommendation line (recommend/refine), the full turn, and ``Reply.timings`` per stage.
+A run is bounded by ``--max-s`` per quantization (slow settings report fewer turns).
+Writes ``benchmarks/results/latency.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import subprocess
+import sys
+import time
+from typing import Any
+
+from benchmarks.common import (
+    REPO,
+    demo_store,
+    demo_users,
+    environment,
+    environment_markdown,
+    load,
+    summary,
+    table,
+    write_results,
+)
+
+__all__ = ["SCRIPT", "run_turns", "run"]
+
+log = logging.getLogger("benchmarks.latency")
+
+SCRIPT = (
+    "What should I get next?",
+    "Something cheaper",
+    "Why the first one?",
+    "Tell me more about the second one",
+)
+TARGET_FIRST_P50_S = 1.0
+TARGET_TURN_P95_S = 3.0
+STAGES = ("candidates_s", "filter_s", "rank_s", "explain_s", "recommend_s", "describe_s", "total_s")
+
+
+def run_turns(quantization: str, turns: int, max_s: float, threads: int | None) -> dict[str, Any]:
+    """In this process: build the Assistant and time ``turns`` scripted turns."""
+    from bot.assistant import Assistant, AssistantConfig
+    from bot.model import ModelConfig
+    from knowledge.store import StoreConfig
+
+    path = demo_store()
+    users = [u for u in demo_users() if not u.startswith("new")]
+    t0 = time.perf_counter()
+    assistant = Assistant.from_config(
+        AssistantConfig(
+            store=StoreConfig(path=str(path), embedder="minilm"),
+            model=ModelConfig(quantization=quantization, threads=threads),
+        )
+    )
+    start_s = time.perf_counter() - t0
+    records: list[dict[str, Any]] = []
+    began = time.perf_counter()
+    n = 0
+    conversation = 0
+    try:
+        while n < turns + 2 and time.perf_counter() - began < max_s:
+            user = users[conversation % len(users)]
+            conversation += 1
+            history: list[dict[str, Any]] = []
+            for message in SCRIPT:
+                rec = _timed_turn(assistant, user, message, history)
+                rec["warm_up"] = n < 2
+                records.append(rec)
+                history += [
+                    {"role": "user", "content": message},
+                    {"role": "assistant", "content": rec.pop("text")},
+                ]
+                n += 1
+                if n >= turns + 2 or time.perf_counter() - began > max_s:
+                    break
+    finally:
+        assistant.store.close()
+    return {"quantization": quantization, "start_s": round(start_s, 2), "turns": records}
+
+
+def _timed_turn(
+    assistant: Any, user: str, message: str, history: list[dict[str, Any]]
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    first = first_rec = None
+    reply = None
+    for chunk in assistant.stream(user, message, history):
+        now = time.perf_counter() - t0
+        if chunk.delta:
+            first = first if first is not None else now
+            if first_rec is None and chunk.delta.lstrip().startswith("1."):
+                first_rec = now
+        if chunk.reply is not None:
+            reply = chunk.reply
+    total = time.perf_counter() - t0
+    assert reply is not None
+    return {
+        "user": user,
+        "message": message,
+        "intent": reply.intent,
+        "first_text_s": first if first is not None else total,
+        "first_rec_s": first_rec,
+        "total_s": total,
+        "timings": dict(reply.timings),
+        "text": reply.text,
+        "load_1m": load()[0],
+    }
+
+
+def _child(quantization: str, turns: int, max_s: float, threads: int | None) -> dict[str, Any]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks.latency",
+        "--child",
+        quantization,
+        "--turns",
+        str(turns),
+        "--max-s",
+        str(max_s),
+    ]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=max_s + 1200)
+    if out.returncode != 0:
+        raise RuntimeError(f"latency run for {quantization} failed:\n{out.stderr[-4000:]}")
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def aggregate(raw: dict[str, Any]) -> dict[str, Any]:
+    """Percentiles over the counted turns, overall and per intent, and stage breakdowns."""
+    turns = [t for t in raw["turns"] if not t["warm_up"]]
+    by_intent: dict[str, list[dict[str, Any]]] = {}
+    for t in turns:
+        by_intent.setdefault(t["intent"], []).append(t)
+    recs = [t["first_rec_s"] for t in turns if t["first_rec_s"] is not None]
+    out: dict[str, Any] = {
+        "start_s": raw["start_s"],
+        # the very first turn after start-up pays lazy loading (embedder, first forward)
+        "cold_first_turn_s": round(raw["turns"][0]["total_s"], 2) if raw["turns"] else None,
+        "n_turns": len(turns),
+        "first_text": summary([t["first_text_s"] for t in turns]),
+        "first_recommendation": summary(recs),
+        "turn": summary([t["total_s"] for t in turns]),
+        "load_1m": [min(t["load_1m"] for t in turns), max(t["load_1m"] for t in turns)]
+        if turns
+        else [],
+        "by_intent": {},
+    }
+    for intent, ts in sorted(by_intent.items()):
+        stages = {
+            s: summary([t["timings"][s] for t in ts if s in t["timings"]])
+            for s in STAGES
+            if any(s in t["timings"] for t in ts)
+        }
+        out["by_intent"][intent] = {
+            "first_text": summary([t["first_text_s"] for t in ts]),
+            "turn": summary([t["total_s"] for t in ts]),
+            "stages": stages,
+        }
+    return out
+
+
+def run(quantizations: list[str], turns: int, max_s: float, threads: int | None) -> dict[str, Any]:
+    demo_store()  # build once before the timed children
+    result: dict[str, Any] = {"environment": environment(), "script": SCRIPT, "runs": {}}
+    for q in quantizations:
+        log.info("latency with %s", q)
+        raw = _child(q, turns, max_s, threads)
+        result["runs"][q] = {"summary": aggregate(raw), "turns": raw["turns"]}
+        log.info("%s: %s", q, json.dumps(result["runs"][q]["summary"])[:800])
+    return result
+
+
+def _ms(s: dict[str, Any], key: str) -> str:
+    return f"{s[key] / 1000:.2f}" if s.get("n") else "-"
+
+
+def markdown(r: dict[str, Any]) -> str:
+    rows, stage_rows = [], []
+    for q, run_ in r["runs"].items():
+        s = run_["summary"]
+        ft, fr, tt = s["first_text"], s["first_recommendation"], s["turn"]
+        rows.append(
+            [
+                q,
+                s["n_turns"],
+                f"{_ms(ft, 'p50_ms')} / {_ms(ft, 'p95_ms')}",
+                "met" if ft.get("n") and ft["p50_ms"] <= TARGET_FIRST_P50_S * 1000 else "NOT met",
+                f"{_ms(fr, 'p50_ms')} / {_ms(fr, 'p95_ms')}",
+                f"{_ms(tt, 'p50_ms')} / {_ms(tt, 'p95_ms')}",
+                "met" if tt.get("n") and tt["p95_ms"] <= TARGET_TURN_P95_S * 1000 else "NOT met",
+                s["start_s"],
+                s["cold_first_turn_s"],
+                "–".join(str(x) for x in s["load_1m"]),
+            ]
+        )
+        for intent, d in s["by_intent"].items():
+            st = d["stages"]
+            stage_rows.append(
+                [q, intent, d["turn"]["n"], f"{_ms(d['first_text'], 'p50_ms')}"]
+                + [f"{_ms(st[k], 'p50_ms')}" if k in st else "" for k in STAGES]
+            )
+    lines = [
+        "# Turn latency (default model, CPU)",
+        "",
+        environment_markdown(r["environment"]),
+        "",
+        "Script per conversation: " + " → ".join(f"“{m}”" for m in r["script"]) + ". Seconds, "
+        f"p50 / p95. Targets: first streamed text p50 <= {TARGET_FIRST_P50_S} s; full "
+        f"recommendation turn p95 <= {TARGET_TURN_P95_S} s.",
+        "",
+        table(
+            [
+                "model",
+                "turns",
+                "first text",
+                "target",
+                "first recommendation line",
+                "full turn",
+                "target",
+                "start-up s",
+                "cold 1st turn s",
+                "load 1-min",
+            ],
+            rows,
+        ),
+        "",
+        "## Where the time goes (p50 seconds per stage, from Reply.timings)",
+        "",
+        table(["model", "intent", "turns", "first text"] + list(STAGES), stage_rows),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.latency",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--quantizations", default="fp32,nf4,bf16")
+    p.add_argument("--turns", type=int, default=60)
+    p.add_argument("--max-s", type=float, default=600.0, help="time bound per quantization")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the model's)")
+    p.add_argument("--out", default="latency", help="results name under benchmarks/results/")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        logging.basicConfig(level=logging.WARNING)
+        print(json.dumps(run_turns(args.child, args.turns, args.max_s, args.threads)))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    qs = [q.strip() for q in args.quantizations.split(",") if q.strip()]
+    result = run(qs, args.turns, args.max_s, args.threads)
+    write_results(args.out, result, markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
