@@ -409,7 +409,6 @@ class EvaluateConfig:
 def build_demo_store(out_dir: str | Path, embedder: str = "hashing", seed: int = 0) -> Path:
     """Write the demo files and ingest them into a store at ``out_dir/store``."""
     from knowledge.demo import DemoConfig, write_demo
-
     from knowledge.ingest import ingest_dataset
 
     out = Path(out_dir)
