@@ -18,15 +18,23 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("chat", help="chat in the terminal as one user")
     c.add_argument("--user", required=True, help="the user id to chat as")
     c.add_argument("--store", default=None, help="store directory (default $NEXTNEED_STORE)")
-    c.add_argument("--model", default="default", help="'default', a model directory, a HF id, or 'none'")
+    c.add_argument(
+        "--model", default="default", help="'default', a model directory, a HF id, or 'none'"
+    )
     c.add_argument("--quantization", default="nf4", choices=["nf4", "bf16", "fp32"])
     c.add_argument("--adapter", default=None, help="a LoRA adapter directory")
     c.add_argument("--embedder", default="minilm")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     try:
-        model = None if args.model == "none" else ModelConfig(args.model, args.quantization, args.adapter)
-        cfg = AssistantConfig(store=StoreConfig.from_env(path=args.store, embedder=args.embedder), model=model)
+        model = (
+            None
+            if args.model == "none"
+            else ModelConfig(args.model, args.quantization, args.adapter)
+        )
+        cfg = AssistantConfig(
+            store=StoreConfig.from_env(path=args.store, embedder=args.embedder), model=model
+        )
         assistant = Assistant.from_config(cfg)
     except NextNeedError as exc:
         print(f"error: {exc}", file=sys.stderr)

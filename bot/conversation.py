@@ -80,7 +80,11 @@ def read_state(
             if state.asked_preferences and not state.stated_preferences:
                 state.stated_preferences = text
         elif role == "assistant":
-            ids = [title_index[t.strip().lower()] for _n, t in LIST_LINE.findall(text) if t.strip().lower() in title_index]
+            ids = [
+                title_index[t.strip().lower()]
+                for _n, t in LIST_LINE.findall(text)
+                if t.strip().lower() in title_index
+            ]
             if ids:
                 state.last_list = ids
                 state.shown.extend(i for i in ids if i not in state.shown)

@@ -27,7 +27,9 @@ _ASPECTS: list[tuple[str, str, str]] = [
     ("sound", r"sound|tone|tuning|out of tune|buzz", "the sound"),
     ("taste", r"taste|flavou?r|bitter|sour|stale", "the taste"),
 ]  # fmt: skip
-_PROMISE_WORDS = re.compile(r"\b(guarantee|promise|full refund|free replacement|compensat)\w*", re.I)
+_PROMISE_WORDS = re.compile(
+    r"\b(guarantee|promise|full refund|free replacement|compensat)\w*", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -52,8 +54,14 @@ def review_points(text: str) -> list[str]:
 def _sentiment(text: str, rating: float | None) -> str:
     if rating is not None:
         return "positive" if rating >= 4 else "negative" if rating <= 2 else "mixed"
-    neg = len(re.findall(r"\b(not|never|broke|bad|poor|worst|disappoint|return|awful|terrible)\b", text, re.I))
-    pos = len(re.findall(r"\b(love|great|excellent|perfect|good|happy|recommend|best)\b", text, re.I))
+    neg = len(
+        re.findall(
+            r"\b(not|never|broke|bad|poor|worst|disappoint|return|awful|terrible)\b", text, re.I
+        )
+    )
+    pos = len(
+        re.findall(r"\b(love|great|excellent|perfect|good|happy|recommend|best)\b", text, re.I)
+    )
     return "positive" if pos > neg else "negative" if neg > pos else "mixed"
 
 
@@ -72,7 +80,9 @@ def reply_to_review(
     elif sentiment == "negative":
         lines.append(f"Thank you{about}, and we're sorry it disappointed you.")
         if points:
-            lines.append(f"We've noted what you said about {_join(points)} and passed it to the team.")
+            lines.append(
+                f"We've noted what you said about {_join(points)} and passed it to the team."
+            )
         lines.append(
             f"If you'd like help with a return or replacement under {config.shop_name}'s policy, "
             f"please contact {config.support_contact} with your order details."
@@ -80,7 +90,9 @@ def reply_to_review(
     else:
         lines.append(f"Thank you{about}.")
         if points:
-            lines.append(f"We appreciate the detail on {_join(points)}; it helps other customers and us.")
+            lines.append(
+                f"We appreciate the detail on {_join(points)}; it helps other customers and us."
+            )
         lines.append(f"If anything isn't right, {config.support_contact} is happy to help.")
     lines.append(f"\u2014 {config.signature}")
     reply = " ".join(lines[:-1]) + "\n" + lines[-1]
@@ -105,7 +117,9 @@ def complaint_reply(message: str, order: tuple[Event, Item] | None, config: Serv
     return " ".join(parts)
 
 
-def order_answer(matches: list[tuple[Event, Item]], asked: str, recent: list[tuple[Event, Item]]) -> str:
+def order_answer(
+    matches: list[tuple[Event, Item]], asked: str, recent: list[tuple[Event, Item]]
+) -> str:
     """Answer a question about the user's own past orders."""
     if matches:
         lines = [f"Yes \u2014 here is what I found in your order history for \u201c{asked}\u201d:"]
