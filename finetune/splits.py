@@ -80,7 +80,10 @@ def leave_one_out(
         if isinstance(sequences, Mapping)
         else [(str(i), s) for i, s in enumerate(sequences)]
     )
-    users, train, valid, test = [], [], [], []
+    users: list[str] = []
+    train: list[list[str]] = []
+    valid: list[str | None] = []
+    test: list[str | None] = []
     for user, seq in named:
         seq = list(seq)
         users.append(user)
