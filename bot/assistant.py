@@ -494,14 +494,22 @@ class Assistant:
             yield text
             yield Reply(text=text, intent="describe")
             return
-        reply = self._describe_item(item, turn.view, turn.started)
-        yield reply.text
-        yield reply
+        yield from self._describe_parts(item, turn.view)
 
     def _describe_item(self, item: Item, view: UserView | None, started: float) -> Reply:
+        reply = None
+        for piece in self._describe_parts(item, view):
+            if isinstance(piece, Reply):
+                reply = piece
+        assert reply is not None
+        return reply
+
+    def _describe_parts(self, item: Item, view: UserView | None) -> Iterator[str | Reply]:
+        """The fact-based description first (instant), then the model's grounded sentences."""
         rating = self.store.item_review_stats(item.item_id)
         facts = item_facts(item, rating)
         text = fact_description(item, rating)
+        yield text
         generated = ""
         t0 = time.perf_counter()
         if (
@@ -517,16 +525,17 @@ class Assistant:
                 generated = " ".join(kept[:2])
             except Exception as exc:  # the fact-based description stands on its own
                 log.warning("description generation failed: %s", exc)
-        if generated:
-            text += "\n" + generated
+        tail = "\n" + generated if generated else ""
         if view is not None:
             own = next((e for e in reversed(view.reviews) if e.item_id == item.item_id), None)
             if own is not None and own.rating is not None:
-                text += f"\nYou rated it {own.rating:.0f}/5 on {_date(own.timestamp)}."
+                tail += f"\nYou rated it {own.rating:.0f}/5 on {_date(own.timestamp)}."
             elif item.item_id in view.owned:
-                text += "\nYou already have this one."
-        return Reply(
-            text=text,
+                tail += "\nYou already have this one."
+        if tail:
+            yield tail
+        yield Reply(
+            text=text + tail,
             intent="describe",
             item_id=item.item_id,
             timings={"describe_s": round(time.perf_counter() - t0, 4)},
