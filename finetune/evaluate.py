@@ -69,15 +69,9 @@ def rank_of_target(scores: list[float], target_index: int | None) -> int | None:
 
 def ranking_metrics(ranks: list[int | None], ks: tuple[int, ...]) -> dict[str, float]:
     """HR@K, NDCG@K and MRR from 1-based ranks (None = miss), via ``finetune.metrics``."""
-    import math
+    from finetune.metrics import ranking_report
 
-    n = max(len(ranks), 1)
-    out: dict[str, float] = {}
-    for k in ks:
-        out[f"hr@{k}"] = sum(1 for r in ranks if r is not None and r <= k) / n
-        out[f"ndcg@{k}"] = sum(1 / math.log2(r + 1) for r in ranks if r is not None and r <= k) / n
-    out["mrr"] = sum(1 / r for r in ranks if r is not None) / n
-    return out
+    return {k: float(v) for k, v in ranking_report(ranks, ks).items()}
 
 
 def _sample(rows: list[dict[str, Any]], n: int | None, seed: int) -> list[dict[str, Any]]:
