@@ -2,21 +2,44 @@
 
 Each source implements :class:`CandidateSource`: ``fit(sequences)`` on users' ordered item ids,
 then ``candidates(history, k, exclude)`` returns ``(item_id, score)`` pairs, best first.
+Item-to-item sources keep a row-normalised ``scipy.sparse`` matrix, so scoring a user is a
+few sparse row reads plus a top-k over one dense vector (well under a millisecond on Beauty).
+:class:`FusedCandidates` merges several sources by weighted reciprocal-rank fusion.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+import scipy.sparse as sp
 
-__all__ = ["CandidateSource", "Popularity", "Transitions", "CoOccurrence", "SemanticNeighbours"]
+from knowledge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from bot.sasrec import SASRecConfig, SASRecModel
+
+__all__ = [
+    "CandidateSource",
+    "Popularity",
+    "Transitions",
+    "TransitionsConfig",
+    "CoOccurrence",
+    "CoOccurrenceConfig",
+    "SemanticNeighbours",
+    "SequentialModel",
+    "FusedCandidates",
+    "FusionConfig",
+    "tune_weights",
+]
 
 
 @runtime_checkable
 class CandidateSource(Protocol):
+    """Anything that proposes catalogue items for a user's ordered history."""
+
     def fit(self, sequences: Sequence[Sequence[str]]) -> None: ...
 
     def candidates(
@@ -24,107 +47,211 @@ class CandidateSource(Protocol):
     ) -> list[tuple[str, float]]: ...
 
 
+def _index(sequences: Sequence[Sequence[str]]) -> tuple[list[str], dict[str, int], np.ndarray]:
+    """Item ids in first-seen order, their positions, and their interaction counts."""
+    pos: dict[str, int] = {}
+    for seq in sequences:
+        for item in seq:
+            if item not in pos:
+                pos[item] = len(pos)
+    counts = np.zeros(len(pos), dtype=np.float64)
+    for seq in sequences:
+        for item in seq:
+            counts[pos[item]] += 1
+    return list(pos), pos, counts
+
+
+def _top_k(
+    scores: np.ndarray,
+    ids: list[str],
+    index: dict[str, int],
+    k: int,
+    exclude: set[str],
+    tiebreak: np.ndarray,
+) -> list[tuple[str, float]]:
+    """The ``k`` best positive scores, ties broken by ``tiebreak`` (popularity), then by id order."""
+    for item in exclude:
+        j = index.get(item)
+        if j is not None:
+            scores[j] = 0.0
+    nz = np.flatnonzero(scores > 0)
+    if nz.size > k:
+        # argpartition keeps this O(n); then an exact sort of the few survivors (plus ties).
+        cut = np.partition(scores[nz], nz.size - k)[nz.size - k]
+        nz = nz[scores[nz] >= cut]
+    order = nz[np.lexsort((nz, -tiebreak[nz], -scores[nz]))][:k]
+    return [(ids[j], float(scores[j])) for j in order]
+
+
 class Popularity:
     """Most interacted-with items."""
 
     def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-        self._ranked: list[tuple[str, int]] = []
+        self.ids: list[str] = []
+        self.counts = np.zeros(0)
+        self._order = np.zeros(0, dtype=np.int64)
 
     def fit(self, sequences: Sequence[Sequence[str]]) -> None:
-        self.counts = Counter(i for seq in sequences for i in seq)
-        self._ranked = self.counts.most_common()
+        self.ids, _pos, self.counts = _index(sequences)
+        self._order = np.argsort(-self.counts, kind="stable")
 
     def candidates(
         self, history: Sequence[str], k: int, exclude: set[str]
     ) -> list[tuple[str, float]]:
         out = []
-        for item, n in self._ranked:
+        for j in self._order:
+            item = self.ids[j]
             if item not in exclude:
-                out.append((item, float(n)))
+                out.append((item, float(self.counts[j])))
                 if len(out) >= k:
                     break
         return out
 
 
-def _top(scores: dict[str, float], k: int, exclude: set[str]) -> list[tuple[str, float]]:
-    ranked = sorted(
-        ((s, i) for i, s in scores.items() if i not in exclude), key=lambda x: (-x[0], x[1])
-    )
-    return [(i, s) for s, i in ranked[:k]]
+@dataclass
+class TransitionsConfig:
+    """``last_n`` history items vote for their observed successors, weighted ``decay**age``."""
+
+    last_n: int = 3
+    decay: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.last_n < 1:
+            raise ConfigError(f"TransitionsConfig.last_n must be >= 1, got {self.last_n}")
+        if not 0 < self.decay <= 1:
+            raise ConfigError(f"TransitionsConfig.decay must be in (0, 1], got {self.decay}")
 
 
-class Transitions:
+class _ItemToItem:
+    """Shared scoring for sources that hold a row-normalised item x item matrix."""
+
+    last_n: int
+    decay: float
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.index: dict[str, int] = {}
+        self.counts = np.zeros(0)
+        self.matrix = sp.csr_matrix((0, 0))
+
+    def _set(self, rows: list[int], cols: list[int], w: list[float]) -> None:
+        n = len(self.ids)
+        m = sp.csr_matrix((np.asarray(w, dtype=np.float64), (rows, cols)), shape=(n, n))
+        m.sum_duplicates()
+        totals = np.asarray(m.sum(axis=1)).ravel()
+        # Row-normalised: a rare item's single neighbour counts as much as a hub's best one.
+        self.matrix = sp.csr_matrix(sp.diags(1.0 / np.maximum(totals, 1e-12)) @ m)
+
+    def candidates(
+        self, history: Sequence[str], k: int, exclude: set[str]
+    ) -> list[tuple[str, float]]:
+        rows, weights = [], []
+        for age, item in enumerate(reversed(history[-self.last_n :])):
+            j = self.index.get(item)
+            if j is not None:
+                rows.append(j)
+                weights.append(self.decay**age)
+        if not rows:
+            return []
+        scores = self.matrix[rows].T @ np.asarray(weights)
+        return _top_k(np.asarray(scores).ravel(), self.ids, self.index, k, exclude, self.counts)
+
+
+class Transitions(_ItemToItem):
     """How often item j directly follows item i; the last few history items vote with decay.
 
     Strong on Amazon data, where same-day bundles make the next item predictable from the last.
     """
 
-    def __init__(self, last_n: int = 3, decay: float = 0.5) -> None:
-        self.last_n, self.decay = last_n, decay
-        self.next: dict[str, Counter[str]] = defaultdict(Counter)
+    def __init__(self, config: TransitionsConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or TransitionsConfig()
+        self.last_n, self.decay = self.config.last_n, self.config.decay
 
     def fit(self, sequences: Sequence[Sequence[str]]) -> None:
-        self.next = defaultdict(Counter)
+        self.ids, self.index, self.counts = _index(sequences)
+        rows, cols = [], []
         for seq in sequences:
             for a, b in zip(seq, seq[1:], strict=False):
                 if a != b:
-                    self.next[a][b] += 1
-
-    def candidates(
-        self, history: Sequence[str], k: int, exclude: set[str]
-    ) -> list[tuple[str, float]]:
-        scores: dict[str, float] = defaultdict(float)
-        for age, item in enumerate(reversed(history[-self.last_n :])):
-            row = self.next.get(item)
-            if not row:
-                continue
-            total = sum(row.values())
-            for nxt, n in row.items():
-                scores[nxt] += (self.decay**age) * n / total
-        return _top(scores, k, exclude)
+                    rows.append(self.index[a])
+                    cols.append(self.index[b])
+        self._set(rows, cols, [1.0] * len(rows))
 
 
-class CoOccurrence:
-    """Items bought within ``window`` positions of each other, either direction, decayed by distance."""
+@dataclass
+class CoOccurrenceConfig:
+    """Pairs within ``window`` positions (either direction) count ``pair_decay**(distance-1)``;
+    the last ``last_n`` history items vote with ``decay**age``."""
 
-    def __init__(self, window: int = 4, last_n: int = 5, decay: float = 0.7) -> None:
-        self.window, self.last_n, self.decay = window, last_n, decay
-        self.co: dict[str, defaultdict[str, float]] = defaultdict(lambda: defaultdict(float))
+    window: int = 4
+    pair_decay: float = 0.7
+    last_n: int = 5
+    decay: float = 0.7
+
+    def __post_init__(self) -> None:
+        if self.window < 1:
+            raise ConfigError(f"CoOccurrenceConfig.window must be >= 1, got {self.window}")
+        if self.last_n < 1:
+            raise ConfigError(f"CoOccurrenceConfig.last_n must be >= 1, got {self.last_n}")
+        for name in ("pair_decay", "decay"):
+            v = getattr(self, name)
+            if not 0 < v <= 1:
+                raise ConfigError(f"CoOccurrenceConfig.{name} must be in (0, 1], got {v}")
+
+
+class CoOccurrence(_ItemToItem):
+    """Items bought within a few positions of each other, either direction, decayed by distance."""
+
+    def __init__(self, config: CoOccurrenceConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or CoOccurrenceConfig()
+        self.last_n, self.decay = self.config.last_n, self.config.decay
 
     def fit(self, sequences: Sequence[Sequence[str]]) -> None:
-        self.co = defaultdict(lambda: defaultdict(float))
+        self.ids, self.index, self.counts = _index(sequences)
+        rows, cols, w = [], [], []
         for seq in sequences:
-            for i, a in enumerate(seq):
-                for d in range(1, self.window + 1):
-                    if i + d >= len(seq):
+            pos = [self.index[i] for i in seq]
+            for i, a in enumerate(pos):
+                for d in range(1, self.config.window + 1):
+                    if i + d >= len(pos):
                         break
-                    b = seq[i + d]
+                    b = pos[i + d]
                     if a != b:
-                        w = 1.0 / d
-                        self.co[a][b] += w
-                        self.co[b][a] += w
-
-    def candidates(
-        self, history: Sequence[str], k: int, exclude: set[str]
-    ) -> list[tuple[str, float]]:
-        scores: dict[str, float] = defaultdict(float)
-        for age, item in enumerate(reversed(history[-self.last_n :])):
-            row = self.co.get(item)
-            if not row:
-                continue
-            total = sum(row.values())
-            for other, w in row.items():
-                scores[other] += (self.decay**age) * w / total
-        return _top(scores, k, exclude)
+                        wd = self.config.pair_decay ** (d - 1)
+                        rows += [a, b]
+                        cols += [b, a]
+                        w += [wd, wd]
+        self._set(rows, cols, w)
 
 
 class SemanticNeighbours:
-    """Cosine neighbours of the recent history in item-embedding space (reaches new items)."""
+    """Cosine neighbours of the recent history in item-embedding space.
 
-    def __init__(self, vectors: dict[str, np.ndarray], last_n: int = 3) -> None:
-        self.ids = list(vectors)
-        self.matrix = np.stack([vectors[i] for i in self.ids]) if self.ids else np.zeros((0, 1))
+    Content-based, so it reaches items nobody has bought yet. Takes the vectors as input
+    (``{item_id: vector}`` or ``(ids, matrix)``) rather than importing an embedder.
+    """
+
+    def __init__(
+        self,
+        vectors: Mapping[str, np.ndarray] | tuple[Sequence[str], np.ndarray],
+        last_n: int = 3,
+    ) -> None:
+        if last_n < 1:
+            raise ConfigError(f"SemanticNeighbours last_n must be >= 1, got {last_n}")
+        if isinstance(vectors, tuple):
+            ids, matrix = list(vectors[0]), np.asarray(vectors[1], dtype=np.float32)
+        else:
+            ids = list(vectors)
+            matrix = (
+                np.stack([np.asarray(vectors[i], dtype=np.float32) for i in ids])
+                if ids
+                else np.zeros((0, 1), dtype=np.float32)
+            )
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        self.ids = ids
+        self.matrix = matrix / np.maximum(norms, 1e-12)
         self.index = {i: n for n, i in enumerate(self.ids)}
         self.last_n = last_n
 
@@ -137,14 +264,155 @@ class SemanticNeighbours:
         rows = [self.index[i] for i in history[-self.last_n :] if i in self.index]
         if not rows:
             return []
-        query = self.matrix[rows].mean(axis=0)
-        sims = self.matrix @ query
-        order = np.argsort(-sims)
+        sims = self.matrix @ self.matrix[rows].mean(axis=0)
+        # The history items are their own nearest neighbours; never propose them back.
+        skip = set(exclude) | set(history)
         out = []
-        for n in order:
+        for n in np.argsort(-sims, kind="stable"):
             item = self.ids[n]
-            if item not in exclude and item not in history:
+            if item not in skip:
                 out.append((item, float(sims[n])))
                 if len(out) >= k:
                     break
         return out
+
+
+class SequentialModel:
+    """A trained SASRec (``bot.sasrec``) as a candidate source.
+
+    Pass a trained model, or a config to train one in :meth:`fit` (the last item of each
+    sequence is then held out for early stopping).
+    """
+
+    def __init__(self, model: SASRecModel | None = None, config: SASRecConfig | None = None):
+        self.model = model
+        self.config = config
+
+    def fit(self, sequences: Sequence[Sequence[str]]) -> None:
+        if self.model is not None and self.config is None:
+            return  # already trained; refitting needs an explicit config
+        from bot.sasrec import SASRecConfig, train_sasrec
+
+        train = [list(s[:-1]) for s in sequences]
+        valid = [s[-1] if len(s) >= 2 else None for s in sequences]
+        catalogue = sorted({i for s in sequences for i in s})
+        self.model = train_sasrec(train, valid, catalogue, self.config or SASRecConfig())
+
+    def candidates(
+        self, history: Sequence[str], k: int, exclude: set[str]
+    ) -> list[tuple[str, float]]:
+        if self.model is None:
+            raise ConfigError("SequentialModel: call fit() or pass a trained model first")
+        return self.model.recommend([history], k, [exclude])[0]
+
+    def candidates_batch(
+        self, histories: Sequence[Sequence[str]], k: int, excludes: Sequence[set[str]]
+    ) -> list[list[tuple[str, float]]]:
+        """Many users in one forward pass (what the benchmark uses)."""
+        if self.model is None:
+            raise ConfigError("SequentialModel: call fit() or pass a trained model first")
+        return self.model.recommend(histories, k, excludes)
+
+
+@dataclass
+class FusionConfig:
+    """Weighted reciprocal-rank fusion: an item at 0-based rank r in source s earns
+    ``weight_s / (rrf_k + r)``; each source contributes its top ``depth`` items."""
+
+    top_n: int = 50
+    rrf_k: float = 10.0
+    depth: int = 100
+
+    def __post_init__(self) -> None:
+        if self.top_n < 1:
+            raise ConfigError(f"FusionConfig.top_n must be >= 1, got {self.top_n}")
+        if self.rrf_k < 0:
+            raise ConfigError(f"FusionConfig.rrf_k must be >= 0, got {self.rrf_k}")
+        if self.depth < 1:
+            raise ConfigError(f"FusionConfig.depth must be >= 1, got {self.depth}")
+
+
+class FusedCandidates:
+    """Several named, weighted sources merged into one top-N list.
+
+    ``per_source`` exposes every source's own list so its recall can be reported, and ``fuse``
+    works on such lists, so weights can be tuned on validation lists computed once.
+    """
+
+    def __init__(
+        self,
+        sources: Sequence[tuple[str, CandidateSource, float]],
+        config: FusionConfig | None = None,
+    ) -> None:
+        names = [n for n, _s, _w in sources]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"FusedCandidates: source names must be unique, got {names}")
+        if any(w < 0 for _n, _s, w in sources):
+            raise ConfigError("FusedCandidates: weights must be >= 0")
+        self.sources = {n: s for n, s, _w in sources}
+        self.weights = {n: float(w) for n, _s, w in sources}
+        self.config = config or FusionConfig()
+
+    def fit(self, sequences: Sequence[Sequence[str]]) -> None:
+        for src in self.sources.values():
+            src.fit(sequences)
+
+    def per_source(
+        self, history: Sequence[str], k: int, exclude: set[str]
+    ) -> dict[str, list[tuple[str, float]]]:
+        return {n: s.candidates(history, k, exclude) for n, s in self.sources.items()}
+
+    def fuse(
+        self,
+        lists: Mapping[str, Sequence[tuple[str, float]] | Sequence[str]],
+        k: int | None = None,
+        weights: Mapping[str, float] | None = None,
+    ) -> list[tuple[str, float]]:
+        """Weighted RRF over ready-made lists (items or ``(item, score)`` pairs)."""
+        weights = self.weights if weights is None else weights
+        k = k or self.config.top_n
+        scores: dict[str, float] = {}
+        for name, ranked in lists.items():
+            w = weights.get(name, 0.0)
+            if w <= 0:
+                continue
+            for r, entry in enumerate(ranked[: self.config.depth]):
+                item = str(entry[0]) if isinstance(entry, tuple) else str(entry)
+                scores[item] = scores.get(item, 0.0) + w / (self.config.rrf_k + r + 1)
+        return sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
+
+    def candidates(
+        self, history: Sequence[str], k: int, exclude: set[str]
+    ) -> list[tuple[str, float]]:
+        depth = max(self.config.depth, k)
+        return self.fuse(self.per_source(history, depth, exclude), k)
+
+
+def tune_weights(
+    fused: FusedCandidates,
+    lists: Sequence[Mapping[str, Sequence[Any]]],
+    targets: Sequence[str],
+    grid: Mapping[str, Sequence[float]],
+    k: int = 10,
+) -> tuple[dict[str, float], float]:
+    """Grid-search fusion weights for NDCG@k over precomputed per-source lists.
+
+    Use validation users only. Returns the best weights and their NDCG@k; a source left out
+    of ``grid`` keeps its current weight.
+    """
+    import itertools
+
+    names = list(grid)
+    best, best_score = dict(fused.weights), -1.0
+    for combo in itertools.product(*(grid[n] for n in names)):
+        weights = {**fused.weights, **dict(zip(names, combo, strict=True))}
+        total = 0.0
+        for per, target in zip(lists, targets, strict=True):
+            top = [i for i, _s in fused.fuse(per, k, weights)]
+            if target in top:
+                total += 1.0 / np.log2(top.index(target) + 2)
+        score = total / max(len(targets), 1)
+        if score > best_score:
+            best, best_score = weights, score
+    fused.weights = best
+    return best, best_score

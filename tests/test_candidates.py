@@ -1,0 +1,128 @@
+"""Candidate sources on toy sequences where the right answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bot.candidates import (
+    CandidateSource,
+    CoOccurrence,
+    CoOccurrenceConfig,
+    FusedCandidates,
+    FusionConfig,
+    Popularity,
+    SemanticNeighbours,
+    Transitions,
+    TransitionsConfig,
+    tune_weights,
+)
+from knowledge.errors import ConfigError
+
+SEQS = [
+    ["a", "b", "c"],
+    ["a", "b", "d"],
+    ["x", "a", "b"],
+    ["c", "d", "e"],
+    ["e", "d", "c"],
+    ["p", "q", "r", "d"],
+]
+
+
+def ids(pairs: list[tuple[str, float]]) -> list[str]:
+    return [i for i, _s in pairs]
+
+
+def test_popularity_order_and_exclusion() -> None:
+    pop = Popularity()
+    pop.fit(SEQS)
+    # counts: d=4, a=3, b=3, c=3, e=2 ... ties keep first-seen order (a, b, c)
+    assert ids(pop.candidates([], 4, set())) == ["d", "a", "b", "c"]
+    assert pop.candidates([], 1, set()) == [("d", 4.0)]
+    assert ids(pop.candidates([], 2, {"d", "a"})) == ["b", "c"]
+
+
+def test_transitions_rank_the_observed_successor_first() -> None:
+    tr = Transitions()
+    tr.fit(SEQS)
+    out = tr.candidates(["z", "a"], 5, set())
+    assert ids(out) == ["b"]  # a -> b always, and nothing else ever follows a
+    assert out[0][1] == pytest.approx(1.0)
+    # b is followed by c once and d once: equal probability, ties go to the more popular d
+    assert ids(tr.candidates(["b"], 5, set())) == ["d", "c"]
+    assert tr.candidates(["a"], 5, {"b"}) == []
+    assert tr.candidates(["unknown"], 5, set()) == []
+
+
+def test_transitions_decay_weights_recent_items_more() -> None:
+    tr = Transitions(TransitionsConfig(last_n=2, decay=0.5))
+    tr.fit([["a", "b"], ["q", "r"]])
+    # last item q votes r with 1.0, older a votes b with 0.5
+    assert tr.candidates(["a", "q"], 5, set()) == [("r", 1.0), ("b", 0.5)]
+    with pytest.raises(ConfigError, match="decay"):
+        TransitionsConfig(decay=0)
+
+
+def test_cooccurrence_is_symmetric_and_windowed() -> None:
+    co = CoOccurrence(CoOccurrenceConfig(window=1, last_n=1))
+    co.fit([["a", "b", "c"]])
+    # window 1: a-b and b-c only; a and c never co-occur
+    assert co.candidates(["b"], 5, set()) == [("a", 0.5), ("c", 0.5)]  # tie: first-seen order
+    assert ids(co.candidates(["a"], 5, set())) == ["b"]
+    assert ids(co.candidates(["c"], 5, set())) == ["b"]
+    wide = CoOccurrence(CoOccurrenceConfig(window=2, pair_decay=0.5, last_n=1))
+    wide.fit([["a", "b", "c"]])
+    scores = dict(wide.candidates(["a"], 5, set()))
+    assert scores["b"] == pytest.approx(1 / 1.5) and scores["c"] == pytest.approx(0.5 / 1.5)
+    assert "a" not in dict(wide.candidates(["c"], 5, {"a"}))
+
+
+def test_semantic_neighbours_reach_items_without_interactions() -> None:
+    vecs = {
+        "lipstick": np.array([1.0, 0.0, 0.1]),
+        "lip gloss": np.array([0.9, 0.1, 0.0]),  # never bought by anyone
+        "shampoo": np.array([0.0, 1.0, 0.0]),
+        "conditioner": np.array([0.1, 0.9, 0.1]),
+    }
+    sem = SemanticNeighbours(vecs)
+    sem.fit([])
+    assert ids(sem.candidates(["lipstick"], 1, set())) == ["lip gloss"]
+    assert "lipstick" not in ids(sem.candidates(["lipstick"], 3, set()))
+    assert "lip gloss" not in ids(sem.candidates(["lipstick"], 3, {"lip gloss"}))
+    assert sem.candidates(["unknown"], 3, set()) == []
+
+
+def test_sources_satisfy_the_protocol() -> None:
+    for src in (Popularity(), Transitions(), CoOccurrence(), SemanticNeighbours({})):
+        assert isinstance(src, CandidateSource)
+
+
+def test_fusion_merges_and_exposes_each_source() -> None:
+    fused = FusedCandidates(
+        [("transitions", Transitions(), 1.0), ("popularity", Popularity(), 0.1)],
+        FusionConfig(top_n=3, rrf_k=0),
+    )
+    fused.fit(SEQS)
+    per = fused.per_source(["a"], 10, {"a"})
+    assert ids(per["transitions"]) == ["b"]
+    assert ids(per["popularity"])[0] == "d"
+    out = fused.candidates(["a"], 3, {"a"})
+    # b: 1/1 from transitions + a popularity share; nothing else gets more than 0.1
+    assert ids(out)[0] == "b" and len(out) == 3
+    assert "a" not in ids(out)
+    # hand-computed RRF with rrf_k = 0: score = sum w / (rank + 1)
+    lists = {"transitions": ["b", "c"], "popularity": ["c", "d"]}
+    got = dict(fused.fuse(lists, 3))
+    assert got == pytest.approx({"b": 1.0, "c": 0.5 + 0.1, "d": 0.05})
+    with pytest.raises(ConfigError):
+        FusedCandidates([("x", Popularity(), 1.0), ("x", Popularity(), 1.0)])
+
+
+def test_tune_weights_picks_the_informative_source() -> None:
+    fused = FusedCandidates(
+        [("good", Popularity(), 1.0), ("bad", Popularity(), 1.0)], FusionConfig(rrf_k=0)
+    )
+    lists = [{"good": ["t1", "z"], "bad": ["z", "t1"]}, {"good": ["t2", "y"], "bad": ["y", "t2"]}]
+    best, score = tune_weights(fused, lists, ["t1", "t2"], {"bad": [0.0, 0.5, 2.0]}, k=1)
+    assert best["bad"] < 1.0 and score == pytest.approx(1.0)
+    assert fused.weights == best
