@@ -323,8 +323,11 @@ class Store:
         Every event's item must already be in the catalog. Purchases and feedback without text
         reuse the item's vector instead of embedding the title again.
         """
+        # One id per event: Chroma rejects a write that repeats an id, and the same event given
+        # twice (same user, item, kind, timestamp) is one fact; the last copy wins, as in upsert.
+        unique = list({e.event_id: e for e in events}.values())
         n = 0
-        for batch in _batches(list(events), self.config.batch_size, progress, "events"):
+        for batch in _batches(unique, self.config.batch_size, progress, "events"):
             missing = {e.item_id for e in batch} - self.item_ids()
             if missing:
                 raise StoreError(
