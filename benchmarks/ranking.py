@@ -8,10 +8,9 @@ One-pass: the ranker the pipeline uses (``bot.ranker.LLMRanker`` over the defaul
 one call per candidate list. Generative: the same user and candidates in a chat prompt asking
 for the names best first, decoded greedily until the list is written (capped at
 ``--max-list-tokens``; when the cap cuts a list short the table says so and gives the
-projected time at the measured tokens/s). Users are the first synthetic users;
-candidates are the most popular catalog items they do not own. Store: the synthetic 10k-event store of
-``benchmarks.retrieval`` (ranking cost depends on the prompt, not on the store). Lists longer
-than the ranker's label alphabet (52) take one pass per 52.
+projected time at the measured tokens/s). Users are demo users with purchase history;
+candidates are the most popular catalog items they do not own. Lists longer than the ranker's
+label alphabet (52) take one pass per 52.
 Writes ``benchmarks/results/ranking.{md,json}``.
 """
 
@@ -24,7 +23,8 @@ import time
 from typing import Any
 
 from benchmarks.common import (
-    BENCH_DIR,
+    demo_store,
+    demo_users,
     environment,
     environment_markdown,
     load,
@@ -32,7 +32,6 @@ from benchmarks.common import (
     table,
     write_results,
 )
-from benchmarks.retrieval import EMBEDDER, build_store
 
 __all__ = ["run"]
 
@@ -88,20 +87,19 @@ def run(
     from knowledge.store import Store, StoreConfig
 
     env = environment()
-    path = BENCH_DIR / "retrieval-10k"
-    build_store("10k", max_build_s=600)
-    store = Store(StoreConfig(path=str(path), embedder=EMBEDDER))
+    path = demo_store()
+    store = Store(StoreConfig(path=str(path), embedder="minilm"))
     pipeline = RecommendationPipeline(store)
     generator = TransformersGenerator(load_model(ModelConfig(quantization=quantization)))
     ranker = LLMRanker(generator)
     tok = generator.tokenizer
     items = pipeline.items
-    views = [pipeline.view(f"u{i:07d}") for i in range(users)]
+    views = [v for u in demo_users() if not (v := pipeline.view(u)).is_new][:users]
     popular = [i for i, _ in pipeline.popularity.most_common()] + list(items)
     result: dict[str, Any] = {
         "environment": env,
         "quantization": quantization,
-        "store": f"{path.name} (synthetic, {len(items)} items)",
+        "store": f"demo ({len(items)} items)",
         "max_candidates_per_pass": MAX_CANDIDATES,
         "sizes": {},
     }
