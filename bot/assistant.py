@@ -36,7 +36,10 @@ _USER_ID = re.compile(r"^[\w.@:+-]{1,128}$")
 _STOP = set(
     "a an the i me my to for of and or is it this that some something any please can you could "
     "would what which should get buy need want about tell more show find with on in next else "
-    "recommend suggest thanks thank me us hi hello option options ideas idea good new other".split()
+    "recommend suggest thanks thank me us hi hello option options ideas idea good new other "
+    # filler and price words: left in, they became the semantic query ("do", "under")
+    "do does did am are be have has just anything under below over above than less between "
+    "dollars suggestions recommendations".split()
 )
 
 
@@ -128,6 +131,10 @@ class Assistant:
                 if not low.endswith("s"):
                     cats[low + "s"] = c
         self._categories = cats
+        self._title_words = {
+            it.item_id: set(re.findall(r"[a-z0-9]+", (it.title + " " + it.brand).lower()))
+            for it in items.values()
+        }
 
     def refresh(self) -> None:
         """Refit candidate models after a bulk ingest."""
@@ -151,11 +158,18 @@ class Assistant:
             item = items.get(item_id)
             if item is None:
                 continue
-            title_words = set(re.findall(r"[a-z0-9]+", (item.title + " " + item.brand).lower()))
+            title_words = self._title_words.get(item_id) or set(
+                re.findall(r"[a-z0-9]+", (item.title + " " + item.brand).lower())
+            )
             score = len(words & title_words) / len(words)
             if score > best_score:
                 best, best_score = item, score
-        if best is not None and best_score >= 0.3:
+        # a shown or owned item wins ties, but not over an item whose title matches more of the
+        # words ("the Roamly rain cover" is not the Roamly stroller the user owns)
+        catalog_best = max(
+            (len(words & tw) / len(words) for tw in self._title_words.values()), default=0.0
+        )
+        if best is not None and best_score >= 0.3 and best_score >= catalog_best:
             return best
         hits = self.store.search_items(" ".join(sorted(words)), k=1)
         if hits and hits[0][1] >= 0.25:

@@ -37,7 +37,7 @@ INJECTION = re.compile(
 
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("forget", re.compile(r"\b(forget (?:me|about me|my data|everything)|delete (?:all )?(?:my|all my) (?:data|history|account|profile)|erase my|remove my data|export my data|download my data)\b", re.I)),
-    ("review_reply", re.compile(r"\b(?:reply|respond|answer|write a (?:reply|response)) (?:to )?(?:this|the|a|my|that|following)? ?(?:customer )?review\b|^\s*review\s*[:(]", re.I)),
+    ("review_reply", re.compile(r"\b(?:reply|respond|answer|write a (?:reply|response)) (?:to )?(?:the following|this|the|a|my|that|following)? ?(?:customer )?review\b|^\s*review\s*[:(]", re.I)),
     ("order_question", re.compile(r"\b(did i (?:ever )?(?:buy|order|purchase|get)|when did i (?:buy|order|purchase|get)|what did i (?:buy|order|purchase)|my (?:last|previous|past|recent) (?:order|purchase)s?|order history|purchase history|have i (?:bought|ordered))\b", re.I)),
     ("complaint", re.compile(r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|terrible|awful|disappointed|angry|furious|unacceptable|missing (?:part|item)|leaked|leaking|return (?:it|this|my))\b", re.I)),
     ("feedback", re.compile(r"\b(i (?:just |already )?(?:bought|purchased|ordered|got|own|have) (?!you\b)(?:that|this|it|the|a|an|one|[A-Za-z])|i already have|already own|not interested|no interest in|don'?t (?:want|like|need) (?:the |that |this |it)|not for me|thumbs (?:up|down)|👍|👎|i love (?:the |that |this )|stop (?:recommending|showing))", re.I)),
@@ -46,7 +46,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("refine", re.compile(r"\b(cheaper|less expensive|more affordable|another (?:one|option|suggestion)|something else|other options?|different (?:one|options?|brand)|more like (?:the |that |this |#|number )|similar to (?:the |that |this |#|number )|show me more|any others?|more options)\b", re.I)),
     ("off_topic", re.compile(r"\b(weather|president|election|politic|capital of|stock|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
     ("describe", re.compile(r"\b(tell me (?:more )?about|what is (?:the |a |an )|what's (?:the |a |an )|describe|details (?:on|of|about)|info(?:rmation)? (?:on|about)|more about)\b", re.I)),
-    ("recommend", re.compile(r"\b(recommend|suggest|what (?:else )?(?:should|could|can|do) i (?:buy|get|order|try|need)|what (?:do|else) (?:i|should i) need|next|need|looking for|show me|any ideas|gift|buy|shopping|options? for|want (?:a|an|some|to buy)|under \$?\d+|below \$?\d+|i'm after|find me|pick for me)\b", re.I)),
+    ("recommend", re.compile(r"\b(recommend\w*|suggest\w*|what (?:else )?(?:should|could|can|do) i (?:buy|get|order|try|need)|what (?:do|else) (?:i|should i) need|next|need|looking for|show me|any ideas|gift|buy|shopping|options? for|want (?:a|an|some|to buy)|under \$?\d+|below \$?\d+|i'm after|find me|pick for me)\b", re.I)),
     ("greeting", re.compile(r"^\s*(hi|hello|hey|good (?:morning|afternoon|evening)|thanks?|thank you|cheers|bye|goodbye)\b[\s!.,]*(?:there|you)?[\s!.]*$", re.I)),
 ]  # fmt: skip
 
