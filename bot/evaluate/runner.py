@@ -383,7 +383,7 @@ class EvaluateConfig:
     server: str | None = None
     api_key: str | None = None
     run: RunConfig = field(default_factory=RunConfig)
-    demo_seed: int = 0
+    demo_seed: int = 7  # the demo shop `python -m knowledge demo` and the dialogs use
 
     def __post_init__(self) -> None:
         if (self.store is None) == (not self.demo):
@@ -406,7 +406,7 @@ class EvaluateConfig:
         return self.embedder or ("hashing" if self.demo else "minilm")
 
 
-def build_demo_store(out_dir: str | Path, embedder: str = "hashing", seed: int = 0) -> Path:
+def build_demo_store(out_dir: str | Path, embedder: str = "hashing", seed: int = 7) -> Path:
     """Write the demo files and ingest them into a store at ``out_dir/store``."""
     from knowledge.demo import DemoConfig, write_demo
     from knowledge.ingest import ingest_dataset
