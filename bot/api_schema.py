@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
@@ -146,8 +146,18 @@ class FeedbackResponse(BaseModel):
     recorded: bool = True
 
 
+def _exactly_true(value: Any) -> Any:
+    # pydantic's Literal[True] accepts 1 even in strict mode (1 == True); a deletion is confirmed
+    # by the JSON value true only.
+    if value is not True:
+        raise ValueError("must be the JSON value true")
+    return value
+
+
 class ForgetRequest(_Strict):
-    confirm: Literal[True] = Field(description="Must be true: deletion cannot be undone.")
+    confirm: Annotated[Literal[True], BeforeValidator(_exactly_true)] = Field(
+        description="Must be true: deletion cannot be undone."
+    )
 
 
 class ForgetResponse(BaseModel):
