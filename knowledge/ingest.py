@@ -195,7 +195,7 @@ def _each(values: pd.Series, parse: Any) -> tuple[list[Any], list[bool]]:  # res
     return out, bad
 
 
-def _too_long(issues: Issues, values: pd.Series, column: str | None) -> None:
+def _check_text(issues: Issues, values: pd.Series, column: str | None) -> None:
     lengths = values.str.len()
     issues.flag(
         lengths > MAX_TEXT_CHARS,
@@ -203,6 +203,9 @@ def _too_long(issues: Issues, values: pd.Series, column: str | None) -> None:
         f"text has {{value}} characters, over the limit of {MAX_TEXT_CHARS} (MAX_TEXT_CHARS)",
         lengths,
     )
+    # A NUL byte is never text: the file is binary or corrupt there (and chat refuses NULs).
+    nul = values.str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+    issues.flag(nul, column or "text", "text contains NUL bytes: binary or corrupt data?")
 
 
 def _duplicates(issues: Issues, key: pd.Series, column: str, reason: str) -> None:
@@ -228,7 +231,7 @@ def items_frame(raw: pd.DataFrame, m: ColumnMapping, file: str) -> tuple[pd.Data
         col = getattr(m, name)
         values = _text(_column(raw, col, issues))
         out[name] = values.map(html.unescape) if m.html_unescape else values
-        _too_long(issues, out[name], col)
+        _check_text(issues, out[name], col)
     cats = _column(raw, m.categories, issues)
     out["categories"] = cats.map(lambda v: parse_categories(v, m.categories_sep, m.html_unescape))
     prices, bad_price = _each(_column(raw, m.price, issues), parse_price)
@@ -298,7 +301,7 @@ def events_frame(
         text = (summary + np.where(both, "\n", "") + text).astype(str)
     out["text"] = text
     tcol = m.text or "text"
-    _too_long(issues, text, tcol)
+    _check_text(issues, text, tcol)
     derived = np.where(text != "", "review", "purchase")
     kind = _text(_column(raw, m.kind, issues)).str.strip().str.lower()
     out["kind"] = kind.where(kind != "", derived)
