@@ -280,7 +280,7 @@ class Assistant:
 
     # -- routing --------------------------------------------------------------------------
     def _check_user(self, user_id: Any) -> str:
-        if not isinstance(user_id, str) or not _USER_ID.match(user_id):
+        if not isinstance(user_id, str) or not _USER_ID.fullmatch(user_id):
             raise InputError("user id must be 1-128 characters of letters, digits and . @ : + - _")
         return user_id
 
