@@ -253,7 +253,11 @@ class Assistant:
 
     def forget(self, user_id: str) -> int:
         """Delete every stored event of this user; returns how many were deleted."""
-        return self.store.delete_user(self._check_user(user_id))
+        n = self.store.delete_user(self._check_user(user_id))
+        # the fitted candidate models (popularity, transitions, refill periods) were built from
+        # those events too: refit so nothing derived from them is left
+        self.pipeline.refresh()
+        return n
 
     def export(self, user_id: str) -> dict[str, Any]:
         return self.store.export_user(self._check_user(user_id))
