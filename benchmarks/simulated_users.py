@@ -140,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--dataset", choices=["demo", "beauty"], required=True)
     p.add_argument("--users", type=int, default=200, help="Beauty: how many users to sample")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="Beauty: the user sample's seed")
+    p.add_argument("--demo-seed", type=int, default=7, help="demo: the shop's seed")
     p.add_argument("--embedder", choices=["hashing", "minilm"], default="hashing")
     p.add_argument("--model", default="none", help="'none' (default), 'default' or a model path")
     p.add_argument("--max-turns", type=int, default=5)
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="nextneed-sim-") as tmp:
         work = Path(tmp)
         if args.dataset == "demo":
-            store_dir, truth = demo_store(work, args.embedder, args.seed)
+            store_dir, truth = demo_store(work, args.embedder, args.demo_seed)
         else:
             store_dir, truth = beauty_store(work, args.embedder, args.users, args.seed)
         built = time.time() - started
