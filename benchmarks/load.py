@@ -1,0 +1,273 @@
+"""Load: concurrent chat sessions against the real server (FastAPI + Gradio, uvicorn) on
+127.0.0.1, then a soak that samples the process memory (RSS) and fits its growth.
+
+    python -m benchmarks.load                      # quick: 20 s per level, 60 s soak
+    python -m benchmarks.load --soak-seconds 600   # the full 10-minute soak
+
+Every session replays a short conversation (recommend, explain, describe, refine) as a
+different demo user over ``/v1/chat/completions``. A 503 ``busy`` answer is the server's
+explicit back-pressure (counted, not an error); anything else that is not a 200 is an error.
+Bounded: each level stops after ``--level-seconds`` or ``--max-turns``, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+
+from benchmarks.common import (
+    demo_store,
+    demo_users,
+    environment,
+    environment_markdown,
+    summary,
+    table,
+    write_results,
+)
+
+log = logging.getLogger("benchmarks.load")
+DIALOG = [
+    "What should I get next?",
+    "why the first one?",
+    "tell me about the second one",
+    "something cheaper",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(store_path: Path, embedder: str, max_concurrency: int) -> tuple[str, Any, Any]:
+    import uvicorn
+
+    from bot.assistant import Assistant, AssistantConfig
+    from bot.server import ServerConfig, create_app
+    from knowledge.store import StoreConfig
+
+    assistant = Assistant.from_config(
+        AssistantConfig(store=StoreConfig(path=str(store_path), embedder=embedder))
+    )
+    config = ServerConfig(mode="demo", trust_user_header=True, max_concurrency=max_concurrency)
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(assistant, config), host="127.0.0.1", port=port, log_level="error"
+        )
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return url, server, assistant
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def session(url: str, user: str, stop_at: float, budget: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"latency": [], "busy": 0, "errors": [], "turns": 0}
+    history: list[dict[str, str]] = []
+    with httpx.Client(base_url=url, headers={"X-User-Id": user}, timeout=120) as client:
+        k = 0
+        while time.monotonic() < stop_at:
+            with lock:
+                if budget["left"] <= 0:
+                    break
+                budget["left"] -= 1
+            text = DIALOG[k % len(DIALOG)]
+            if k % len(DIALOG) == 0:
+                history = []
+            t0 = time.perf_counter()
+            try:
+                resp = client.post(
+                    "/v1/chat/completions",
+                    json={"messages": [*history, {"role": "user", "content": text}]},
+                )
+            except httpx.HTTPError as exc:
+                out["errors"].append(type(exc).__name__)
+                continue
+            dt = time.perf_counter() - t0
+            if resp.status_code == 200:
+                out["latency"].append(dt)
+                out["turns"] += 1
+                reply = resp.json()["choices"][0]["message"]["content"]
+                history += [
+                    {"role": "user", "content": text},
+                    {"role": "assistant", "content": reply},
+                ]
+                k += 1
+            elif resp.status_code == 503 and resp.json()["error"]["type"] == "busy":
+                out["busy"] += 1
+                time.sleep(float(resp.headers.get("Retry-After", "1")) / 4)
+            else:
+                out["errors"].append(f"{resp.status_code} {resp.text[:120]}")
+    return out
+
+
+lock = threading.Lock()
+
+
+def run_level(url: str, users: list[str], n: int, seconds: float, max_turns: int) -> dict[str, Any]:
+    stop_at = time.monotonic() + seconds
+    budget = {"left": max_turns}
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(n) as pool:
+        parts = list(
+            pool.map(lambda i: session(url, users[i % len(users)], stop_at, budget), range(n))
+        )
+    wall = time.perf_counter() - t0
+    lat = [x for p in parts for x in p["latency"]]
+    errors = [e for p in parts for e in p["errors"]]
+    return {
+        "sessions": n,
+        "wall_s": round(wall, 1),
+        "turns": sum(p["turns"] for p in parts),
+        "turns_per_s": round(sum(p["turns"] for p in parts) / wall, 2),
+        "latency": summary(lat),
+        "busy": sum(p["busy"] for p in parts),
+        "errors": len(errors),
+        "error_samples": errors[:5],
+    }
+
+
+def soak(url: str, users: list[str], n: int, seconds: float, every: float) -> dict[str, Any]:
+    proc = psutil.Process()
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        t0 = time.monotonic()
+        while not done.is_set():
+            samples.append((time.monotonic() - t0, proc.memory_info().rss / 2**20))
+            done.wait(every)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    level = run_level(url, users, n, seconds, max_turns=10**9)
+    done.set()
+    sampler.join()
+    t = np.array([s[0] for s in samples])
+    rss = np.array([s[1] for s in samples])
+    half = len(t) // 2
+    slope = float(np.polyfit(t, rss, 1)[0]) * 60 if len(t) > 2 else 0.0
+    slope2 = float(np.polyfit(t[half:], rss[half:], 1)[0]) * 60 if len(t) - half > 2 else 0.0
+    return {
+        **level,
+        "seconds": seconds,
+        "rss_mib": {
+            "start": round(float(rss[0]), 1),
+            "end": round(float(rss[-1]), 1),
+            "max": round(float(rss.max()), 1),
+        },
+        "rss_slope_mib_per_min": round(slope, 2),
+        "rss_slope_second_half_mib_per_min": round(slope2, 2),
+        "samples": [[round(a, 1), round(b, 1)] for a, b in samples],
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--levels", type=int, nargs="+", default=[1, 4, 16, 64])
+    p.add_argument("--level-seconds", type=float, default=20.0)
+    p.add_argument("--max-turns", type=int, default=400, help="per level")
+    p.add_argument("--soak-seconds", type=float, default=60.0)
+    p.add_argument("--soak-sessions", type=int, default=16)
+    p.add_argument("--embedder", default="minilm")
+    p.add_argument("--max-concurrency", type=int, default=2, help="the server's gate (default 2)")
+    args = p.parse_args()
+    if not 0 < args.soak_seconds <= 3600 or not 0 < args.level_seconds <= 600:
+        p.error("--soak-seconds must be within 0..3600 and --level-seconds within 0..600")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    env = environment()
+    work = Path(tempfile.mkdtemp(prefix="nextneed-load-"))
+    try:
+        store = work / "store"
+        shutil.copytree(demo_store(args.embedder), store)  # feedback turns write: use a copy
+        users = demo_users(args.embedder)
+        url, server, _assistant = start(store, args.embedder, args.max_concurrency)
+        run_level(url, users, 2, 5, 20)  # warm-up (caches, first embeddings)
+        levels = []
+        for n in args.levels:
+            log.info("level %d sessions", n)
+            levels.append(run_level(url, users, n, args.level_seconds, args.max_turns))
+            log.info("  %s", {k: v for k, v in levels[-1].items() if k != "error_samples"})
+        log.info("soak: %d sessions for %.0fs", args.soak_sessions, args.soak_seconds)
+        soaked = soak(url, users, args.soak_sessions, args.soak_seconds, every=2.0)
+        server.should_exit = True
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    result = {
+        "environment": env,
+        "setup": {
+            "server": "bot.server.create_app under uvicorn, 127.0.0.1, in this process",
+            "store": f"demo store (knowledge.demo, seed 0), {args.embedder} embedder, a copy",
+            "model": "none (rules, retrieval and candidate models; no language model)",
+            "gate": f"max_concurrency={args.max_concurrency}, busy_wait_s=3.0",
+            "dialog": DIALOG,
+            "level_seconds": args.level_seconds,
+            "max_turns_per_level": args.max_turns,
+        },
+        "levels": levels,
+        "soak": soaked,
+    }
+    rows = [
+        [
+            lv["sessions"],
+            lv["turns"],
+            lv["turns_per_s"],
+            lv["latency"].get("p50_ms", "-"),
+            lv["latency"].get("p95_ms", "-"),
+            lv["busy"],
+            lv["errors"],
+        ]
+        for lv in levels
+    ]
+    s = soaked
+    short = (
+        " (shortened soak: the full run is --soak-seconds 600)" if args.soak_seconds < 600 else ""
+    )
+    md = f"""# Load: concurrent chat sessions on the real server
+
+{environment_markdown(env)}
+
+Server: `bot.server` (FastAPI + Gradio) under uvicorn on 127.0.0.1, gate
+max_concurrency={args.max_concurrency} with a 3 s wait before answering 503 `busy`. Store: the
+demo shop ({args.embedder} embedder). No language model (rules, retrieval, candidate models).
+Each session replays: {" / ".join(DIALOG)}. Levels run {args.level_seconds:.0f} s or
+{args.max_turns} turns each. Rerun: `python -m benchmarks.load --soak-seconds 600`.
+
+{table(["sessions", "completed turns", "turns/s", "p50 ms", "p95 ms", "rejected busy", "errors"], rows)}
+
+Errors other than explicit 503 busy: {sum(lv["errors"] for lv in levels) + s["errors"]}.
+
+## Soak{short}
+
+{s["sessions"]} sessions for {s["seconds"]:.0f} s: {s["turns"]} turns, p50 {s["latency"].get("p50_ms")} ms,
+p95 {s["latency"].get("p95_ms")} ms, {s["busy"]} busy, {s["errors"]} errors.
+RSS of the process (the server and the load clients share it): {s["rss_mib"]["start"]} MiB at start, {s["rss_mib"]["end"]} MiB at the
+end, max {s["rss_mib"]["max"]} MiB; linear fit {s["rss_slope_mib_per_min"]} MiB/min over the whole
+soak, {s["rss_slope_second_half_mib_per_min"]} MiB/min over its second half.
+"""
+    write_results("load", result, md)
+
+
+if __name__ == "__main__":
+    main()
