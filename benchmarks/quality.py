@@ -1,6 +1,7 @@
 """Offline recommendation quality on Amazon Beauty: the standard leave-one-out protocol.
 
-``python -m benchmarks.quality --dataset beauty [--data-dir DIR] [--sample-users 2000] [--seed 0]``
+``python -m benchmarks.quality --dataset beauty [--data-dir DIR] [--sample-users 2000] [--seed 0]
+[--sasrec-dir DIR] [--systems "LLM zero-shot" "LLM fine-tuned" --adapter PATH]``
 
 Last item = test, second-to-last = validation (row order of the file, never re-sorted); full
 ranking over all items, a true item missing from a system's top list is a miss. Primary
@@ -9,9 +10,11 @@ MostPop and SASRec are also reported with the history kept, the convention of th
 numbers this run is checked against. Everything tunable (SASRec early stopping, fusion
 weights) is tuned on the validation targets; test targets are touched once.
 
-More systems (the LLM rankers) plug in through :func:`register`: a factory receives the
-:class:`Context` (fitted candidate stage, SASRec, split) and returns a :class:`Recommender`.
-Systems marked ``sample_only`` run on the fixed seeded user sample only.
+More systems plug in through :func:`register`: a factory receives the :class:`Context`
+(fitted candidate stage, SASRec, split) and returns a :class:`Recommender`. Systems marked
+``sample_only`` run on the fixed seeded user sample only; ``benchmarks.quality_llm`` registers
+the LLM rankers that way. Every list is also checked: items outside the catalogue and items the
+user already owns are counted (both must be 0 where the history is excluded).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from benchmarks.common import environment, environment_markdown, table, write_results
+from benchmarks.common import environment, write_results
 from bot.candidates import (
     CandidateSource,
     CoOccurrence,
@@ -40,7 +43,15 @@ from bot.sasrec import SASRecConfig, SASRecModel, train_sasrec
 from finetune.metrics import rank_of, ranking_report, report_with_ci
 from finetune.splits import LeaveOneOut, leave_one_out, load_beauty_sequences
 
-__all__ = ["Recommender", "Context", "QualityConfig", "register", "SYSTEMS", "run_quality"]
+__all__ = [
+    "Recommender",
+    "Context",
+    "LLMOptions",
+    "QualityConfig",
+    "register",
+    "SYSTEMS",
+    "run_quality",
+]
 
 log = logging.getLogger(__name__)
 KS = (5, 10, 20)
@@ -59,6 +70,27 @@ class Recommender(Protocol):
     ) -> list[list[str]]: ...
 
 
+@dataclass(frozen=True)
+class LLMOptions:
+    """How the LLM rankers run: N stage candidates per prompt, model precision, adapter."""
+
+    n_candidates: int = 20
+    quantization: str = "fp32"  # fp32 is the fastest on this CPU; nf4 ranks the same
+    adapter: str | None = None
+    threads: int | None = 2
+    time_budget_s: float | None = None  # per LLM system; users done by then are reported
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.n_candidates <= 26:
+            raise ValueError(f"LLMOptions.n_candidates must be 2..26, got {self.n_candidates}")
+        if self.quantization not in ("nf4", "bf16", "fp32"):
+            raise ValueError(
+                f"LLMOptions.quantization must be nf4, bf16 or fp32, got {self.quantization!r}"
+            )
+        if self.time_budget_s is not None and not self.time_budget_s > 0:
+            raise ValueError("LLMOptions.time_budget_s must be > 0 or None")
+
+
 @dataclass
 class Context:
     """What a system factory may use; everything is fitted without test targets."""
@@ -67,6 +99,8 @@ class Context:
     fused: FusedCandidates  # count sources refitted on train + validation items
     sasrec: SASRecModel
     per_source: dict[str, list[list[str]]] = field(default_factory=dict)  # all users, test stage
+    data_dir: str | None = None
+    llm: LLMOptions = field(default_factory=LLMOptions)
 
 
 @dataclass
@@ -163,7 +197,8 @@ class QualityConfig:
     n_bootstrap: int = 1000
     sasrec: SASRecConfig = field(default_factory=SASRecConfig)
     systems: tuple[str, ...] = ()  # extra registered systems to run (sample only ones too)
-    save_sasrec: str | None = None  # directory to keep the trained SASRec in
+    sasrec_dir: str | None = None  # load the SASRec from here if saved, else train and save
+    llm: LLMOptions = field(default_factory=LLMOptions)
 
     def __post_init__(self) -> None:
         if self.dataset != "beauty":
@@ -186,6 +221,37 @@ def _source_lists(
     return out
 
 
+def _sasrec(
+    cfg: QualityConfig, split: LeaveOneOut, catalogue: list[str]
+) -> tuple[SASRecModel, str | None]:
+    """The SASRec of ``cfg.sasrec_dir`` if one was saved there for this catalogue, else a new
+    one (trained on the training parts, early-stopped on validation; saved there if set)."""
+    from pathlib import Path
+
+    if cfg.sasrec_dir and (Path(cfg.sasrec_dir) / "model.pt").is_file():
+        model = SASRecModel.load(cfg.sasrec_dir)
+        if model.item_ids != catalogue:
+            raise ValueError(f"the SASRec in {cfg.sasrec_dir} was trained on another catalogue")
+        log.info("loaded SASRec from %s (%d epochs)", cfg.sasrec_dir, len(model.log))
+        return model, cfg.sasrec_dir
+    model = train_sasrec(split.train, split.valid, catalogue, cfg.sasrec)
+    if cfg.sasrec_dir:
+        model.save(cfg.sasrec_dir)
+    return model, None
+
+
+def _checks(
+    lists: Sequence[Sequence[str]], histories: Sequence[Sequence[str]], catalogue: set[str]
+) -> dict[str, int]:
+    """Items outside the catalogue and items the user already owns, over all lists."""
+    out_of_catalog = owned = 0
+    for ranked, h in zip(lists, histories, strict=True):
+        owned_set = set(h)
+        out_of_catalog += sum(1 for i in ranked if i not in catalogue)
+        owned += sum(1 for i in ranked if i in owned_set)
+    return {"lists": len(lists), "out_of_catalog": out_of_catalog, "already_owned": owned}
+
+
 def _fuse_all(fused: FusedCandidates, lists: dict[str, list[list[str]]], n: int) -> list[list[str]]:
     return [[i for i, _s in fused.fuse({s: lists[s][u] for s in lists}, DEPTH)] for u in range(n)]
 
@@ -202,10 +268,8 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
 
     # Validation stage: SASRec early-stops on validation NDCG@10; fusion weights on a grid.
     t0 = time.perf_counter()
-    sasrec = train_sasrec(split.train, split.valid, catalogue, cfg.sasrec)
+    sasrec, sasrec_loaded = _sasrec(cfg, split, catalogue)
     sasrec_s = time.perf_counter() - t0
-    if cfg.save_sasrec:
-        sasrec.save(cfg.save_sasrec)
     fused = FusedCandidates(
         [("transitions", Transitions(), 1.0), ("co-occurrence", CoOccurrence(), 0.6),
          ("sasrec", SequentialModel(sasrec), 1.0), ("popularity", Popularity(), 0.1)],
@@ -237,29 +301,53 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
     targets = [split.test[u] for u in users]
     lists = _source_lists(fused, sasrec, hist)
     lists["fused"] = _fuse_all(fused, lists, len(users))
-    ctx = Context(split, fused, sasrec, {k: v for k, v in lists.items()})
-    sample = sorted(
-        rng.choice(len(users), min(cfg.sample_users, len(users)), replace=False).tolist()
-    )
+    ctx = Context(split, fused, sasrec, dict(lists), cfg.data_dir, cfg.llm)
+    drawn = rng.choice(len(users), min(cfg.sample_users, len(users)), replace=False).tolist()
+    sample = sorted(drawn)
+    unknown = [n for n in cfg.systems if n not in SYSTEMS]
+    if unknown:
+        raise ValueError(f"unknown systems {unknown}; registered: {sorted(SYSTEMS)}")
 
-    results: dict[str, Any] = {"all": {}, "sample": {}, "recall_at_n": {}}
+    results: dict[str, Any] = {"all": {}, "sample": {}, "recall_at_n": {}, "checks": {}, "llm": {}}
     names = [n for n, s in SYSTEMS.items() if not s.sample_only or n in cfg.systems]
     runs = [(n, True) for n in names] + [("MostPop", False), ("SASRec", False)]
+    catalogue_set = set(catalogue)
+    per_system_ranks: dict[str, dict[int, int | None]] = {}
     for name, exclude in runs:
         t0 = time.perf_counter()
         system = SYSTEMS[name].factory(ctx)
         label = name if exclude else f"{name} (history kept)"
         on_sample = SYSTEMS[name].sample_only
-        pick = sample if on_sample else list(range(len(users)))
+        # Sample-only systems go in the draw's random order: a prefix is still a random sample.
+        pick = drawn if on_sample else list(range(len(users)))
         ranked = system.recommend([ids[i] for i in pick], [hist[i] for i in pick], DEPTH, exclude)
-        ranks = [rank_of(r, targets[i]) for r, i in zip(ranked, pick, strict=True)]
+        done = pick[: len(ranked)]
+        ranks = [rank_of(r, targets[i]) for r, i in zip(ranked, done, strict=True)]
+        per_system_ranks[label] = dict(zip(done, ranks, strict=True))
+        results["checks"][label] = _checks(ranked, [hist[i] for i in done], catalogue_set)
         if not on_sample:
             results["all"][label] = ranking_report(ranks, KS)
-        pos = {i: n for n, i in enumerate(pick)}
-        results["sample"][label] = report_with_ci(
-            [ranks[pos[i]] for i in sample], KS, cfg.n_bootstrap, cfg.seed
-        )
+        if len(done) == len(pick):
+            results["sample"][label] = report_with_ci(
+                [per_system_ranks[label][i] for i in sample], KS, cfg.n_bootstrap, cfg.seed
+            )
+        if hasattr(system, "report"):
+            results["llm"][label] = system.report()
         log.info("%s: %.1fs", label, time.perf_counter() - t0)
+    llm_names = [n for n in names if SYSTEMS[n].sample_only]
+    if llm_names:
+        # Every system on exactly the users all LLM systems finished (all of the sample if
+        # they finished), so the comparison is paired.
+        common = min(len(per_system_ranks[n]) for n in llm_names)
+        subset = drawn[:common]
+        results["llm_subset"] = {
+            "n": common,
+            "systems": {
+                label: report_with_ci([r[i] for i in subset], KS, cfg.n_bootstrap, cfg.seed)
+                for label, r in per_system_ranks.items()
+                if "kept" not in label
+            },
+        }
     for name, per in lists.items():
         results["recall_at_n"][name] = {
             f"recall@{n}": float(
@@ -269,73 +357,13 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
         }
     results.update(
         env=env, seed=cfg.seed, n_users=len(users), n_items=len(catalogue), sample_users=len(sample),
-        fusion_weights=weights, fusion_valid_ndcg10=valid_ndcg, sasrec_config=asdict(cfg.sasrec),
+        fusion_weights=weights, fusion_valid_ndcg10=valid_ndcg, sasrec_config=asdict(sasrec.config),
         sasrec_epochs=len(sasrec.log), sasrec_log=sasrec.log, sasrec_train_s=sasrec_s,
+        sasrec_loaded_from=sasrec_loaded, systems_requested=list(cfg.systems),
+        llm_options=asdict(cfg.llm),
         wall_s=time.perf_counter() - t_start,
     )  # fmt: skip
     return results
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.4f}"
-
-
-def markdown(res: dict[str, Any]) -> str:
-    """The results as a Markdown report."""
-    cols = [f"hr@{k}" for k in KS] + [f"ndcg@{k}" for k in KS] + ["mrr"]
-    head = ["system"] + [c.replace("hr@", "HR/Recall@").replace("ndcg@", "NDCG@") for c in cols]
-    all_rows = [[n] + [_fmt(m[c]) for c in cols] for n, m in res["all"].items()]
-    sample_rows = [
-        [n]
-        + [
-            f"{_fmt(m[c]['mean'])} [{_fmt(m[c]['lo'])}, {_fmt(m[c]['hi'])}]"
-            for c in ("hr@10", "ndcg@10", "mrr")
-        ]
-        for n, m in res["sample"].items()
-    ]
-    rec_rows = [
-        [n, _fmt(v["recall@20"]), _fmt(v["recall@50"])] for n, v in res["recall_at_n"].items()
-    ]
-    epochs = [
-        [int(e["epoch"]), f"{e['loss']:.3f}", f"{e['train_s']:.0f}", _fmt(e["valid_ndcg@10"])]
-        for e in res["sasrec_log"]
-    ]
-    classical = {n: m["ndcg@10"] for n, m in res["all"].items() if "kept" not in n and n != "fused"}
-    best_name = max(classical, key=lambda n: classical[n])
-    fused = res["all"].get("fused", {}).get("ndcg@10", 0.0)
-    sc = res["sasrec_config"]
-    return "\n\n".join(
-        [
-            f"# Offline quality: Amazon Beauty ({res['n_users']:,} users, {res['n_items']:,} items)",
-            environment_markdown(res["env"])
-            + f" · scipy {res['versions_extra'].get('scipy')}, pandas {res['versions_extra'].get('pandas')}",
-            f"Seed {res['seed']}; wall time {res['wall_s'] / 60:.1f} min (SASRec training {res['sasrec_train_s'] / 60:.1f} min, "
-            f"{res['sasrec_epochs']} epochs at ~{np.median([e['train_s'] for e in res['sasrec_log']]):.0f} s/epoch, torch threads {sc['num_threads']}).",
-            "Protocol: leave-one-out in file row order (test = last, validation = second-to-last); full ranking over all items; "
-            "each system returns its top 100 (MRR is MRR@100); a target outside the list is a miss. "
-            "**History excluded** from the ranking unless marked *history kept* (the convention of the published anchors: "
-            "SASRec-CE NDCG@10 0.0421 / Recall@10 0.0851; MostPop Recall@10 0.0135). "
-            "Fusion weights and SASRec early stopping use validation targets only.",
-            "## All test users\n\n" + table(head, all_rows),
-            f"Strongest classical baseline by NDCG@10: **{best_name}** ({_fmt(classical[best_name])}). "
-            f"Fused candidate stage: {_fmt(fused)} ({(fused / classical[best_name] - 1) * 100:+.1f}% vs {best_name}). "
-            f"Project target: best nextneed pipeline NDCG@10 >= 0.063 (history excluded) and >= 10% above the "
-            f"strongest classical baseline of the run: >= {_fmt(max(0.063, 1.1 * classical[best_name]))} against "
-            f"{best_name}, or >= {_fmt(max(0.063, 1.1 * max(classical[best_name], fused)))} if the (classical, "
-            "count-based) fused candidate stage is counted as a baseline too.",
-            f"## Fixed seeded sample ({res['sample_users']:,} test users, 95% bootstrap intervals)\n\n"
-            "The sample LLM rankers are evaluated on (register them with `benchmarks.quality.register`).\n\n"
-            + table(["system", "HR@10", "NDCG@10", "MRR"], sample_rows),
-            "## Candidate recall (all test users, history excluded)\n\n"
-            + table(["source", "recall@20", "recall@50"], rec_rows),
-            f"Fusion: weighted reciprocal-rank fusion, score = w / (10 + rank), weights tuned on {res.get('tune_users', '?')} "
-            f"validation users: `{res['fusion_weights']}` (validation NDCG@10 {_fmt(res['fusion_valid_ndcg10'])}).",
-            f"## SASRec training (CE loss, max_len {sc['max_len']}, hidden {sc['hidden']}, {sc['n_blocks']} blocks, "
-            f"{sc['n_heads']} head(s), dropout {sc['dropout']}, Adam lr {sc['lr']}, batch {sc['batch_size']}, patience {sc['patience']}, "
-            f"max_epochs {sc['max_epochs']}, budget {sc['time_budget_s']} s)\n\n"
-            + table(["epoch", "train loss", "seconds", "valid NDCG@10 (sample)"], epochs),
-        ]
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -346,15 +374,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument(
         "--data-dir", default=None, help="data root or dataset folder (default $NEXTNEED_DATA_DIR)"
     )
-    p.add_argument("--sample-users", type=int, default=2000)
+    p.add_argument("--sample-users", "--sample", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=40, help="SASRec max epochs")
     p.add_argument("--budget-s", type=float, default=1200, help="SASRec training time budget")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--systems", nargs="*", default=[], help="extra registered systems")
-    p.add_argument("--save-sasrec", default=None, help="directory to save the trained SASRec")
+    p.add_argument(
+        "--sasrec-dir", "--save-sasrec", default=None,
+        help="load the SASRec saved here; if there is none, train one and save it here",
+    )  # fmt: skip
+    p.add_argument("--adapter", default=None, help="LoRA adapter for 'LLM fine-tuned'")
+    p.add_argument("--llm-candidates", type=int, default=20, help="stage candidates per prompt")
+    p.add_argument("--llm-quantization", default="fp32", choices=["fp32", "bf16", "nf4"])
+    p.add_argument("--llm-budget-s", type=float, default=None, help="time limit per LLM system")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    import benchmarks.quality_llm as quality_llm  # registers the LLM rankers
+
+    systems, not_run = list(a.systems), {}
+    if quality_llm.FINE_TUNED in systems and not a.adapter:
+        systems.remove(quality_llm.FINE_TUNED)
+        not_run[quality_llm.FINE_TUNED] = "no adapter was given (--adapter PATH)"
     sas = SASRecConfig(
         max_epochs=a.epochs,
         time_budget_s=a.budget_s,
@@ -362,14 +403,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=a.seed,
         progress=True,
     )
+    llm = LLMOptions(a.llm_candidates, a.llm_quantization, a.adapter, a.threads, a.llm_budget_s)
     cfg = QualityConfig(
-        a.dataset, a.data_dir, a.sample_users, a.seed, sasrec=sas, systems=tuple(a.systems)
-    )
+        a.dataset, a.data_dir, a.sample_users, a.seed, sasrec=sas, systems=tuple(systems),
+        sasrec_dir=a.sasrec_dir, llm=llm,
+    )  # fmt: skip
     res = run_quality(cfg)
     res["tune_users"] = cfg.tune_users
+    res["not_run"] = not_run
     from importlib.metadata import version
 
-    res["versions_extra"] = {p: version(p) for p in ("scipy", "pandas")}
+    from benchmarks.quality_report import markdown
+
+    res["versions_extra"] = {p: version(p) for p in ("scipy", "pandas", "peft")}
     write_results(f"quality-{a.dataset}", res, markdown(res))
 
 

@@ -1,0 +1,169 @@
+"""The LLM rankers in the quality benchmark: the candidate stage's top N re-ranked by
+:class:`bot.ranker.LLMRanker`, combined with the stage's order exactly as the product does
+(``bot.pipeline.RecommendationPipeline.recommend``: log-rank prior + ``rank_weight`` x label
+log-probability, ties keep the stage's order).
+
+Importing this module registers two systems with :func:`benchmarks.quality.register`:
+
+- ``LLM zero-shot``: the default base model;
+- ``LLM fine-tuned``: the same with the LoRA adapter of ``LLMOptions.adapter``.
+
+Both are ``sample_only``. A target outside the N candidates is a miss. Users are scored in the
+seeded random order of the sample, so when ``time_budget_s`` runs out the users done so far are
+still a random subset of it; the benchmark then reports on that subset and says so.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks.common import load
+from benchmarks.quality import Context, LLMOptions, register
+from bot.history import UserView
+from bot.pipeline import PipelineConfig
+from bot.ranker import LLMRanker, rank_prior
+from knowledge.errors import ConfigError
+from knowledge.schema import Event, Item
+
+__all__ = ["LLMReranker", "ZERO_SHOT", "FINE_TUNED"]
+
+log = logging.getLogger(__name__)
+
+ZERO_SHOT = "LLM zero-shot"
+FINE_TUNED = "LLM fine-tuned"
+
+
+def _plain(item: Item) -> Item:
+    """Amazon titles keep HTML escapes (``&amp;``); the model reads them as finetune does."""
+    if "&" not in item.title:
+        return item
+    return Item(
+        item.item_id,
+        html.unescape(item.title),
+        item.brand,
+        item.categories,
+        item.price,
+        item.description,
+        item.attributes,
+    )
+
+
+class LLMReranker:
+    """Re-ranks the precomputed candidate-stage list of each user with one LLM forward pass."""
+
+    def __init__(self, ctx: Context, options: LLMOptions, adapter: str | None) -> None:
+        from bot.generation import TransformersGenerator
+        from bot.model import ModelConfig, load_model
+        from finetune.dataset import corpus_from_beauty
+        from finetune.splits import resolve_data_dir
+
+        corpus = corpus_from_beauty(resolve_data_dir(ctx.data_dir).parent)
+        self.events: dict[str, list[Event]] = corpus.events
+        self.items = {k: _plain(v) for k, v in corpus.items.items()}
+        self.pos = {u: n for n, u in enumerate(ctx.split.users)}
+        self.stage = ctx.per_source["fused"]
+        self.options = options
+        self.rank_weight = PipelineConfig().rank_weight
+        t0 = time.perf_counter()
+        loaded = load_model(
+            ModelConfig(quantization=options.quantization, adapter=adapter, threads=options.threads)
+        )
+        self.model_info = {
+            "path": loaded.path,
+            "quantization": options.quantization,
+            "compute_dtype": loaded.dtype,
+            "adapter": adapter,
+            "load_s": round(time.perf_counter() - t0, 1),
+        }
+        self.ranker = LLMRanker(TransformersGenerator(loaded))
+        self.seconds: list[float] = []
+        self.n_prompt_candidates: list[int] = []
+        self.load_before = load()
+        self.load_after: list[float] = []
+        self.stopped_early = False
+
+    def _view(self, user: str, history: Sequence[str]) -> UserView:
+        events = self.events[user][: len(history)]
+        if [e.item_id for e in events] != list(history):
+            raise ConfigError(f"user {user}: the benchmark history and the Beauty events differ")
+        # "now" is the last known event: nothing about the target's date leaks into the prompt.
+        return UserView(user, list(events), now=events[-1].timestamp if events else 0)
+
+    def rerank(self, user: str, history: Sequence[str]) -> list[str]:
+        """The user's top-N stage candidates in the product's final order."""
+        cands = [i for i in self.stage[self.pos[user]][: self.options.n_candidates]]
+        cands = [i for i in cands if i in self.items]
+        if len(cands) < 2 or not history:
+            return cands  # the product skips the ranker here too
+        t0 = time.perf_counter()
+        llm = self.ranker.score(
+            self._view(user, history), [self.items[i] for i in cands], self.items
+        )
+        self.seconds.append(time.perf_counter() - t0)
+        self.n_prompt_candidates.append(len(cands))
+        score = [
+            p + self.rank_weight * ls for p, ls in zip(rank_prior(len(cands)), llm, strict=True)
+        ]
+        order = sorted(range(len(cands)), key=lambda j: (-score[j], j))
+        return [cands[j] for j in order]
+
+    def recommend(
+        self,
+        users: Sequence[str],
+        histories: Sequence[Sequence[str]],
+        k: int,
+        exclude_history: bool,
+    ) -> list[list[str]]:
+        """Lists for a prefix of ``users``: all of them unless the time budget ran out."""
+        if not exclude_history:
+            raise ConfigError("the LLM rankers rank the history-excluded candidate stage only")
+        from tqdm import tqdm
+
+        start = time.perf_counter()
+        out = []
+        budget = self.options.time_budget_s
+        for user, hist in tqdm(
+            list(zip(users, histories, strict=True)), desc="LLM", mininterval=30
+        ):
+            out.append(self.rerank(user, hist)[:k])
+            if budget is not None and time.perf_counter() - start > budget:
+                self.stopped_early = len(out) < len(users)
+                break
+        self.load_after = load()
+        return out
+
+    def report(self) -> dict[str, Any]:
+        """Model, dtype, timing and load of this run, for the results file."""
+        import numpy as np
+
+        s = np.asarray(self.seconds) if self.seconds else np.zeros(1)
+        return {
+            **self.model_info,
+            "n_candidates": self.options.n_candidates,
+            "threads": self.options.threads,
+            "scored_users": len(self.seconds),
+            "mean_candidates": float(np.mean(self.n_prompt_candidates or [0])),
+            "s_per_user_mean": round(float(s.mean()), 3),
+            "s_per_user_p50": round(float(np.percentile(s, 50)), 3),
+            "s_per_user_p95": round(float(np.percentile(s, 95)), 3),
+            "load_before": self.load_before,
+            "load_after": self.load_after,
+            "stopped_early": self.stopped_early,
+            "rank_weight": self.rank_weight,
+        }
+
+
+@register(ZERO_SHOT, sample_only=True)
+def _zero_shot(ctx: Context) -> LLMReranker:
+    return LLMReranker(ctx, ctx.llm, adapter=None)
+
+
+@register(FINE_TUNED, sample_only=True)
+def _fine_tuned(ctx: Context) -> LLMReranker:
+    if not ctx.llm.adapter:
+        raise ConfigError("LLM fine-tuned needs an adapter: pass --adapter PATH")
+    return LLMReranker(ctx, ctx.llm, adapter=ctx.llm.adapter)
