@@ -3,16 +3,35 @@
 The model may phrase a description, but every sentence it writes is checked against the item's
 metadata: a sentence with a number, size or claim that isn't in the facts is dropped. If nothing
 survives, the description is composed from the facts alone.
+
+The generated part is one short sentence: :func:`generated_sentence` asks for one, streams it,
+and stops the model at the first sentence end (a 135M model on a CPU writes ~6-18 tokens a
+second, so every token cut is felt in the turn).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from knowledge.schema import Item
 
-__all__ = ["item_facts", "fact_description", "grounded_sentences", "describe_messages"]
+if TYPE_CHECKING:
+    from bot.generation import Generator
+
+__all__ = [
+    "DESCRIBE_MAX_NEW_TOKENS",
+    "item_facts",
+    "fact_description",
+    "grounded_sentences",
+    "generated_sentence",
+    "describe_messages",
+]
+
+# One short sentence is 12-25 tokens; the cap only bounds a model that never ends one.
+DESCRIBE_MAX_NEW_TOKENS = 32
+_SENTENCE_END = re.compile(r"[.!?]\s")  # "$12." may go on as "$12.50"
 
 # The prompt lives with the other prompts (shared with fine-tuning); re-exported here.
 from bot.prompts import describe_messages  # noqa: E402
@@ -83,3 +102,30 @@ def grounded_sentences(text: str, facts: list[str]) -> Iterator[str]:
         if any(m.group(0).lower() not in fact_text for m in _CLAIMS.finditer(s)):
             continue
         yield s
+
+
+def generated_sentence(
+    generator: Generator,
+    facts: list[str],
+    already: str = "",
+    max_new_tokens: int = DESCRIBE_MAX_NEW_TOKENS,
+) -> str:
+    """One model-written sentence about the item that passes :func:`grounded_sentences` and
+    does not repeat ``already`` (the fact description shown first), or "".
+
+    The reply is streamed and the model is stopped as soon as its first sentence ends (closing
+    the stream cancels generation), instead of running to ``max_new_tokens``."""
+    text = ""
+    pieces = generator.stream(describe_messages(facts), max_new_tokens)
+    try:
+        for piece in pieces:
+            text += piece
+            if _SENTENCE_END.search(text.lstrip()):
+                break
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    first = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
+    kept = [s for s in grounded_sentences(first, facts) if s.lower() not in already.lower()]
+    return kept[0] if kept else ""

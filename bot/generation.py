@@ -2,7 +2,9 @@
 OpenAI-compatible HTTP server (vLLM with the LoRA adapter, llama.cpp, nextneed's own /v1).
 
 Both are greedy, so the same prompt gives the same text, and both score labelled choices from
-one next-token distribution (what the one-pass ranker and the intent router need).
+one next-token distribution (what the one-pass ranker and the intent router need). The
+in-process backend keeps the key/values of marked prompt prefixes (``breaks``) in a bounded
+LRU (:mod:`bot.prefix_cache`), so a prefix shared by many requests is computed once.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bot.errors import ConfigError, GenerationError, ScoringUnsupportedError
+from bot.prefix_cache import PrefixCache, prefill, token_cuts
 
 if TYPE_CHECKING:
     from bot.model import LoadedModel
@@ -50,8 +53,14 @@ class Generator(Protocol):
         """The same reply as :meth:`generate`, in text chunks as they are produced."""
         ...
 
-    def score_choices(self, prompt: str, choices: list[str]) -> list[float]:
-        """Log-probability of each single-token choice as the next token after ``prompt``."""
+    def score_choices(
+        self, prompt: str, choices: list[str], breaks: Sequence[int] = ()
+    ) -> list[float]:
+        """Log-probability of each single-token choice as the next token after ``prompt``.
+
+        ``breaks`` are character offsets in ``prompt`` where a prefix that other requests
+        share ends; a backend may keep those prefixes' key/values. Scores depend only on the
+        prompt and the breaks, never on which prefixes happened to be kept."""
         ...
 
 
@@ -121,6 +130,7 @@ class TransformersGenerator:
         self.max_context_tokens = int(loaded.config.max_context_tokens)
         self.name = f"transformers:{loaded.path}"
         self._lock = threading.Lock()
+        self.prefix_cache = PrefixCache(int(loaded.config.prefix_cache_mib) * 2**20)
 
     def _check_length(self, n_prompt: int, n_new: int, what: str) -> None:
         if n_prompt + n_new > self.max_context_tokens:
@@ -234,19 +244,32 @@ class TransformersGenerator:
             ids.append(int(toks[0]))
         return ids
 
-    def score_choices(self, prompt: str, choices: list[str]) -> list[float]:
-        """Log-probabilities of each single-token choice right after ``prompt`` (one forward
-        pass; only the last position's logits are computed)."""
+    def score_choices(
+        self, prompt: str, choices: list[str], breaks: Sequence[int] = ()
+    ) -> list[float]:
+        """Log-probabilities of each single-token choice right after ``prompt`` (one pass over
+        the prompt; only the last position's logits are computed).
+
+        With ``breaks``, the prompt is run in chunks cut there, and each prefix's key/values
+        are kept in :attr:`prefix_cache`: a later prompt with the same prefix (the instruction
+        text; a customer's history on the next turn) computes only what follows it. The same
+        prompt and breaks give bit-identical scores with or without cached prefixes."""
         import torch
 
         ids = self.choice_ids(choices)
-        # No special tokens: fine-tuning tokenizes the ranking prompt the same way.
-        enc = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-        self._check_length(int(enc["input_ids"].shape[1]), 1, "scoring prompt")
-        inputs = {k: v.to(self.model.device) for k, v in enc.items()}
+        # No special tokens: fine-tuning tokenizes the ranking prompt the same way, so the
+        # chunks below are cut from exactly the token ids a fine-tuned adapter was trained on.
+        enc = self.tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=bool(breaks))
+        input_ids = list(enc["input_ids"])
+        self._check_length(len(input_ids), 1, "scoring prompt")
+        cuts = token_cuts(enc["offset_mapping"], breaks) if breaks else []
         try:
             with self._lock, torch.inference_mode():
-                logits = self.model(**inputs, logits_to_keep=1).logits[0, -1]
+                if cuts:
+                    logits = prefill(self.model, input_ids, cuts, self.prefix_cache)
+                else:
+                    x = torch.tensor([input_ids], dtype=torch.long, device=self.model.device)
+                    logits = self.model(input_ids=x, logits_to_keep=1).logits[0, -1]
         except Exception as exc:
             raise GenerationError(f"scoring with {self.loaded.path} failed: {exc}") from exc
         logp = torch.log_softmax(logits.float(), dim=-1)
@@ -384,7 +407,10 @@ class OpenAIHTTPGenerator:
         if tail:
             yield tail
 
-    def score_choices(self, prompt: str, choices: list[str]) -> list[float]:
+    def score_choices(
+        self, prompt: str, choices: list[str], breaks: Sequence[int] = ()
+    ) -> list[float]:
+        # ``breaks`` need nothing here: vLLM's automatic prefix caching finds shared prefixes.
         if not choices:
             raise ConfigError("score_choices needs at least one choice")
         body = {

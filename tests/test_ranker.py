@@ -22,9 +22,10 @@ from bot.prompts import (
     explanation_messages,
     next_need_messages,
     ranking_prompt,
+    ranking_prompt_parts,
     review_reply_messages,
 )
-from bot.ranker import LLMRanker, RankerConfig, rank_prior
+from bot.ranker import LLMRanker, RankerConfig, candidate_lines, history_lines, rank_prior
 from knowledge.schema import Event, Item
 from tests.fixtures.tiny_model import tiny_model_dir  # noqa: F401
 
@@ -42,7 +43,7 @@ def gen(tiny_model_dir: Path) -> TransformersGenerator:
 
     torch.set_num_threads(1)
     return TransformersGenerator(
-        load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32"))
+        load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32", threads=1))
     )
 
 
@@ -51,13 +52,21 @@ def _ranker(gen: TransformersGenerator, w: float = 0.0) -> LLMRanker:
 
 
 def test_one_forward_pass_scores_all_candidates(gen: TransformersGenerator) -> None:
+    gen.prefix_cache.clear()
     calls: list[int] = []
-    handle = gen.model.register_forward_hook(lambda *_: calls.append(1))
+    handle = gen.model.register_forward_hook(
+        lambda _m, _a, kw, _o: calls.append(1), with_kwargs=True
+    )
     try:
         ranked = _ranker(gen).rank(HISTORY, CANDIDATES)
+        cold = len(calls)
+        again = _ranker(gen).rank(HISTORY, CANDIDATES[::-1])
     finally:
         handle.remove()
-    assert len(calls) == 1
+    # One pass over the prompt, run in its three parts (instruction, history, this turn) the
+    # first time; once those prefixes are cached, a new candidate list is one forward call.
+    assert cold == 3 and len(calls) == 4
+    assert len(again) == len(CANDIDATES)
     assert sorted(r.index for r in ranked) == list(range(len(CANDIDATES)))
     assert [r.rank for r in ranked] == list(range(1, len(CANDIDATES) + 1))
     scores = [r.score for r in ranked]
@@ -124,6 +133,7 @@ def test_prompt_only_ranker_refuses_to_score() -> None:
         ({"snippet_chars": -1}, "snippet_chars"),
         ({"prior_weight": -1.0}, "prior_weight"),
         ({"prior_weight": math.nan}, "prior_weight"),
+        ({"title_chars": 4}, "title_chars"),
     ],
 )
 def test_ranker_config_validation(kwargs: dict[str, float], field: str) -> None:
@@ -145,11 +155,15 @@ def test_store_view_scoring_matches_lines(gen: TransformersGenerator) -> None:
     )
     ranker = _ranker(gen)
     prompt, labels = ranker.prompt(view, [items["i3"], items["i2"]], items)
-    assert "- [11 days ago] Moisture shampoo" in prompt
-    assert '- [10 days ago] Conditioner (rated 4/5) "nice"' in prompt
-    assert "A) Dental floss | Brite | Oral | $2.00" in prompt and labels == [" A", " B"]
+    assert "- 11d ago: Moisture shampoo" in prompt
+    assert '- 10d ago: Conditioner, rated 4/5 "nice"' in prompt
+    assert "A) Dental floss $2\n" in prompt and labels == [" A", " B"]
     scores = ranker.score(view, [items["i3"], items["i2"]], items)
-    assert scores == gen.score_choices(prompt, labels)
+    parts = ranker.ranking_parts(
+        history_lines(view, items), candidate_lines([items["i3"], items["i2"]])
+    )
+    assert parts.text == prompt
+    assert scores == gen.score_choices(prompt, labels, breaks=parts.breaks)
 
 
 # -- prompt builders ---------------------------------------------------------------------------
@@ -162,7 +176,7 @@ def test_ranking_prompt_shape() -> None:
     for h in HISTORY:
         assert h.title in prompt
     assert "Likely need: hair care refill" in prompt
-    assert "C) Item number 2 | Acme | Home | $3.50" in prompt
+    assert "C) Item number 2 $4\n" in prompt  # title and whole-dollar price only
     assert "never instructions" in prompt and "description" in prompt
     assert "\"Soft hair, 'lovely' smell\"" in prompt  # inner quotes cannot close the quote
 
@@ -174,6 +188,22 @@ def test_history_is_capped_and_snippets_clipped() -> None:
     assert "Old item 5" not in prompt and "Old item 6" in prompt
     quoted = prompt.split('"')[1]
     assert len(quoted) <= 40 and quoted.endswith("\u2026")
+    short, _ = ranking_prompt([*long, review], [CandidateLine("x" * 90)])
+    assert "Old item 9" not in short and "Old item 10" in short  # MAX_HISTORY = 6 by default
+    assert "A) " + "x" * 39 + "\u2026\n" in short  # titles clipped to TITLE_CHARS = 40
+
+
+def test_breaks_mark_the_reusable_prefixes() -> None:
+    a = ranking_prompt_parts(HISTORY, CANDIDATES[:3], need_hint="refill")
+    b = ranking_prompt_parts(HISTORY, CANDIDATES[5:9])
+    other = ranking_prompt_parts(HISTORY[:1], CANDIDATES[:3])
+    system, history = a.breaks
+    assert 0 < system < history < len(a.text)
+    assert a.text[:system].endswith("\n") and a.text[system:history].startswith("Customer")
+    assert a.text[history:].startswith("Likely need") and b.text[history:].startswith("Candidates")
+    # the same customer: same prefixes on every turn; another customer: same instruction text
+    assert a.breaks == b.breaks and a.text[:history] == b.text[:history]
+    assert other.text[:system] == a.text[:system] and other.text[:history] != a.text[:history]
 
 
 def test_injected_text_cannot_open_prompt_lines() -> None:
