@@ -10,19 +10,22 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bot.constraints import Constraints, parse_constraints
-from bot.conversation import ASKED_PREFERENCES, ConversationState, clean_message, read_state
-from bot.describe import describe_messages, fact_description, grounded_sentences, item_facts
+from bot.conversation import ConversationState, Turn, clean_message, read_state
+from bot.helpdesk import HANDLERS, query_from
 from bot.history import UserView
 from bot.intents import Routed, route
-from bot.pipeline import PipelineConfig, RecommendationPipeline, Scored
+from bot.item_turns import describe_parts, on_describe, on_explain, ordinal_item, referenced_item
+from bot.lookup import CatalogIndex
+from bot.pipeline import PipelineConfig, RecommendationPipeline
 from bot.profile import profile_summary
 from bot.reply import Recommendation, Reply, ReplyChunk
-from bot.service import ServiceConfig, complaint_reply, order_answer, reply_to_review
+from bot.service import ServiceConfig, reply_to_review
 from knowledge.errors import ConfigError, InputError, UnknownItemError
 from knowledge.schema import Event, Item
 from knowledge.store import Store, StoreConfig
@@ -33,14 +36,6 @@ log = logging.getLogger(__name__)
 
 _VARIANTS = re.compile(r"\b(shades?|colou?rs?|variants?|sizes?|all of them)\b", re.I)
 _USER_ID = re.compile(r"^[\w.@:+-]{1,128}$")
-_STOP = set(
-    "a an the i me my to for of and or is it this that some something any please can you could "
-    "would what which should get buy need want about tell more show find with on in next else "
-    "recommend suggest thanks thank me us hi hello option options ideas idea good new other "
-    # filler and price words: left in, they became the semantic query ("do", "under")
-    "do does did am are be have has just anything under below over above than less between "
-    "dollars suggestions recommendations".split()
-)
 
 
 @dataclass(frozen=True)
@@ -69,16 +64,6 @@ class AssistantConfig:
             raise ConfigError("AssistantConfig.describe_max_tokens must be within 0..512")
 
 
-@dataclass
-class _Turn:
-    user_id: str
-    message: str
-    view: UserView
-    state: ConversationState
-    routed: Routed
-    started: float
-
-
 class Assistant:
     """A shop assistant over one store (and optionally one language model)."""
 
@@ -94,6 +79,15 @@ class Assistant:
         self.generator = generator
         self.pipeline = RecommendationPipeline(store, self.config.pipeline, ranker)
         self._index_catalog()
+        # intent -> handler; each yields text pieces, then one Reply
+        self._handlers: dict[str, Callable[[Turn], Iterator[str | Reply]]] = {
+            **{name: partial(fn, self) for name, fn in HANDLERS.items()},
+            "recommend": self._on_recommend,
+            "refine": self._on_refine,
+            "explain": partial(on_explain, self),
+            "describe": partial(on_describe, self),
+            "feedback": self._on_feedback,
+        }
 
     @classmethod
     def from_config(cls, config: AssistantConfig) -> Assistant:
@@ -120,21 +114,7 @@ class Assistant:
 
     # -- catalog lookups ----------------------------------------------------------------
     def _index_catalog(self) -> None:
-        items = self.pipeline.items
-        self._titles = {it.title.strip().lower(): it.item_id for it in items.values()}
-        self._brands = frozenset(it.brand.lower() for it in items.values() if it.brand)
-        cats: dict[str, str] = {}
-        for it in items.values():
-            for c in it.categories[1:] or it.categories:
-                low = c.lower()
-                cats[low] = c
-                if not low.endswith("s"):
-                    cats[low + "s"] = c
-        self._categories = cats
-        self._title_words = {
-            it.item_id: set(re.findall(r"[a-z0-9]+", (it.title + " " + it.brand).lower()))
-            for it in items.values()
-        }
+        self.lookup = CatalogIndex(self.pipeline.items)
 
     def refresh(self) -> None:
         """Refit candidate models after a bulk ingest."""
@@ -142,39 +122,9 @@ class Assistant:
         self._index_catalog()
 
     def find_item(self, text: str, among: list[str] | None = None) -> Item | None:
-        """Resolve a loosely named item: exact id or title, best word overlap among ``among``,
-        then semantic search over the catalog."""
-        text = text.strip()
-        items = self.pipeline.items
-        if text in items:
-            return items[text]
-        if text.lower() in self._titles:
-            return items[self._titles[text.lower()]]
-        words = {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 2}
-        if not words:
-            return None
-        best, best_score = None, 0.0
-        for item_id in among or []:
-            item = items.get(item_id)
-            if item is None:
-                continue
-            title_words = self._title_words.get(item_id) or set(
-                re.findall(r"[a-z0-9]+", (item.title + " " + item.brand).lower())
-            )
-            score = len(words & title_words) / len(words)
-            if score > best_score:
-                best, best_score = item, score
-        # a shown or owned item wins ties, but not over an item whose title matches more of the
-        # words ("the Roamly rain cover" is not the Roamly stroller the user owns)
-        catalog_best = max(
-            (len(words & tw) / len(words) for tw in self._title_words.values()), default=0.0
-        )
-        if best is not None and best_score >= 0.3 and best_score >= catalog_best:
-            return best
-        hits = self.store.search_items(" ".join(sorted(words)), k=1)
-        if hits and hits[0][1] >= 0.25:
-            return hits[0][0]
-        return None
+        """Resolve a loosely named item: exact id or title, best word overlap among ``among``
+        (items shown or owned), then semantic search over the catalog."""
+        return self.lookup.find(text, self.store, among)
 
     def users(self, limit: int = 50) -> list[str]:
         return self.store.users()[:limit]
@@ -199,11 +149,15 @@ class Assistant:
         user_id = self._check_user(user_id)
         text = clean_message(message, self.config.max_message_chars)
         state = read_state(
-            history, self._titles, self._brands, self._categories, self.config.max_history_turns
+            history,
+            self.lookup.titles,
+            self.lookup.brands,
+            self.lookup.categories,
+            self.config.max_history_turns,
         )
         view = self.pipeline.view(user_id)
-        turn = _Turn(user_id, text, view, state, self._route(text, state, view), started)
-        handler = getattr(self, f"_on_{turn.routed.intent}")
+        turn = Turn(user_id, text, view, state, self._route(text, state, view), started)
+        handler = self._handlers[turn.routed.intent]
         reply: Reply | None = None
         for piece in handler(turn):
             if isinstance(piece, Reply):
@@ -267,7 +221,12 @@ class Assistant:
         if item is None:
             raise UnknownItemError(f"no catalog item matches {item_ref!r}")
         view = self.pipeline.view(self._check_user(user_id)) if user_id else None
-        return self._describe_item(item, view, time.perf_counter())
+        reply = None
+        for piece in describe_parts(self, item, view):
+            if isinstance(piece, Reply):
+                reply = piece
+        assert reply is not None
+        return reply
 
     def review_reply(
         self, review_text: str, rating: float | None = None, item_id: str | None = None
@@ -290,7 +249,7 @@ class Assistant:
 
     def _route(self, text: str, state: ConversationState, view: UserView) -> Routed:
         routed = route(text)
-        cons, cheaper = parse_constraints(text, self._brands, self._categories)
+        cons, cheaper = parse_constraints(text, self.lookup.brands, self.lookup.categories)
         if routed.intent == "unclear":
             if not cons.is_empty() or cheaper:
                 routed = Routed(
@@ -300,6 +259,8 @@ class Assistant:
                 routed = Routed("recommend", "preferences", None)
             elif state.last_list and routed.ordinal is not None:
                 routed = Routed("describe", "ordinal", routed.ordinal)
+            elif self.lookup.names_products(text):
+                routed = Routed("recommend", "product words", None)
             elif self.generator is not None and len(text.split()) >= 3:
                 routed = self._route_by_model(text)
         if view.is_new and routed.intent in ("recommend", "greeting", "unclear"):
@@ -309,8 +270,7 @@ class Assistant:
         return routed
 
     def _mentions_need(self, text: str) -> bool:
-        low = text.lower()
-        return any(re.search(r"\b" + re.escape(c) + r"\b", low) for c in self._categories)
+        return self.lookup.mentions_category(text)
 
     def _route_by_model(self, text: str) -> Routed:
         """Ask the model when no rule fits: one forward pass over three labelled options."""
@@ -330,7 +290,7 @@ class Assistant:
     # -- handlers (each yields text pieces, then one Reply) ---------------------------------
     def _recommend(
         self,
-        turn: _Turn,
+        turn: Turn,
         intent: str,
         constraints: Constraints,
         query: str = "",
@@ -398,28 +358,24 @@ class Assistant:
             )
         return "I don't have a good suggestion right now. Tell me what you're looking for?"
 
-    def _query_from(self, text: str) -> str:
-        words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text) if w.lower() not in _STOP]
-        return " ".join(words[:12])
-
-    def _on_recommend(self, turn: _Turn) -> Iterator[str | Reply]:
-        cons, _cheaper = parse_constraints(turn.message, self._brands, self._categories)
+    def _on_recommend(self, turn: Turn) -> Iterator[str | Reply]:
+        cons, _cheaper = parse_constraints(turn.message, self.lookup.brands, self.lookup.categories)
         constraints = turn.state.constraints.merge(cons)
-        query = self._query_from(turn.message)
+        query = query_from(turn.message)
         if turn.view.is_new:
-            query = query or self._query_from(turn.state.stated_preferences)
+            query = query or query_from(turn.state.stated_preferences)
         diversity = False if _VARIANTS.search(turn.message) else None
         yield from self._recommend(turn, "recommend", constraints, query=query, diversity=diversity)
 
-    def _on_refine(self, turn: _Turn) -> Iterator[str | Reply]:
+    def _on_refine(self, turn: Turn) -> Iterator[str | Reply]:
         state, msg = turn.state, turn.message.lower()
-        cons, cheaper = parse_constraints(turn.message, self._brands, self._categories)
+        cons, cheaper = parse_constraints(turn.message, self.lookup.brands, self.lookup.categories)
         constraints = state.constraints.merge(cons)
         anchor = None
         exclude = set(state.shown)
         items = self.pipeline.items
         if cheaper and state.last_list:
-            ref = self._ordinal_item(turn)
+            ref = ordinal_item(self, turn)
             prices: list[float] = [
                 p
                 for i in ([ref.item_id] if ref else state.last_list)
@@ -428,10 +384,10 @@ class Assistant:
             if prices:
                 constraints = constraints.with_cheaper_than(min(prices))
         if re.search(r"more like|similar to", msg):
-            anchor = self._ordinal_item(turn) or (
+            anchor = ordinal_item(self, turn) or (
                 items.get(state.last_list[0]) if state.last_list else None
             )
-        query = self._query_from(
+        query = query_from(
             re.sub(
                 r"(?i)cheaper|another|something else|more like|similar to|the (first|second|third|last) one",
                 " ",
@@ -442,225 +398,7 @@ class Assistant:
             turn, "refine", constraints, query=query, exclude=exclude, anchor=anchor
         )
 
-    def _ordinal_item(self, turn: _Turn) -> Item | None:
-        pos = turn.routed.ordinal
-        lst = turn.state.last_list
-        if pos is None or not lst:
-            return None
-        idx = len(lst) - 1 if pos == -1 else pos - 1
-        return self.pipeline.items.get(lst[idx]) if 0 <= idx < len(lst) else None
-
-    def _referenced_item(self, turn: _Turn, text: str) -> Item | None:
-        """The item a message points at: an ordinal, "it/that", or a (loose) name."""
-        item = self._ordinal_item(turn)
-        if item is not None:
-            return item
-        among = turn.state.last_list + [e.item_id for e in turn.view.purchases]
-        named = self.find_item(text, among=among) if self._query_from(text) else None
-        if named is not None:
-            return named
-        if re.search(r"\b(it|that|this|those|them|one)\b", text, re.I):
-            ref = turn.state.last_item or (
-                turn.state.last_list[0] if turn.state.last_list else None
-            )
-            return self.pipeline.items.get(ref) if ref else None
-        return None
-
-    def _on_explain(self, turn: _Turn) -> Iterator[str | Reply]:
-        item = self._referenced_item(
-            turn, re.sub(r"(?i)\bwhy\b|recommend\w*|suggest\w*", " ", turn.message)
-        )
-        if item is None:
-            text = "Which suggestion should I explain? Say for example \u201cwhy the second one?\u201d after I've shown you a list."
-            yield text
-            yield Reply(text=text, intent="explain")
-            return
-        view = turn.view
-        due = view.due_refills(
-            self.pipeline.items, self.pipeline.repurchase, self.pipeline.config.replenish_factor
-        )
-        scored = Scored(item, 0.0, "explain", replenishment=item.item_id in due)
-        if item.item_id in due:
-            scored.evidence = [due[item.item_id][0]]
-        rec = self.pipeline._explain(view, scored, 1)
-        lines = [f"Why {item.title}: {rec.reason}"]
-        events = {e.event_id: e for e in view.events}
-        for eid in rec.evidence:
-            ev = events.get(eid)
-            if ev is not None and ev.item_id in self.pipeline.items:
-                what = "reviewed" if ev.kind == "review" else "bought"
-                lines.append(
-                    f"- You {what} {self.pipeline.items[ev.item_id].title} on {_date(ev.timestamp)}."
-                )
-        if not rec.evidence:
-            lines.append(
-                "- I have no purchases of yours that relate to it; it was chosen for its popularity."
-            )
-        text = "\n".join(lines)
-        yield text
-        yield Reply(text=text, intent="explain", recommendations=[rec], item_id=item.item_id)
-
-    def _on_describe(self, turn: _Turn) -> Iterator[str | Reply]:
-        ref = re.sub(
-            r"(?i)\b(tell me (more )?about|what is|what's|describe|details (on|of|about)|info(rmation)? (on|about)|more about)\b",
-            " ",
-            turn.message,
-        )
-        item = self._referenced_item(turn, ref)
-        if item is None:
-            text = "Which product would you like to know about? Tell me its name, or pick one from a list I showed."
-            yield text
-            yield Reply(text=text, intent="describe")
-            return
-        yield from self._describe_parts(item, turn.view)
-
-    def _describe_item(self, item: Item, view: UserView | None, started: float) -> Reply:
-        reply = None
-        for piece in self._describe_parts(item, view):
-            if isinstance(piece, Reply):
-                reply = piece
-        assert reply is not None
-        return reply
-
-    def _describe_parts(self, item: Item, view: UserView | None) -> Iterator[str | Reply]:
-        """The fact-based description first (instant), then the model's grounded sentences."""
-        rating = self.store.item_review_stats(item.item_id)
-        facts = item_facts(item, rating)
-        text = fact_description(item, rating)
-        yield text
-        generated = ""
-        t0 = time.perf_counter()
-        if (
-            self.generator is not None
-            and self.config.llm_descriptions
-            and self.config.describe_max_tokens
-        ):
-            try:
-                raw = self.generator.generate(
-                    describe_messages(facts), self.config.describe_max_tokens
-                )
-                kept = [s for s in grounded_sentences(raw, facts) if s.lower() not in text.lower()]
-                generated = " ".join(kept[:2])
-            except Exception as exc:  # the fact-based description stands on its own
-                log.warning("description generation failed: %s", exc)
-        tail = "\n" + generated if generated else ""
-        if view is not None:
-            own = next((e for e in reversed(view.reviews) if e.item_id == item.item_id), None)
-            if own is not None and own.rating is not None:
-                tail += f"\nYou rated it {own.rating:.0f}/5 on {_date(own.timestamp)}."
-            elif item.item_id in view.owned:
-                tail += "\nYou already have this one."
-        if tail:
-            yield tail
-        yield Reply(
-            text=text + tail,
-            intent="describe",
-            item_id=item.item_id,
-            timings={"describe_s": round(time.perf_counter() - t0, 4)},
-            data={"facts": facts, "generated": generated},
-        )
-
-    def _on_profile(self, turn: _Turn) -> Iterator[str | Reply]:
-        reply = self.profile(turn.user_id)
-        yield reply.text
-        yield reply
-
-    def _on_forget(self, turn: _Turn) -> Iterator[str | Reply]:
-        msg = turn.message.lower()
-        if "export" in msg or "download" in msg:
-            data = self.export(turn.user_id)
-            text = f"Here is everything we store about you: {len(data['events'])} events (attached as JSON)."
-            yield text
-            yield Reply(text=text, intent="forget", data={"export": data})
-            return
-        if re.search(r"\b(yes|confirm|i'?m sure|do it)\b", msg):
-            n = self.forget(turn.user_id)
-            text = f"Done: I deleted all {n} of your stored purchases, reviews and feedback. I no longer know anything about you."
-            yield text
-            yield Reply(text=text, intent="forget", data={"deleted": n})
-            return
-        text = (
-            "I can delete everything we store about you (purchases, reviews, feedback). "
-            "This can't be undone. Reply \u201cyes, forget me\u201d to confirm, or \u201cexport my data\u201d for a copy first."
-        )
-        yield text
-        yield Reply(text=text, intent="forget", data={"confirm_required": True})
-
-    def _on_review_reply(self, turn: _Turn) -> Iterator[str | Reply]:
-        m = re.search(
-            r"review\s*(?:[:\-]|\bsaying\b|\bthat says\b)\s*(.+)", turn.message, re.I | re.S
-        )
-        review = (m.group(1) if m else turn.message).strip().strip("\"\u201c\u201d'")
-        stars = re.search(r"\b([1-5])\s*(?:/\s*5|stars?)\b", turn.message, re.I)
-        reply = self.review_reply(review or turn.message, float(stars.group(1)) if stars else None)
-        yield reply.text
-        yield reply
-
-    def _history_matches(self, turn: _Turn, text: str) -> list[tuple[Event, Item]]:
-        items = self.pipeline.items
-        words = {w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in _STOP and len(w) > 2}
-        words -= {
-            "did",
-            "ever",
-            "when",
-            "order",
-            "ordered",
-            "bought",
-            "purchase",
-            "purchased",
-            "last",
-            "previous",
-            "past",
-            "recent",
-            "history",
-        }
-        out = []
-        for e in reversed(turn.view.purchases):
-            item = items.get(e.item_id)
-            if item is None or not words:
-                continue
-            title = set(
-                re.findall(r"[a-z0-9]+", (item.title + " " + " ".join(item.categories)).lower())
-            )
-            stems = {t.rstrip("s") for t in title}
-            if any(w in title or w.rstrip("s") in stems for w in words):
-                out.append((e, item))
-        return out
-
-    def _on_order_question(self, turn: _Turn) -> Iterator[str | Reply]:
-        asked = self._query_from(
-            re.sub(
-                r"(?i)\b(did i|when did i|have i|what did i|ever|buy|bought|order(ed)?|purchase[d]?|get)\b",
-                " ",
-                turn.message,
-            )
-        )
-        matches = self._history_matches(turn, asked)
-        items = self.pipeline.items
-        recent = [
-            (e, items[e.item_id]) for e in reversed(turn.view.purchases) if e.item_id in items
-        ]
-        text = order_answer(matches, asked, recent)
-        yield text
-        yield Reply(
-            text=text,
-            intent="order_question",
-            data={"orders": [e.event_id for e, _ in (matches or recent[:5])]},
-        )
-
-    def _on_complaint(self, turn: _Turn) -> Iterator[str | Reply]:
-        matches = self._history_matches(turn, turn.message)
-        order = matches[0] if matches else None
-        text = complaint_reply(turn.message, order, self.config.service)
-        yield text
-        yield Reply(
-            text=text,
-            intent="complaint",
-            item_id=order[1].item_id if order else None,
-            data={"escalate": True, "order_event": order[0].event_id if order else None},
-        )
-
-    def _on_feedback(self, turn: _Turn) -> Iterator[str | Reply]:
+    def _on_feedback(self, turn: Turn) -> Iterator[str | Reply]:
         msg = turn.message
         low = msg.lower()
         if re.search(
@@ -681,7 +419,7 @@ class Assistant:
             " ",
             msg,
         )
-        item = self._referenced_item(turn, ref)
+        item = referenced_item(self, turn, ref)
         if item is None:
             text = "Which item do you mean? Name it, or say for example \u201cnot interested in the second one\u201d."
             yield text
@@ -712,62 +450,8 @@ class Assistant:
         reply.data["feedback"] = {"event_id": event.event_id, "kind": kind, "item_id": item.item_id}
         yield from pieces
 
-    def _on_cold_start(self, turn: _Turn) -> Iterator[str | Reply]:
-        tops = sorted({c for it in self.pipeline.items.values() for c in it.categories[:1]})
-        text = (
-            f"Welcome! {ASKED_PREFERENCES}, what are you shopping for today? "
-            f"For example: {', '.join(tops[:6])}. And is there a budget I should keep to?"
-        )
-        yield text
-        yield Reply(text=text, intent="cold_start", data={"questions": 2})
-
-    def _on_greeting(self, turn: _Turn) -> Iterator[str | Reply]:
-        if re.search(r"thank|cheers", turn.message, re.I):
-            text = "You're welcome! Anything else I can help you find?"
-        elif re.search(r"bye", turn.message, re.I):
-            text = "Goodbye, and thanks for shopping with us!"
-        else:
-            text = (
-                "Hi! I can suggest what you might need next, tell you about a product, answer questions "
-                "about your orders or help with a problem. Try \u201cwhat should I get next?\u201d"
-            )
-        yield text
-        yield Reply(text=text, intent="greeting")
-
-    def _on_off_topic(self, turn: _Turn) -> Iterator[str | Reply]:
-        if turn.routed.injection:
-            text = (
-                "I can only help with shopping in this store, for your own account: suggestions, "
-                "product questions, your orders and reviews. I can't change my instructions or share other customers' data."
-            )
-        else:
-            text = (
-                "That's outside what I can help with \u2014 I'm this shop's assistant. I can suggest what "
-                "you might need next, describe a product, or help with an order."
-            )
-        yield text
-        yield Reply(
-            text=text,
-            intent="off_topic",
-            data={"guardrail": "injection" if turn.routed.injection else "off_topic"},
-        )
-
-    def _on_unclear(self, turn: _Turn) -> Iterator[str | Reply]:
-        text = (
-            "Sorry, I didn't quite get that. Are you looking for a suggestion (e.g. \u201csomething for dry hair "
-            "under $20\u201d), details about a product, or help with an order?"
-        )
-        yield text
-        yield Reply(text=text, intent="unclear")
-
 
 def _format_rec(r: Recommendation) -> str:
     price = f" (${r.price:.2f})" if r.price is not None else ""
     flag = " [refill due]" if r.replenishment else ""
     return f"{r.rank}. **{r.title}**{price}{flag} \u2014 {r.reason}"
-
-
-def _date(ts: int) -> str:
-    import datetime as dt
-
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%d %b %Y")

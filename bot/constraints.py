@@ -94,6 +94,26 @@ def _money(text: str) -> float:
     return float(text.replace(",", "."))
 
 
+_DETERMINER = frozenset("a an any another one some cheap cheaper good new".split())
+_AFTER = frozenset(
+    "under below over above for with between from that which please and or to around less "
+    "at in than but not no cheaper costing priced".split()
+)
+
+
+def _asks_for_one(before: str, after: str) -> bool:
+    """Whether a category named in the singular is the thing asked for.
+
+    "an amplifier under $5" asks for an amplifier; "I play guitar" states a hobby, "a guitar
+    tuner" asks for a tuner and "strings for my guitar" for strings.
+    """
+    prev = re.findall(r"[a-z']+", before)[-1:]
+    if prev and prev[0] not in _DETERMINER:
+        return False
+    nxt = re.match(r"\s*([a-z']+|[$\d])", after)
+    return nxt is None or not nxt.group(1).isalpha() or nxt.group(1) in _AFTER
+
+
 def parse_constraints(
     message: str,
     brands: set[str] | frozenset[str] = frozenset(),
@@ -124,8 +144,15 @@ def parse_constraints(
     cats: list[str] = []
     lowered = message.lower()
     for label, canonical in (categories or {}).items():
-        if re.search(r"\b" + re.escape(label) + r"\b", lowered) and canonical not in cats:
-            cats.append(canonical)
+        if canonical in cats:
+            continue
+        # forms shorter than the label are singulars ("amplifier" for "Amplifiers"): a mention
+        # counts only when it is the thing asked for
+        singular = len(label) < len(canonical)
+        for m in re.finditer(r"\b" + re.escape(label) + r"\b", lowered):
+            if not singular or _asks_for_one(lowered[: m.start()], lowered[m.end() :]):
+                cats.append(canonical)
+                break
     purpose = ""
     if m := _FOR.search(message):
         purpose = m.group(1).strip()

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.constraints import Constraints, parse_constraints
+from bot.history import UserView
+from bot.intents import Routed
 from knowledge.errors import InputError
 
-__all__ = ["ConversationState", "read_state", "clean_message", "LIST_LINE"]
+__all__ = ["ConversationState", "Turn", "read_state", "clean_message", "LIST_LINE"]
 
 # The assistant writes its lists as "1. Title ($12.00) - reason"; the title is recovered from it.
 LIST_LINE = re.compile(r"^\s*(\d{1,2})\.\s+\*\*(.+?)\*\*", re.M)
@@ -94,3 +96,15 @@ def read_state(
             if isinstance(meta, dict) and meta.get("item_id"):
                 state.last_item = str(meta["item_id"])
     return state
+
+
+@dataclass
+class Turn:
+    """One message being answered: who asked, what, their history and the conversation so far."""
+
+    user_id: str
+    message: str
+    view: UserView
+    state: ConversationState
+    routed: Routed
+    started: float

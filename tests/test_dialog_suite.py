@@ -25,13 +25,7 @@ DEMO_SEED = 7
 
 # Dialogs the product fails today, with why; they still run (xfail, not skip), so a fix shows up
 # as XPASS.
-KNOWN_FAILURES = {
-    "constraint-impossible-singular": (
-        "a category named in the singular ('an amplifier') is not read as a category constraint, "
-        "so the $5 limit is met with unrelated items instead of 'nothing fits'; matching "
-        "singulars naively would turn 'guitar picks' into a Guitars constraint"
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def demo_store_dir(factory: pytest.TempPathFactory) -> Path:
