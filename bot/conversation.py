@@ -13,13 +13,14 @@ from typing import Any
 
 from bot.constraints import Constraints, parse_constraints
 from bot.history import UserView
-from bot.intents import Routed
+from bot.intents import Routed, ordinal
 from knowledge.errors import InputError
 
 __all__ = ["ConversationState", "Turn", "read_state", "clean_message", "LIST_LINE"]
 
 # The assistant writes its lists as "1. Title ($12.00) - reason"; the title is recovered from it.
 LIST_LINE = re.compile(r"^\s*(\d{1,2})\.\s+\*\*(.+?)\*\*", re.M)
+_LIST_PRICE = re.compile(r"^\s*\d{1,2}\.\s+\*\*.+?\*\*\s*\(\$(\d+(?:\.\d+)?)\)", re.M)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ASKED_PREFERENCES = "To get you started"
 
@@ -34,6 +35,7 @@ class ConversationState:
     asked_preferences: bool = False
     stated_preferences: str = ""
     last_item: str | None = None  # item discussed last (described/explained)
+    last_prices: list[float | None] = field(default_factory=list)  # prices of last_list
     truncated: bool = False
 
 
@@ -77,8 +79,14 @@ def read_state(
     for turn in history:
         role, text = turn.get("role"), _content(turn)
         if role == "user":
-            cons, _cheaper = parse_constraints(text, brands, categories)
+            cons, cheaper = parse_constraints(text, brands, categories)
             state.constraints = state.constraints.merge(cons)
+            if cheaper and state.last_prices:
+                # "something cheaper" holds for the rest of the conversation ("another option"
+                # after it must not go back up in price)
+                state.constraints = state.constraints.with_cheaper_than(
+                    _cheaper_limit(state.last_prices, ordinal(text))
+                )
             if state.asked_preferences and not state.stated_preferences:
                 state.stated_preferences = text
         elif role == "assistant":
@@ -89,6 +97,12 @@ def read_state(
             ]
             if ids:
                 state.last_list = ids
+                prices = {m.start(): float(m.group(1)) for m in _LIST_PRICE.finditer(text)}
+                state.last_prices = [
+                    prices.get(m.start())
+                    for m in LIST_LINE.finditer(text)
+                    if m.group(2).strip().lower() in title_index
+                ]
                 state.shown.extend(i for i in ids if i not in state.shown)
             if ASKED_PREFERENCES in text:
                 state.asked_preferences = True
@@ -96,6 +110,17 @@ def read_state(
             if isinstance(meta, dict) and meta.get("item_id"):
                 state.last_item = str(meta["item_id"])
     return state
+
+
+def _cheaper_limit(prices: list[float | None], pos: int | None) -> float | None:
+    """The price "cheaper" referred to: the named item's ("cheaper than the second one"),
+    else the cheapest of the list."""
+    if pos is not None:
+        idx = len(prices) - 1 if pos == -1 else pos - 1
+        if 0 <= idx < len(prices) and prices[idx] is not None:
+            return prices[idx]
+    known = [p for p in prices if p is not None]
+    return min(known) if known else None
 
 
 @dataclass

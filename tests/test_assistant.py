@@ -73,6 +73,18 @@ def test_cheaper_refinement(assistant: Assistant) -> None:
     assert all(r.price is not None and r.price < cheapest for r in second.recommendations)
 
 
+def test_cheaper_holds_for_later_turns(assistant: Assistant) -> None:
+    """ "another option" after "something cheaper" stays under the lowered price."""
+    first = assistant.chat("alice", "what should I get next?")
+    cheapest = min(r.price for r in first.recommendations if r.price is not None)
+    second = assistant.chat("alice", "something cheaper", turns(("what should I get next?", first)))
+    history = turns(("what should I get next?", first), ("something cheaper", second))
+    third = assistant.chat("alice", "another option please", history)
+    assert third.intent == "refine"
+    assert third.constraints.get("cheaper_than") == cheapest
+    assert all(r.price is not None and r.price < cheapest for r in third.recommendations)
+
+
 def test_another_option_excludes_what_was_shown(assistant: Assistant) -> None:
     first = assistant.chat("alice", "what should I get next?")
     again = assistant.chat("alice", "another option", turns(("what should I get next?", first)))
