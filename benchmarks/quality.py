@@ -378,7 +378,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=40, help="SASRec max epochs")
     p.add_argument("--budget-s", type=float, default=1200, help="SASRec training time budget")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="torch threads for SASRec")
+    p.add_argument("--llm-threads", type=int, default=2, help="torch threads for the LLM")
     p.add_argument("--systems", nargs="*", default=[], help="extra registered systems")
     p.add_argument(
         "--sasrec-dir", "--save-sasrec", default=None,
@@ -403,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=a.seed,
         progress=True,
     )
-    llm = LLMOptions(a.llm_candidates, a.llm_quantization, a.adapter, a.threads, a.llm_budget_s)
+    llm = LLMOptions(a.llm_candidates, a.llm_quantization, a.adapter, a.llm_threads, a.llm_budget_s)
     cfg = QualityConfig(
         a.dataset, a.data_dir, a.sample_users, a.seed, sasrec=sas, systems=tuple(systems),
         sasrec_dir=a.sasrec_dir, llm=llm,
