@@ -142,7 +142,7 @@ def build_store(size: str, max_build_s: float, seed: int = 0) -> dict[str, Any]:
     start = time.perf_counter()
     with Store(StoreConfig(path=str(path), embedder=EMBEDDER)) as store:
         # the events collection's HNSW settings decide the write rate; keep them with the rate
-        man["events_collection"] = dict(store._events_col.metadata or {})
+        man["events_collection"] = dict(store._reviews_col.metadata or {})
         if man["built"] == 0:
             store.upsert_items(items)
         chunk: list[Event] = []

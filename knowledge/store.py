@@ -1,213 +1,57 @@
 """The knowledge store: catalog items and user events in Chroma.
 
-Two collections: ``<prefix>_items`` (one record per item, embedded from its text) and
-``<prefix>_events`` (one record per event; a review is embedded from its text, a purchase
-without text reuses its item's vector). Chroma keeps documents and metadata in SQLite and
-vectors in an HNSW index; :meth:`Store.rebuild` recreates the vectors from the stored records.
+Collections and the per-user record are described in :mod:`knowledge.layout`: items and
+reviews are embedded (HNSW), text-less events live in one record per user, which also lists the
+user's reviews, so every per-user read is a read by id. Chroma keeps documents and metadata in
+SQLite and vectors in HNSW files; :meth:`Store.rebuild` recreates the vectors from the records.
 
-Every read of events is filtered by one user id; there is deliberately no method that searches
-events across users.
+Every read of events is for one user id; there is deliberately no method that searches events
+across users. Whole-store reads (scans, popularity, stats, rebuild) are in
+:mod:`knowledge.store_scans`.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import logging
-import os
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from knowledge.embed import ChromaEmbeddingFunction, Embedder, make_embedder
-from knowledge.errors import (
-    ConfigError,
-    StoreError,
-    StoreUnavailableError,
-    UnknownItemError,
+from knowledge.errors import StoreError, StoreUnavailableError, UnknownItemError
+from knowledge.layout import (
+    LAYOUT_VERSION,
+    LIGHT_HNSW,
+    LIGHT_VECTOR,
+    REVIEWS_HNSW,
+    UserRecord,
+    collection_names,
+    is_indexed,
+    user_record_id,
+)
+from knowledge.path_lock import PathLock
+from knowledge.records import (
+    ItemFilter,
+    event_from_record,
+    event_metadata,
+    item_from_record,
+    item_metadata,
 )
 from knowledge.schema import Event, Item
+from knowledge.store_config import StoreConfig, default_store_path
+from knowledge.store_privacy import StorePrivacy
+from knowledge.store_scans import StoreScans
 
 __all__ = ["StoreConfig", "Store", "ItemFilter", "default_store_path"]
 
 log = logging.getLogger(__name__)
 
-_SEP = " | "
 
-
-def default_store_path() -> str:
-    """``$NEXTNEED_STORE`` or ``./.nextneed/store``."""
-    return os.environ.get("NEXTNEED_STORE", str(Path(".nextneed") / "store"))
-
-
-@dataclass(frozen=True)
-class StoreConfig:
-    """Where the store lives: an embedded path (default) or a Chroma server (``host`` set)."""
-
-    path: str | None = None
-    host: str | None = None
-    port: int = 8000
-    embedder: str = "minilm"
-    prefix: str = "nextneed"
-    batch_size: int = 2000
-
-    def __post_init__(self) -> None:
-        if self.host is None and self.path is None:
-            object.__setattr__(self, "path", default_store_path())
-        if self.host is not None and not self.host.strip():
-            raise ConfigError("StoreConfig.host must be a host name or None")
-        if not (0 < self.port < 65536):
-            raise ConfigError(f"StoreConfig.port must be 1..65535, got {self.port}")
-        if not (1 <= self.batch_size <= 5000):
-            # Chroma caps one write at ~5,400 records.
-            raise ConfigError(f"StoreConfig.batch_size must be 1..5000, got {self.batch_size}")
-        if not self.prefix.replace("_", "").replace("-", "").isalnum():
-            raise ConfigError(f"StoreConfig.prefix must be alphanumeric, got {self.prefix!r}")
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> StoreConfig:
-        """Read ``NEXTNEED_CHROMA_HOST``/``_PORT``, ``NEXTNEED_STORE``, ``NEXTNEED_EMBEDDER``."""
-        kw: dict[str, Any] = {}
-        if os.environ.get("NEXTNEED_CHROMA_HOST"):
-            kw["host"] = os.environ["NEXTNEED_CHROMA_HOST"]
-            kw["port"] = int(os.environ.get("NEXTNEED_CHROMA_PORT", "8000"))
-        if os.environ.get("NEXTNEED_EMBEDDER"):
-            kw["embedder"] = os.environ["NEXTNEED_EMBEDDER"]
-        kw.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**kw)
-
-
-@dataclass(frozen=True)
-class ItemFilter:
-    """Hard constraints on items; checked in code, never left to the model."""
-
-    categories: tuple[str, ...] = ()  # item must carry at least one of these labels
-    min_price: float | None = None
-    max_price: float | None = None
-    exclude_brands: tuple[str, ...] = ()
-    exclude_ids: frozenset[str] = field(default_factory=frozenset)
-
-    def accepts(self, item: Item) -> bool:
-        if item.item_id in self.exclude_ids:
-            return False
-        if self.categories:
-            labels = {c.lower() for c in item.categories}
-            if not any(c.lower() in labels for c in self.categories):
-                return False
-        if self.min_price is not None and (item.price is None or item.price < self.min_price):
-            return False
-        if self.max_price is not None and (item.price is None or item.price > self.max_price):
-            return False
-        if self.exclude_brands and item.brand.lower() in {b.lower() for b in self.exclude_brands}:
-            return False
-        return True
-
-
-class _PathLock:
-    """One embedded store path is opened by one process at a time (Chroma's SQLite + HNSW
-    files are not safe to share between processes). Re-entrant within a process."""
-
-    _held: dict[str, tuple[int, int]] = {}
-    _guard = threading.Lock()
-
-    @classmethod
-    def acquire(cls, path: Path) -> None:
-        key = str(path.resolve())
-        with cls._guard:
-            if key in cls._held:
-                fd, n = cls._held[key]
-                cls._held[key] = (fd, n + 1)
-                return
-            path.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path / ".nextneed.lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                raise StoreError(
-                    f"the store at {path} is open in another process; stop it first, or run a "
-                    f"Chroma server (`chroma run --path {path}`) and connect with --host/--port"
-                ) from None
-            cls._held[key] = (fd, 1)
-
-    @classmethod
-    def release(cls, path: Path) -> None:
-        key = str(path.resolve())
-        with cls._guard:
-            if key not in cls._held:
-                return
-            fd, n = cls._held[key]
-            if n > 1:
-                cls._held[key] = (fd, n - 1)
-                return
-            del cls._held[key]
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
-
-
-def _item_metadata(item: Item) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "title": item.title,
-        "brand": item.brand,
-        "category": item.category,
-        "top_category": item.categories[0] if item.categories else "",
-        "categories": _SEP.join(item.categories),
-        "description": item.description,
-        "attributes": json.dumps(item.attributes, sort_keys=True, ensure_ascii=False),
-    }
-    if item.price is not None:
-        meta["price"] = float(item.price)
-    return meta
-
-
-def _item_from_record(item_id: str, meta: dict[str, Any]) -> Item:
-    cats = tuple(c for c in str(meta.get("categories", "")).split(_SEP) if c)
-    return Item(
-        item_id=item_id,
-        title=str(meta.get("title", "")),
-        brand=str(meta.get("brand", "")),
-        categories=cats,
-        price=float(meta["price"]) if "price" in meta and meta["price"] is not None else None,
-        description=str(meta.get("description", "")),
-        attributes=json.loads(meta.get("attributes") or "{}"),
-    )
-
-
-def _event_metadata(event: Event) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "user_id": event.user_id,
-        "item_id": event.item_id,
-        "kind": event.kind,
-        "timestamp": int(event.timestamp),
-        "order": int(event.order),
-        "detail": event.detail,
-        "source": event.source,
-    }
-    if event.rating is not None:
-        meta["rating"] = float(event.rating)
-    return meta
-
-
-def _event_from_record(meta: dict[str, Any], document: str | None) -> Event:
-    return Event(
-        user_id=str(meta["user_id"]),
-        item_id=str(meta["item_id"]),
-        kind=str(meta["kind"]),
-        timestamp=int(meta["timestamp"]),
-        order=int(meta.get("order", 0)),
-        rating=float(meta["rating"]) if meta.get("rating") is not None else None,
-        text=document or "",
-        detail=str(meta.get("detail", "")),
-        source=str(meta.get("source", "")),
-    )
-
-
-class Store:
+class Store(StoreScans, StorePrivacy):
     """Items and events in Chroma, with per-user reads. Thread-safe for one process."""
 
     def __init__(self, config: StoreConfig | None = None, embedder: Embedder | None = None):
@@ -239,28 +83,28 @@ class Store:
                 ) from exc
         assert self.config.path is not None
         self._path = Path(self.config.path).expanduser()
-        _PathLock.acquire(self._path)
+        PathLock.acquire(self._path)
         try:
             return chromadb.PersistentClient(path=str(self._path), settings=settings)
         except Exception as exc:
-            _PathLock.release(self._path)
+            PathLock.release(self._path)
             raise StoreError(f"cannot open the store at {self._path}: {exc}") from exc
 
     def _open_collections(self) -> None:
+        names = collection_names(self.config.prefix)
         meta = {"hnsw:space": "cosine", "embedder": self.embedder.name}
+        create = self._client.get_or_create_collection
         try:
-            self._items_col = self._client.get_or_create_collection(
-                f"{self.config.prefix}_items", embedding_function=self._ef, metadata=meta
+            self._items_col = create(names["items"], embedding_function=self._ef, metadata=meta)
+            reviews_meta = dict(meta, layout=LAYOUT_VERSION, **REVIEWS_HNSW)
+            self._reviews_col = create(
+                names["reviews"], embedding_function=self._ef, metadata=reviews_meta
             )
-            # Events are searched only within one user (a handful of records after the metadata
-            # filter), so a cheaper graph costs no recall and halves write time (measured:
-            # 763 -> 1,512 events/s for 30k 384-d upserts on 2 cores).
-            events_meta = dict(
-                meta, **{"hnsw:construction_ef": 32, "hnsw:M": 12, "hnsw:sync_threshold": 20000}
+            users_meta = dict(LIGHT_HNSW, layout=LAYOUT_VERSION)
+            self._users_col = create(
+                names["users"], embedding_function=self._ef, metadata=users_meta
             )
-            self._events_col = self._client.get_or_create_collection(
-                f"{self.config.prefix}_events", embedding_function=self._ef, metadata=events_meta
-            )
+            self._legacy_col = self._existing(names["legacy"])
         except Exception as exc:
             raise StoreUnavailableError(f"cannot open the store collections: {exc}") from exc
         stored = (self._items_col.metadata or {}).get("embedder")
@@ -270,10 +114,30 @@ class Store:
                 f"{self.embedder.name!r}; use the same embedder or run `python -m knowledge rebuild`"
             )
 
+    def _existing(self, name: str) -> Any | None:
+        names = {c if isinstance(c, str) else c.name for c in self._client.list_collections()}
+        return (
+            self._client.get_collection(name, embedding_function=self._ef)
+            if name in names
+            else None
+        )
+
+    def _current(self) -> None:
+        """Refuse event reads and writes on a store in the old layout (all events in one
+        collection), rather than silently showing users an empty history."""
+        if self._legacy_col is not None:
+            where = self.config.path or f"{self.config.host}:{self.config.port}"
+            flag = f"--store {where}" if self.config.path else f"--host {self.config.host}"
+            raise StoreError(
+                f"the store at {where} was built with an older layout (every event in "
+                f"{self._legacy_col.name!r}); run `python -m knowledge rebuild {flag}` once to "
+                f"migrate it (layout {LAYOUT_VERSION}: purchases in per-user records)"
+            )
+
     def close(self) -> None:
         """Release the process lock on an embedded store path."""
         if self._path is not None:
-            _PathLock.release(self._path)
+            PathLock.release(self._path)
             self._path = None
 
     def __enter__(self) -> Store:
@@ -301,15 +165,16 @@ class Store:
         """Insert or update items (idempotent). Returns how many were written."""
         n = 0
         for batch in _batches(list(items), self.config.batch_size, progress, "items"):
-            vecs = self.embedder.embed([it.embedding_text() for it in batch])
+            texts = [it.embedding_text() for it in batch]
+            vecs = self.embedder.embed(texts)
             with self._lock:
                 self._call(
                     "upsert_items",
                     self._items_col.upsert,
                     ids=[it.item_id for it in batch],
                     embeddings=vecs,
-                    documents=[it.embedding_text() for it in batch],
-                    metadatas=[_item_metadata(it) for it in batch],
+                    documents=texts,
+                    metadatas=[item_metadata(it) for it in batch],
                 )
                 if self._items is not None:
                     for it in batch:
@@ -320,67 +185,122 @@ class Store:
     def add_events(self, events: Iterable[Event], progress: bool = False) -> int:
         """Upsert events by their deterministic id (re-adding the same event changes nothing).
 
-        Every event's item must already be in the catalog. Purchases and feedback without text
-        reuse the item's vector instead of embedding the title again.
+        Every event's item must already be in the catalog (else nothing is written). Reviews
+        and events with text are embedded; the rest go into their user's record.
         """
-        # One id per event: Chroma rejects a write that repeats an id, and the same event given
-        # twice (same user, item, kind, timestamp) is one fact; the last copy wins, as in upsert.
-        unique = list({e.event_id: e for e in events}.values())
-        n = 0
-        for batch in _batches(unique, self.config.batch_size, progress, "events"):
-            missing = {e.item_id for e in batch} - self.item_ids()
-            if missing:
-                raise StoreError(
-                    f"{len(missing)} event(s) refer to items not in the catalog, e.g. "
-                    f"{sorted(missing)[:3]}; ingest the items first"
-                )
-            vecs = np.zeros((len(batch), self.embedder.dim), dtype=np.float32)
-            text_rows = [i for i, e in enumerate(batch) if e.text.strip()]
-            if text_rows:
-                vecs[text_rows] = self.embedder.embed([batch[i].text for i in text_rows])
-            bare = [i for i, e in enumerate(batch) if not e.text.strip()]
-            if bare:
-                item_vecs = self._item_vectors(sorted({batch[i].item_id for i in bare}))
-                for i in bare:
-                    vecs[i] = item_vecs[batch[i].item_id]
-            ids = [e.event_id for e in batch]
-            with self._lock:
-                # Only count events new to the store, so popularity stays right on re-ingest.
-                existing = set(
-                    self._call("add_events", self._events_col.get, ids=ids, include=[])["ids"]
-                )
+        self._current()
+        # One id per event: the same event given twice (same user, item, kind, timestamp) is
+        # one fact; the last copy wins, as in upsert.
+        unique = {e.event_id: e for e in events}
+        missing = {e.item_id for e in unique.values()} - self.item_ids()
+        if missing:
+            raise StoreError(
+                f"{len(missing)} event(s) refer to items not in the catalog, e.g. "
+                f"{sorted(missing)[:3]}; ingest the items first"
+            )
+        by_user: dict[str, list[tuple[str, Event]]] = {}
+        for eid, e in unique.items():
+            by_user.setdefault(e.user_id, []).append((eid, e))
+        # Whole users per write, so each user record is read and written once per call; a
+        # write holds at most batch_size user records and batch_size reviews per Chroma call.
+        size = self.config.batch_size
+        chunk: list[tuple[str, Event]] = []
+        users = indexed = 0
+        with _bar(len(unique), progress and len(unique) > size, "events") as bar:
+            for evs in by_user.values():
+                chunk += evs
+                users += 1
+                indexed += sum(is_indexed(e) for _, e in evs)
+                if users >= size or indexed >= size:
+                    self._write_users(chunk)
+                    bar.update(len(chunk))
+                    chunk, users, indexed = [], 0, 0
+            if chunk:
+                self._write_users(chunk)
+                bar.update(len(chunk))
+        return len(unique)
+
+    def _write_users(self, batch: list[tuple[str, Event]]) -> None:
+        """Write events of whole users: their records first (a superset index of their
+        reviews, harmless if the review write is then interrupted), then the reviews."""
+        indexed = [(eid, e) for eid, e in batch if is_indexed(e)]
+        # outside the lock: embedding is the slow part
+        vecs = self._event_vectors([e for _, e in indexed])
+        size = self.config.batch_size
+        with self._lock:
+            records = self._user_records(sorted({e.user_id for _, e in batch}), create=True)
+            moved: list[str] = []  # events that lost their text: out of the reviews collection
+            fresh: list[str] = []
+            for eid, e in batch:
+                rec = records[e.user_id]
+                if eid not in rec.ids() and e.kind in ("purchase", "review"):
+                    fresh.append(e.item_id)
+                if is_indexed(e):
+                    rec.events.pop(eid, None)
+                    rec.review_ids.add(eid)
+                else:
+                    if eid in rec.review_ids:
+                        rec.review_ids.discard(eid)
+                        moved.append(eid)
+                    rec.events[eid] = e
+            recs = list(records.values())
+            for start in range(0, len(recs), size):
+                some = recs[start : start + size]
                 self._call(
                     "add_events",
-                    self._events_col.upsert,
-                    ids=ids,
-                    embeddings=vecs,
-                    documents=[e.text for e in batch],
-                    metadatas=[_event_metadata(e) for e in batch],
+                    self._users_col.upsert,
+                    ids=[r.record_id for r in some],
+                    embeddings=[LIGHT_VECTOR] * len(some),
+                    metadatas=[r.metadata() for r in some],
                 )
-                if self._counts is not None:
-                    for e, eid in zip(batch, ids, strict=True):
-                        if eid not in existing and e.kind in ("purchase", "review"):
-                            self._counts[e.item_id] += 1
-            n += len(batch)
-        return n
+            for start in range(0, len(indexed), size):
+                part = indexed[start : start + size]
+                self._call(
+                    "add_events",
+                    self._reviews_col.upsert,
+                    ids=[eid for eid, _ in part],
+                    embeddings=vecs[start : start + size],
+                    documents=[e.text for _, e in part],
+                    metadatas=[event_metadata(e) for _, e in part],
+                )
+            if moved:
+                self._call("add_events", self._reviews_col.delete, ids=moved)
+            if self._counts is not None:  # only events new to the store change popularity
+                self._counts.update(fresh)
 
-    def delete_events(self, user_id: str, event_ids: Sequence[str]) -> int:
-        """Delete some of one user's events; ids of other users are ignored."""
-        own = {e.event_id for e in self.history(user_id)}
-        ids = [i for i in event_ids if i in own]
-        if ids:
-            with self._lock:
-                self._call("delete_events", self._events_col.delete, ids=ids)
-                self._counts = None
-        return len(ids)
+    def _event_vectors(self, events: list[Event]) -> np.ndarray:
+        """Text embeddings; a review without text gets its item's vector."""
+        vecs = np.zeros((len(events), self.embedder.dim), dtype=np.float32)
+        text_rows = [i for i, e in enumerate(events) if e.text.strip()]
+        if text_rows:
+            vecs[text_rows] = self.embedder.embed([events[i].text for i in text_rows])
+        bare = [i for i, e in enumerate(events) if not e.text.strip()]
+        if bare:
+            item_vecs = self._item_vectors(sorted({events[i].item_id for i in bare}))
+            for i in bare:
+                vecs[i] = item_vecs[events[i].item_id]
+        return vecs
 
-    def delete_user(self, user_id: str) -> int:
-        """Forget a user: delete every event (and so every embedding) of theirs."""
-        n = len(self.history(user_id))
-        with self._lock:
-            self._call("delete_user", self._events_col.delete, where={"user_id": user_id})
-            self._counts = None
-        return n
+    def _user_records(self, user_ids: list[str], create: bool = False) -> dict[str, UserRecord]:
+        """Stored records of these users (new empty ones for the others when ``create``)."""
+        self._current()
+        got = self._call(
+            "user_records",
+            self._users_col.get,
+            ids=[user_record_id(u) for u in user_ids],
+            include=["metadatas"],
+        )
+        out: dict[str, UserRecord] = {}
+        for meta in got["metadatas"]:
+            rec = UserRecord.from_metadata(meta)
+            out[rec.user_id] = rec
+        wrong = set(out) - set(user_ids)
+        if wrong:  # a 96-bit hash collision, or a record written by hand
+            raise StoreError(f"user records {sorted(wrong)[:3]} are stored under other users' ids")
+        if create:
+            for u in user_ids:
+                out.setdefault(u, UserRecord(u))
+        return out
 
     def _item_vectors(self, item_ids: list[str]) -> dict[str, np.ndarray]:
         got = self._call("item_vectors", self._items_col.get, ids=item_ids, include=["embeddings"])
@@ -404,7 +324,7 @@ class Store:
                 items: dict[str, Item] = {}
                 for ids, metas, _ in self._scan(self._items_col, ["metadatas"]):
                     for i, m in zip(ids, metas, strict=True):
-                        items[i] = _item_from_record(i, m)
+                        items[i] = item_from_record(i, m)
                 self._items = items
             return self._items
 
@@ -434,14 +354,6 @@ class Store:
         if not query.strip():
             return []
         vec = self.embedder.embed([query])
-        chroma_where = None
-        if where is not None and (where.min_price is not None or where.max_price is not None):
-            conds = []
-            if where.min_price is not None:
-                conds.append({"price": {"$gte": float(where.min_price)}})
-            if where.max_price is not None:
-                conds.append({"price": {"$lte": float(where.max_price)}})
-            chroma_where = conds[0] if len(conds) == 1 else {"$and": conds}
         total = max(1, len(self._catalog()))
         n = min(total, k * 8 if where else k)
         res = self._call(
@@ -449,7 +361,7 @@ class Store:
             self._items_col.query,
             query_embeddings=vec,
             n_results=n,
-            where=chroma_where,
+            where=where.chroma_where() if where is not None else None,
             include=["distances"],
         )
         out: list[tuple[Item, float]] = []
@@ -471,66 +383,64 @@ class Store:
             out.update(self._item_vectors(ids[start : start + self.config.batch_size]))
         return out
 
-    # -- event reads (always one user) ------------------------------------------------
+    # -- event reads (always one user, always by id) ----------------------------------
+    def _user_events(
+        self, user_id: str, vectors: bool = False
+    ) -> list[tuple[Event, np.ndarray | None]]:
+        """One user's events, in sequence order, with their review vectors if asked."""
+        rec = self._user_records([user_id]).get(user_id)
+        if rec is None:
+            return []
+        out: list[tuple[Event, np.ndarray | None]] = [(e, None) for e in rec.events.values()]
+        if rec.review_ids:
+            include = ["metadatas", "documents"] + (["embeddings"] if vectors else [])
+            got = self._call(
+                "history", self._reviews_col.get, ids=sorted(rec.review_ids), include=include
+            )
+            embs = got["embeddings"] if vectors else [None] * len(got["ids"])
+            for m, d, v in zip(got["metadatas"], got["documents"], embs, strict=True):
+                if m["user_id"] == user_id:  # belt and braces: never another user's event
+                    out.append((event_from_record(m, d), v))
+        out.sort(key=lambda p: (p[0].timestamp, p[0].order))
+        return out
+
     def history(self, user_id: str, kinds: Sequence[str] | None = None) -> list[Event]:
         """One user's events in sequence order (timestamp, then source order)."""
-        where: dict[str, Any] = {"user_id": user_id}
-        if kinds:
-            where = {"$and": [{"user_id": user_id}, {"kind": {"$in": list(kinds)}}]}
-        got = self._call(
-            "history", self._events_col.get, where=where, include=["metadatas", "documents"]
-        )
-        events = [
-            _event_from_record(m, d)
-            for m, d in zip(got["metadatas"], got["documents"], strict=True)
-        ]
-        events.sort(key=lambda e: (e.timestamp, e.order))
-        return events
+        events = [e for e, _ in self._user_events(user_id)]
+        return [e for e in events if e.kind in kinds] if kinds else events
 
     def search_user_events(
         self, user_id: str, query: str, k: int = 5, kinds: Sequence[str] = ("review",)
     ) -> list[tuple[Event, float]]:
-        """Semantic search over ONE user's own events (reviews by default)."""
+        """Semantic search over ONE user's own events (reviews by default).
+
+        A text-less event (a purchase) is scored by its item's vector, as before the layout
+        kept such events out of the vector index.
+        """
         if not query.strip():
             return []
-        # Exact cosine over this user's vectors in numpy rather than a Chroma query: a user has
-        # tens to hundreds of events, and Chroma's filter on user_id AND kind slows down as the
-        # store grows (148 -> 17 ms p50 at 100k events, benchmarks/retrieval.py).
-        got = self._call(
-            "search_user_events",
-            self._events_col.get,
-            where={"user_id": user_id},
-            include=["metadatas", "documents", "embeddings"],
-        )
         wanted = set(kinds)
-        rows = [
-            i
-            for i, m in enumerate(got["metadatas"])
-            # belt and braces: never return another user's event
-            if m["kind"] in wanted and m["user_id"] == user_id
-        ]
-        if not rows:
+        pairs = [(e, v) for e, v in self._user_events(user_id, vectors=True) if e.kind in wanted]
+        if not pairs:
             return []
-        vecs = np.asarray([got["embeddings"][i] for i in rows], dtype=np.float32)
+        bare = sorted({e.item_id for e, v in pairs if v is None})
+        item_vecs = self._item_vectors(bare) if bare else {}
+        # Exact cosine over this user's handful of vectors, in numpy: no Chroma query needed.
+        vecs = np.asarray(
+            [v if v is not None else item_vecs[e.item_id] for e, v in pairs], dtype=np.float32
+        )
         q = self.embedder.embed([query])[0].astype(np.float32)
         norms = np.linalg.norm(vecs, axis=1) * max(float(np.linalg.norm(q)), 1e-12)
         sims = (vecs @ q) / np.maximum(norms, 1e-12)
         top = np.argsort(-sims, kind="stable")[:k]
-        return [
-            (
-                _event_from_record(got["metadatas"][rows[j]], got["documents"][rows[j]]),
-                float(sims[j]),
-            )
-            for j in top
-        ]
+        return [(pairs[j][0], float(sims[j])) for j in top]
 
     def item_review_stats(self, item_id: str) -> tuple[float, int]:
         """Mean rating and number of rated reviews of one item (aggregates only, no text)."""
-        # Filter on item_id alone and pick reviews here: Chroma's two-condition filter is
-        # slower (73 -> 41 ms p50 at 100k events).
+        self._current()
         got = self._call(
             "item_review_stats",
-            self._events_col.get,
+            self._reviews_col.get,
             where={"item_id": item_id},
             include=["metadatas"],
         )
@@ -541,113 +451,16 @@ class Store:
         ]
         return (sum(ratings) / len(ratings), len(ratings)) if ratings else (0.0, 0)
 
-    def iter_events(self, batch: int = 5000) -> Iterator[Event]:
-        """Every event (for training candidate models and building datasets), unordered."""
-        for _ids, metas, docs in self._scan(self._events_col, ["metadatas", "documents"], batch):
-            for m, d in zip(metas, docs, strict=True):
-                yield _event_from_record(m, d)
 
-    def sequences(self, kinds: Sequence[str] = ("purchase", "review")) -> dict[str, list[str]]:
-        """Each user's item sequence in order, from purchases and reviews."""
-        per_user: dict[str, list[tuple[int, int, str]]] = {}
-        for e in self.iter_events():
-            if e.kind in kinds:
-                per_user.setdefault(e.user_id, []).append((e.timestamp, e.order, e.item_id))
-        return {u: [i for *_k, i in sorted(v)] for u, v in per_user.items()}
+def _bar(total: int, show: bool, what: str) -> Any:
+    from tqdm import tqdm
 
-    def users(self) -> list[str]:
-        return sorted({e.user_id for e in self.iter_events()})
-
-    def popularity(self, k: int | None = None) -> list[tuple[str, int]]:
-        """Items by number of purchases/reviews, most popular first."""
-        with self._lock:
-            if self._counts is None:
-                counts: Counter[str] = Counter()
-                for _ids, metas, _ in self._scan(self._events_col, ["metadatas"]):
-                    counts.update(
-                        m["item_id"] for m in metas if m["kind"] in ("purchase", "review")
-                    )
-                self._counts = counts
-            return self._counts.most_common(k)
-
-    def export_user(self, user_id: str) -> dict[str, Any]:
-        """Everything stored about one user, as JSON-serialisable data."""
-        events = self.history(user_id)
-        return {
-            "user_id": user_id,
-            "events": [
-                {
-                    "event_id": e.event_id,
-                    "item_id": e.item_id,
-                    "kind": e.kind,
-                    "timestamp": e.timestamp,
-                    "rating": e.rating,
-                    "text": e.text,
-                    "detail": e.detail,
-                }
-                for e in events
-            ],
-        }
-
-    def stats(self) -> dict[str, Any]:
-        kinds: Counter[str] = Counter()
-        users: set[str] = set()
-        for _ids, metas, _ in self._scan(self._events_col, ["metadatas"]):
-            for m in metas:
-                kinds[m["kind"]] += 1
-                users.add(m["user_id"])
-        return {
-            "items": self._call("count", self._items_col.count),
-            "events": sum(kinds.values()),
-            "users": len(users),
-            "events_by_kind": dict(kinds),
-            "embedder": self.embedder.name,
-            "location": self.config.path
-            if not self.config.host
-            else f"{self.config.host}:{self.config.port}",
-        }
-
-    # -- maintenance ------------------------------------------------------------------
-    def rebuild(self, progress: bool = False) -> dict[str, int]:
-        """Recreate both vector collections from the stored records (re-embedding them)."""
-        with self._lock:
-            items = self.all_items()
-            events = list(self.iter_events())
-            for name in (self._items_col.name, self._events_col.name):
-                self._call("rebuild", self._client.delete_collection, name)
-            self._items = None
-            self._counts = None
-            self._open_collections()
-            self._items = {}
-            self.upsert_items(items, progress=progress)
-            self.add_events(events, progress=progress)
-        return {"items": len(items), "events": len(events)}
-
-    def _scan(
-        self, col: Any, include: list[str], batch: int = 5000
-    ) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str | None]]]:
-        offset = 0
-        while True:
-            got = self._call("scan", col.get, include=include, limit=batch, offset=offset)
-            ids = got["ids"]
-            if not ids:
-                return
-            metas = got.get("metadatas") or [{}] * len(ids)
-            docs = got.get("documents") or [None] * len(ids)
-            yield ids, metas, docs
-            offset += len(ids)
+    return tqdm(total=total, desc=f"writing {what}", unit=what, disable=not show)
 
 
 def _batches(rows: list[Any], size: int, progress: bool, what: str) -> Iterator[list[Any]]:
-    bar = None
-    if progress and len(rows) > size:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(rows), desc=f"writing {what}", unit=what)
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
-        yield chunk
-        if bar is not None:
+    with _bar(len(rows), progress and len(rows) > size, what) as bar:
+        for start in range(0, len(rows), size):
+            chunk = rows[start : start + size]
+            yield chunk
             bar.update(len(chunk))
-    if bar is not None:
-        bar.close()

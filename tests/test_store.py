@@ -133,3 +133,114 @@ def test_items_roundtrip_all_fields(tmp_store: Store) -> None:
     item = Item("x", "T", "B", ("A", "B"), None, "desc", {"consumable": True, "replenish_days": 30})
     tmp_store.upsert_items([item])
     assert tmp_store.get_item("x") == item
+
+
+# -- layout 2: text-less events in per-user records, reviews in the vector index -----------------
+
+
+def test_textless_events_stay_out_of_the_vector_index(small_store: Store) -> None:
+    reviews = [e for e in SMALL_EVENTS if e.kind == "review"]
+    assert small_store._reviews_col.count() == len(reviews)
+    assert small_store._users_col.count() == len({e.user_id for e in SMALL_EVENTS})
+    assert sorted(small_store.users()) == ["alice", "bob", "carol", "dave", "erin"]
+
+
+def test_purchases_are_searchable_by_their_items_vector(small_store: Store) -> None:
+    hits = small_store.search_user_events("bob", "guitar strings", k=3, kinds=("purchase",))
+    assert [e.item_id for e, _ in hits][0] == "strings"
+    assert {e.kind for e, _ in hits} == {"purchase"}
+
+
+def test_an_event_that_loses_its_text_moves_out_of_the_index(small_store: Store) -> None:
+    first = Event("gail", "tuner", "feedback", 1_700_700_000, 1, detail="owned", text="I have one")
+    small_store.add_events([first])
+    assert small_store._reviews_col.count() == 4
+    again = Event("gail", "tuner", "feedback", 1_700_700_000, 1, detail="owned")  # same event id
+    small_store.add_events([again])
+    assert small_store.history("gail") == [again]
+    assert small_store._reviews_col.count() == 3
+
+
+def test_a_record_naming_a_review_never_written_is_harmless(small_store: Store) -> None:
+    # What a process killed between writing bob's record and his review leaves behind.
+    rec = small_store._user_records(["bob"])["bob"]
+    rec.review_ids.add("e-never-written")
+    small_store._put_or_drop(rec)
+    assert [e.item_id for e in small_store.history("bob")] == ["guitar", "strings", "tuner"]
+    assert small_store.delete_user("bob") == 3
+    assert small_store.history("bob") == [] and "bob" not in small_store.users()
+
+
+def test_forget_reaches_a_review_its_record_lost(small_store: Store) -> None:
+    rec = small_store._user_records(["dave"])["dave"]
+    rec.review_ids.clear()  # the review is stored, but the user's record no longer lists it
+    small_store._put_or_drop(rec)
+    small_store.delete_user("dave")
+    assert all(e.user_id != "dave" for e in small_store.iter_events())
+
+
+def test_user_ids_that_hash_alike_in_spirit_stay_apart(tmp_store: Store) -> None:
+    tmp_store.upsert_items(SMALL_ITEMS)
+    tmp_store.add_events(
+        [Event("Ann", "razor", "purchase", 1), Event("ann", "foam", "purchase", 2)]
+    )
+    assert [e.item_id for e in tmp_store.history("Ann")] == ["razor"]
+    assert [e.item_id for e in tmp_store.history("ann")] == ["foam"]
+
+
+def _write_layout1(path: Path) -> None:
+    """A store as the layout-1 code wrote it: items, and every event in ``nextneed_events``."""
+    import chromadb
+    from chromadb.config import Settings
+
+    from knowledge.embed import ChromaEmbeddingFunction
+    from knowledge.records import event_metadata, item_metadata
+
+    emb = HashingEmbedder()
+    ef = ChromaEmbeddingFunction(emb, embedder_name="hashing")
+    client = chromadb.PersistentClient(
+        path=str(path), settings=Settings(anonymized_telemetry=False)
+    )
+    meta = {"hnsw:space": "cosine", "embedder": emb.name}
+    items = client.get_or_create_collection("nextneed_items", embedding_function=ef, metadata=meta)
+    texts = [it.embedding_text() for it in SMALL_ITEMS]
+    items.upsert(
+        ids=[it.item_id for it in SMALL_ITEMS],
+        embeddings=emb.embed(texts),
+        documents=texts,
+        metadatas=[item_metadata(it) for it in SMALL_ITEMS],
+    )
+    events = client.get_or_create_collection(
+        "nextneed_events", embedding_function=ef, metadata=meta
+    )
+    events.upsert(
+        ids=[e.event_id for e in SMALL_EVENTS],
+        embeddings=emb.embed([e.text or e.item_id for e in SMALL_EVENTS]),
+        documents=[e.text for e in SMALL_EVENTS],
+        metadatas=[event_metadata(e) for e in SMALL_EVENTS],
+    )
+
+
+def test_old_layout_is_refused_then_migrated_by_rebuild(tmp_path: Path) -> None:
+    path = tmp_path / "old"
+    code = f"from tests.test_store import _write_layout1 as w; from pathlib import Path; w(Path({str(path)!r}))"
+    # a fresh process, as Chroma caches an opened path per process
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    cfg = StoreConfig(path=str(path), embedder="hashing")
+    with Store(cfg, HashingEmbedder()) as s:
+        assert s.get_item("tuner").price == 12.0  # the catalog is unchanged and readable
+        with pytest.raises(StoreError, match="python -m knowledge rebuild --store"):
+            s.history("bob")
+        with pytest.raises(StoreError, match="older layout"):
+            s.add_events([Event("bob", "foam", "purchase", 1_800_000_000)])
+    proc = subprocess.run(
+        [sys.executable, "-m", "knowledge", "rebuild", "--store", str(path), "--embedder", "hashing"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with Store(cfg, HashingEmbedder()) as s:
+        assert [e.item_id for e in s.history("bob")] == ["guitar", "strings", "tuner"]
+        assert s.history("bob")[2].text == "The clip broke in a week."
+        assert s.stats()["events"] == len(SMALL_EVENTS)
+        assert s.search_user_events("dave", "dry hair", k=1)[0][0].item_id == "shampoo"
+        assert s._legacy_col is None

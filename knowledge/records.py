@@ -1,0 +1,117 @@
+"""How items and events become Chroma records and back, and the exact item filter.
+
+Chroma metadata holds only scalars, so an item's category path is joined with ``" | "`` and
+its attributes are stored as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from knowledge.schema import Event, Item
+
+__all__ = [
+    "ItemFilter",
+    "item_metadata",
+    "item_from_record",
+    "event_metadata",
+    "event_from_record",
+]
+
+_SEP = " | "
+
+
+@dataclass(frozen=True)
+class ItemFilter:
+    """Hard constraints on items; checked in code, never left to the model."""
+
+    categories: tuple[str, ...] = ()  # item must carry at least one of these labels
+    min_price: float | None = None
+    max_price: float | None = None
+    exclude_brands: tuple[str, ...] = ()
+    exclude_ids: frozenset[str] = field(default_factory=frozenset)
+
+    def accepts(self, item: Item) -> bool:
+        if item.item_id in self.exclude_ids:
+            return False
+        if self.categories:
+            labels = {c.lower() for c in item.categories}
+            if not any(c.lower() in labels for c in self.categories):
+                return False
+        if self.min_price is not None and (item.price is None or item.price < self.min_price):
+            return False
+        if self.max_price is not None and (item.price is None or item.price > self.max_price):
+            return False
+        if self.exclude_brands and item.brand.lower() in {b.lower() for b in self.exclude_brands}:
+            return False
+        return True
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        """The part of the filter Chroma can apply itself (the price range), or None."""
+        conds: list[dict[str, Any]] = []
+        if self.min_price is not None:
+            conds.append({"price": {"$gte": float(self.min_price)}})
+        if self.max_price is not None:
+            conds.append({"price": {"$lte": float(self.max_price)}})
+        if not conds:
+            return None
+        return conds[0] if len(conds) == 1 else {"$and": conds}
+
+
+def item_metadata(item: Item) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "title": item.title,
+        "brand": item.brand,
+        "category": item.category,
+        "top_category": item.categories[0] if item.categories else "",
+        "categories": _SEP.join(item.categories),
+        "description": item.description,
+        "attributes": json.dumps(item.attributes, sort_keys=True, ensure_ascii=False),
+    }
+    if item.price is not None:
+        meta["price"] = float(item.price)
+    return meta
+
+
+def item_from_record(item_id: str, meta: dict[str, Any]) -> Item:
+    cats = tuple(c for c in str(meta.get("categories", "")).split(_SEP) if c)
+    return Item(
+        item_id=item_id,
+        title=str(meta.get("title", "")),
+        brand=str(meta.get("brand", "")),
+        categories=cats,
+        price=float(meta["price"]) if "price" in meta and meta["price"] is not None else None,
+        description=str(meta.get("description", "")),
+        attributes=json.loads(meta.get("attributes") or "{}"),
+    )
+
+
+def event_metadata(event: Event) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "user_id": event.user_id,
+        "item_id": event.item_id,
+        "kind": event.kind,
+        "timestamp": int(event.timestamp),
+        "order": int(event.order),
+        "detail": event.detail,
+        "source": event.source,
+    }
+    if event.rating is not None:
+        meta["rating"] = float(event.rating)
+    return meta
+
+
+def event_from_record(meta: dict[str, Any], document: str | None) -> Event:
+    return Event(
+        user_id=str(meta["user_id"]),
+        item_id=str(meta["item_id"]),
+        kind=str(meta["kind"]),
+        timestamp=int(meta["timestamp"]),
+        order=int(meta.get("order", 0)),
+        rating=float(meta["rating"]) if meta.get("rating") is not None else None,
+        text=document or "",
+        detail=str(meta.get("detail", "")),
+        source=str(meta.get("source", "")),
+    )
