@@ -2,7 +2,7 @@
 
 The tree lives in :mod:`knowledge.errors` (``knowledge`` imports nothing from ``bot``); this
 module re-exports it so bot users (UI, HTTP API, CLI) import every error from one place, and
-adds the errors that only the language-model side raises.
+adds the errors only ``bot`` raises (model backend, server, dialog files).
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ __all__ = [
     "InputError",
     "GenerationError",
     "ScoringUnsupportedError",
+    "BusyError",
+    "AuthError",
+    "DialogFileError",
 ]
 
 
@@ -40,3 +43,15 @@ class GenerationError(NextNeedError):
 
 class ScoringUnsupportedError(GenerationError):
     """The backend cannot score choices in one pass (e.g. an HTTP server without logprobs)."""
+
+
+class BusyError(NextNeedError):
+    """Every assistant slot stayed busy beyond the short wait; the caller should retry."""
+
+
+class AuthError(NextNeedError):
+    """A request has no valid API key, or no identity this server is configured to accept."""
+
+
+class DialogFileError(NextNeedError, ValueError):
+    """A dialog file is malformed: the message names the file, line and column."""

@@ -50,6 +50,7 @@ from bot.api_schema import (
     ReviewReplyRequest,
     message_text,
 )
+from bot.errors import AuthError, BusyError
 from knowledge.errors import (
     ConfigError,
     InputError,
@@ -76,14 +77,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class BusyError(NextNeedError):
-    """Every assistant slot stayed busy beyond the short wait; the caller should retry."""
-
-
-class AuthError(NextNeedError):
-    """A request has no valid API key, or no identity this server is configured to accept."""
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
+from bot.errors import DialogFileError
 from bot.reply import INTENTS
-from knowledge.errors import NextNeedError
 from knowledge.schema import FEEDBACK_KINDS
 
 __all__ = [
@@ -60,10 +60,6 @@ CAPABILITIES: tuple[str, ...] = (
     "greeting",
 )
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,79}$")
-
-
-class DialogFileError(NextNeedError, ValueError):
-    """A dialog file is malformed: the message names the file, line and column."""
 
 
 @dataclass(frozen=True)
