@@ -3,6 +3,7 @@
 
     python -m benchmarks.load                      # quick: 20 s per level, 60 s soak
     python -m benchmarks.load --soak-seconds 600   # the full 10-minute soak
+    python -m benchmarks.load --model nf4          # with the default language model in 4-bit
 
 Every session replays a short conversation (recommend, explain, describe, refine) as a
 different demo user over ``/v1/chat/completions``. A 503 ``busy`` answer is the server's
@@ -52,15 +53,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(store_path: Path, embedder: str, max_concurrency: int) -> tuple[str, Any, Any]:
+def start(
+    store_path: Path, embedder: str, max_concurrency: int, model: str = "none"
+) -> tuple[str, Any, Any]:
     import uvicorn
 
     from bot.assistant import Assistant, AssistantConfig
     from bot.server import ServerConfig, create_app
     from knowledge.store import StoreConfig
 
+    model_config = None
+    if model != "none":
+        from bot.model import ModelConfig
+
+        model_config = ModelConfig(quantization=model)  # type: ignore[arg-type]
     assistant = Assistant.from_config(
-        AssistantConfig(store=StoreConfig(path=str(store_path), embedder=embedder))
+        AssistantConfig(
+            store=StoreConfig(path=str(store_path), embedder=embedder), model=model_config
+        )
     )
     config = ServerConfig(mode="demo", trust_user_header=True, max_concurrency=max_concurrency)
     port = _free_port()
@@ -191,6 +201,12 @@ def main() -> None:
     p.add_argument("--soak-sessions", type=int, default=16)
     p.add_argument("--embedder", default="minilm")
     p.add_argument("--max-concurrency", type=int, default=2, help="the server's gate (default 2)")
+    p.add_argument(
+        "--model",
+        choices=["none", "nf4", "fp32", "bf16"],
+        default="none",
+        help="the default language model in this precision (default: none, rules + retrieval)",
+    )
     args = p.parse_args()
     if not 0 < args.soak_seconds <= 3600 or not 0 < args.level_seconds <= 600:
         p.error("--soak-seconds must be within 0..3600 and --level-seconds within 0..600")
@@ -202,7 +218,7 @@ def main() -> None:
         store = work / "store"
         shutil.copytree(demo_store(args.embedder), store)  # feedback turns write: use a copy
         users = demo_users(args.embedder)
-        url, server, _assistant = start(store, args.embedder, args.max_concurrency)
+        url, server, _assistant = start(store, args.embedder, args.max_concurrency, args.model)
         run_level(url, users, 2, 5, 20)  # warm-up (caches, first embeddings)
         levels = []
         for n in args.levels:
@@ -214,12 +230,18 @@ def main() -> None:
         server.should_exit = True
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    model_text = (
+        "none (rules, retrieval and candidate models; no language model)"
+        if args.model == "none"
+        else f"default model (SmolLM2-135M-Instruct) in {args.model}: LLM ranker, model routing, "
+        "generated descriptions"
+    )
     result = {
         "environment": env,
         "setup": {
             "server": "bot.server.create_app under uvicorn, 127.0.0.1, in this process",
             "store": f"demo store (knowledge.demo, seed 0), {args.embedder} embedder, a copy",
-            "model": "none (rules, retrieval and candidate models; no language model)",
+            "model": model_text,
             "gate": f"max_concurrency={args.max_concurrency}, busy_wait_s=3.0",
             "dialog": DIALOG,
             "level_seconds": args.level_seconds,
@@ -250,9 +272,9 @@ def main() -> None:
 
 Server: `bot.server` (FastAPI + Gradio) under uvicorn on 127.0.0.1, gate
 max_concurrency={args.max_concurrency} with a 3 s wait before answering 503 `busy`. Store: the
-demo shop ({args.embedder} embedder). No language model (rules, retrieval, candidate models).
+demo shop ({args.embedder} embedder). Model: {model_text}.
 Each session replays: {" / ".join(DIALOG)}. Levels run {args.level_seconds:.0f} s or
-{args.max_turns} turns each. Rerun: `python -m benchmarks.load --soak-seconds 600`.
+{args.max_turns} turns each. Rerun: `python -m benchmarks.load --soak-seconds 600{"" if args.model == "none" else " --model " + args.model}`.
 
 {table(["sessions", "completed turns", "turns/s", "p50 ms", "p95 ms", "rejected busy", "errors"], rows)}
 
@@ -266,7 +288,7 @@ RSS of the process (the server and the load clients share it): {s["rss_mib"]["st
 end, max {s["rss_mib"]["max"]} MiB; linear fit {s["rss_slope_mib_per_min"]} MiB/min over the whole
 soak, {s["rss_slope_second_half_mib_per_min"]} MiB/min over its second half.
 """
-    write_results("load", result, md)
+    write_results("load" if args.model == "none" else f"load-{args.model}", result, md)
 
 
 if __name__ == "__main__":

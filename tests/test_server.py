@@ -4,6 +4,7 @@ identity and the busy limit."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
@@ -249,13 +250,23 @@ def test_api_keys(keyed_server: RunningServer) -> None:
     assert httpx.get(url + "/config").status_code in (401, 403) or "login" in httpx.get(url).text
 
 
-def test_busy_limit_answers_503_and_recovers(app_server: RunningServer) -> None:
+def test_busy_limit_answers_503_and_recovers(
+    app_server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
     gate = app_server.app.state.gate
     for _ in range(gate.capacity):
         gate.acquire()
     try:
-        resp = post(app_server, "/api/recommend", {"message": "what next?"})
+        uvicorn_log = logging.getLogger("uvicorn.error")  # does not propagate to the root
+        uvicorn_log.addHandler(caplog.handler)
+        try:
+            with caplog.at_level(logging.ERROR):
+                resp = post(app_server, "/api/recommend", {"message": "what next?"})
+        finally:
+            uvicorn_log.removeHandler(caplog.handler)
         assert "busy" in assert_error(resp, 503, "busy")
+        # explicit back-pressure is an answer, not a server error in the log
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
         assert resp.headers["Retry-After"]
         stream = post(
             app_server,
