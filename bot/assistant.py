@@ -22,6 +22,7 @@ from bot.history import UserView
 from bot.intents import Routed, route
 from bot.item_turns import describe_parts, on_describe, on_explain, ordinal_item, referenced_item
 from bot.lookup import CatalogIndex
+from bot.need import NeedConfig, NeedPredictor
 from bot.pipeline import PipelineConfig, RecommendationPipeline
 from bot.profile import profile_summary
 from bot.reply import Recommendation, Reply, ReplyChunk
@@ -50,6 +51,12 @@ class AssistantConfig:
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     use_llm_ranker: bool = True
+    # the model states the next need in words (bot.need): shown, and an extra semantic query.
+    # None: only with a LoRA adapter (trained on the next_need task). Measured on the demo shop,
+    # the base SmolLM2-135M just continued the history list instead of naming a need (4 of 4
+    # users), and the ~8 generated tokens cost ~1.5 s per turn in nf4 on 2 CPU cores.
+    model_need: bool | None = None
+    need: NeedConfig = field(default_factory=NeedConfig)
     llm_descriptions: bool = True
     describe_max_tokens: int = 48
     max_message_chars: int = 2000
@@ -78,6 +85,14 @@ class Assistant:
         self.store = store
         self.generator = generator
         self.pipeline = RecommendationPipeline(store, self.config.pipeline, ranker)
+        use_need = self.config.model_need
+        if use_need is None:
+            use_need = getattr(self.config.model, "adapter", None) is not None
+        self.need = (
+            NeedPredictor(generator, store, self.config.need)
+            if generator is not None and use_need
+            else None
+        )
         self._index_catalog()
         # intent -> handler; each yields text pieces, then one Reply
         self._handlers: dict[str, Callable[[Turn], Iterator[str | Reply]]] = {
@@ -318,6 +333,9 @@ class Assistant:
                     + "), here is what you may need next:"
                 )
         yield intro + "\n"
+        predicted = None
+        if self.need is not None and not view.is_new and not query and anchor is None:
+            predicted = self.need.predict(view, self.pipeline.items)
         recs, need, timings = self.pipeline.recommend(
             view,
             constraints,
@@ -325,7 +343,13 @@ class Assistant:
             exclude=exclude or set(),
             anchor=anchor,
             diversity=diversity,
+            need_query=predicted.phrase if predicted else "",
         )
+        if predicted is not None:
+            need = predicted.phrase
+            timings["need_s"] = round(predicted.seconds, 4)
+            for r in recs:
+                r.need = need
         if not recs:
             text = intro + "\n" + self._nothing_found(constraints)
             yield text[len(intro) + 1 :]

@@ -48,9 +48,11 @@ class PipelineConfig:
     long_tail_slots: int = 1
     replenish_factor: float = 0.8
     rank_weight: float = 1.0
-    # items near the model's stated next need ("conditioner refill"): a guess, so weaker than an
-    # explicit request; the top hit weighs about as much as a top fused-history candidate
-    need_weight: float = 0.06
+    # items near the model's stated next need ("conditioner refill") join the fusion as one more
+    # source with this weight (transitions have 1.0 by default): a guess, weaker than an explicit
+    # request; at most ``need_k`` items at cosine similarity >= 0.3
+    need_weight: float = 0.5
+    need_k: int = 5
     # The history stage: SASRec joins the fusion once this many users have >= 3 purchases or
     # reviews. On the 600-user demo shop even a converged SASRec got fusion weight 0 on
     # validation (transitions + co-occurrence already predict it); on Amazon Beauty (22k users)
@@ -72,6 +74,8 @@ class PipelineConfig:
             raise ConfigError("PipelineConfig.long_tail_slots must be within 0..n_results")
         if not 0 <= self.need_weight <= 1:
             raise ConfigError("PipelineConfig.need_weight must be within 0..1")
+        if not 1 <= self.need_k <= 50:
+            raise ConfigError("PipelineConfig.need_k must be within 1..50")
         if not 0 < self.replenish_factor <= 2:
             raise ConfigError("PipelineConfig.replenish_factor must be within (0, 2]")
         if self.sasrec_min_users < 1 or self.tune_min_users < 1:
@@ -294,10 +298,11 @@ class RecommendationPipeline:
                     "semantic",
                 )
         if need_query and self.config.need_weight > 0:
-            filt = constraints.to_filter()
-            for rank, (item, _sim) in enumerate(self.store.search_items(need_query, k, filt)):
+            rrf = (self.stage.fused.config.rrf_k if self.stage is not None else 60) + 1
+            hits = self.store.search_items(need_query, self.config.need_k, constraints.to_filter())
+            for rank, (item, _sim) in enumerate(h for h in hits if h[1] >= 0.3):
                 self.note_item(item)
-                add(item.item_id, self.config.need_weight / (rank + 5), "predicted need")
+                add(item.item_id, self.config.need_weight / (rank + rrf), "predicted need")
         return pool
 
     def _filter(
