@@ -421,4 +421,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the importable module, not this __main__ copy: benchmarks.quality_llm registers the
+    # LLM rankers in benchmarks.quality.SYSTEMS, which __main__ would not see.
+    from benchmarks import quality
+
+    quality.main()
