@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> None:
         trust_user_header=args.trust_user_header or (args.mode == "demo" and not keys),
         trust_proxy_header=args.trust_proxy_header, max_concurrency=args.max_concurrency,
     )  # fmt: skip
-    uvicorn.run(create_app(assistant, server), host=args.host, port=args.port, log_level="info")
+    # keep idle connections longer than uvicorn's 5 s: a help-desk client that waited out a
+    # busy answer must not find its keep-alive connection closed under it
+    uvicorn.run(create_app(assistant, server), host=args.host, port=args.port,
+                log_level="info", timeout_keep_alive=30)  # fmt: skip
 
 
 if __name__ == "__main__":

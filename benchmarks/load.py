@@ -76,7 +76,11 @@ def start(
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(assistant, config), host="127.0.0.1", port=port, log_level="error"
+            create_app(assistant, config),
+            host="127.0.0.1",
+            port=port,
+            log_level="error",
+            timeout_keep_alive=30,  # as app.py serves
         )
     )
     threading.Thread(target=server.run, daemon=True).start()

@@ -226,6 +226,10 @@ class Assistant:
         # the fitted candidate models (popularity, transitions, refill periods) were built from
         # those events too: refit so nothing derived from them is left
         self.pipeline.refresh()
+        # the model's key/value cache may hold prompt prefixes made of this user's history
+        cache = getattr(self.generator, "prefix_cache", None)
+        if cache is not None:
+            cache.clear()
         return n
 
     def export(self, user_id: str) -> dict[str, Any]:

@@ -4,6 +4,7 @@ derived count of that user, checked by searching the store afterwards every way 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 
@@ -76,3 +77,22 @@ def test_forget_over_http(small_store: Store) -> None:
         assert WORDS not in json.dumps(prof) and "tuner" not in prof["text"].lower()
     finally:
         running.stop()
+
+
+def test_forget_me_clears_the_models_prompt_cache(small_store: Store, tiny_model_dir: Path) -> None:
+    """The ranker keeps key/values of prompt prefixes (made of a user's history) in memory."""
+    from bot.generation import TransformersGenerator
+    from bot.model import ModelConfig, load_model
+    from bot.ranker import LLMRanker
+
+    small_store.add_events(EXTRA)
+    gen = TransformersGenerator(
+        load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32", threads=1))
+    )
+    gen.prefix_cache.clear()
+    assistant = Assistant(small_store, AssistantConfig(), generator=gen, ranker=LLMRanker(gen))
+    reply = assistant.chat("frank", "what should I get next?")
+    assert len(reply.recommendations) > 1  # ranked by the model, so prefixes were cached
+    assert len(gen.prefix_cache) > 0
+    assistant.forget("frank")
+    assert len(gen.prefix_cache) == 0
