@@ -224,22 +224,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         kind = _HTTP_TYPES.get(exc.status_code, "error")
         return _error(exc.status_code, kind, str(exc.detail), _headers_for(exc.status_code))
 
-    # nextneed's own errors are answered by ExceptionMiddleware; a handler for bare Exception
-    # runs in Starlette's ServerErrorMiddleware, which re-raises after answering, so every
-    # 503 busy would also be logged as "Exception in ASGI application"
-    @app.exception_handler(NextNeedError)
-    async def _ours(_: Request, exc: NextNeedError) -> Any:
+    async def _answer(_: Request, exc: Exception) -> Any:
         status, kind, message = _classify(exc)
         if status >= 500 and status != 503:
             log.exception("request failed")
         return _error(status, kind, message, _headers_for(status))
 
-    @app.exception_handler(Exception)
-    async def _any(_: Request, exc: Exception) -> Any:
-        status, kind, message = _classify(exc)
-        if status >= 500 and status != 503:
-            log.exception("request failed")
-        return _error(status, kind, message, _headers_for(status))
+    # nextneed's own errors are answered by ExceptionMiddleware; the handler for bare Exception
+    # runs in Starlette's ServerErrorMiddleware, which re-raises after answering, so a 503 busy
+    # routed there would also be logged as "Exception in ASGI application"
+    app.add_exception_handler(NextNeedError, _answer)
+    app.add_exception_handler(Exception, _answer)
 
 
 # ---- identity -----------------------------------------------------------------------------
