@@ -29,7 +29,14 @@ from tqdm import tqdm
 
 from bot.describe import describe_messages, item_facts
 from bot.history import UserView
-from bot.prompts import MAX_CANDIDATES, CandidateLine, explanation_messages, next_need_messages
+from bot.prompts import (
+    MAX_CANDIDATES,
+    MAX_HISTORY,
+    SNIPPET_CHARS,
+    CandidateLine,
+    explanation_messages,
+    next_need_messages,
+)
 from bot.ranker import LLMRanker, RankerConfig, history_lines
 from knowledge.errors import ConfigError
 from knowledge.schema import Event, Item
@@ -67,8 +74,8 @@ class DatasetConfig:
 
     tasks: tuple[str, ...] = TASKS
     n_candidates: int = 20
-    max_history: int = 10
-    snippet_chars: int = 60
+    max_history: int = MAX_HISTORY  # the serving defaults, so training prompts match served ones
+    snippet_chars: int = SNIPPET_CHARS
     max_prefixes_per_user: int | None = None  # keep the latest training prefixes of each user
     max_users: int | None = None  # first N users in sorted order (a deterministic subsample)
     exclude_history: bool = True  # candidates never include items the user already has
