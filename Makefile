@@ -34,9 +34,14 @@ $(VENV)/.installed: pyproject.toml
 model: install
 	$(PY) -m bot.model fetch
 
-demo-store: install $(DEMO_STORE)/.ready
+# The stamp names the store layout (knowledge/layout.py LAYOUT_VERSION): a demo store built by
+# an older nextneed is rebuilt from scratch instead of being refused at start-up.
+DEMO_READY := $(DEMO_STORE)/.ready-layout2
 
-$(DEMO_STORE)/.ready:
+demo-store: install $(DEMO_READY)
+
+$(DEMO_READY):
+	rm -rf $(DEMO_STORE)
 	$(PY) -m knowledge demo --out $(DEMO_FILES) --ingest --store $(DEMO_STORE)
 	touch $@
 
