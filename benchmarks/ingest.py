@@ -98,6 +98,8 @@ def run(source: Path, fmt: str, embedder_name: str = "minilm") -> dict[str, obje
         "format": fmt,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "embedder": embedder.name,
+        # MiniLM runs on ONNX Runtime when an exported model is at hand (knowledge.minilm_onnx)
+        "engine": getattr(embedder.inner, "engine", "") or "n/a",
         "wall_s": round(wall, 2),
         "target_s": TARGET_S,
         "within_target": wall <= TARGET_S,
@@ -158,7 +160,8 @@ def _markdown(r: dict[str, object], mode: str) -> str:
     lines = [
         f"# Ingest benchmark: {title[mode]}",
         "",
-        f"{r['date']}, {r['hardware']}, embedder {r['embedder']}, 1-minute load average "
+        f"{r['date']}, {r['hardware']}, embedder {r['embedder']} on {r['engine']}, "
+        "1-minute load average "
         f"{r['load_avg_1m']} (the 2 cores are shared with other jobs).",
         "",
         "| measure | value |",

