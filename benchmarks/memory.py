@@ -85,6 +85,7 @@ def _one(quantization: str) -> dict[str, Any]:
         model(**loaded.tokenizer("Hello there, what should I buy?", return_tensors="pt"))
     after_forward = _rss()
     trimmed = _malloc_trim()
+    cache = _prefix_cache_cost(loaded)
     return {
         "quantization": quantization,
         "footprint_mib": round(model.get_memory_footprint() / MIB, 1),
@@ -94,7 +95,37 @@ def _one(quantization: str) -> dict[str, Any]:
         "rss_after_forward_delta_mib": round((after_forward - before) / MIB, 1),
         "rss_after_malloc_trim_delta_mib": round((trimmed - before) / MIB, 1) if trimmed else None,
         "load_s": round(load_s, 2),
+        "prefix_cache": cache,
         "load_avg": load(),
+    }
+
+
+def _prefix_cache_cost(loaded: Any) -> dict[str, Any]:
+    """Bytes the ranker's prefix cache keeps per prompt token, from one ranking prompt with a
+    six-line history (what each returning customer's entry costs)."""
+    from bot.generation import TransformersGenerator
+    from bot.prefix_cache import token_cuts
+    from bot.prompts import CandidateLine, HistoryLine, ranking_prompt_parts
+
+    gen = TransformersGenerator(loaded)
+    history = [
+        HistoryLine(f"Moisture shampoo for dry hair, size {i}", 40 - i, "review", 4.0, "soft")
+        for i in range(6)
+    ]
+    parts = ranking_prompt_parts(history, [CandidateLine(f"Item {i}", price=i) for i in range(20)])
+    gen.score_choices(parts.text, parts.labels, breaks=parts.breaks)
+    enc = gen.tokenizer(parts.text, add_special_tokens=False, return_offsets_mapping=True)
+    cuts = token_cuts(enc["offset_mapping"], parts.breaks)
+    stats = gen.prefix_cache.stats
+    # the two entries hold the instruction prefix and instruction + history
+    per_token = stats.bytes / max(1, cuts[0] + cuts[-1])
+    return {
+        "entries": stats.entries,
+        "bytes": stats.bytes,
+        "history_prefix_tokens": cuts[-1],
+        "kib_per_token": round(per_token / 1024, 1),
+        "budget_mib": loaded.config.prefix_cache_mib,
+        "customers_in_budget": int(loaded.config.prefix_cache_mib * MIB // (per_token * cuts[-1])),
     }
 
 
@@ -290,6 +321,37 @@ def markdown(r: dict[str, Any]) -> str:
         ratio = models["nf4"]["footprint_mib"] / fp32["footprint_mib"]
         lines += [
             f"nf4 / fp32 footprint: {ratio:.0%} (target {'met' if ratio <= TARGET_RATIO else 'NOT met'}).",
+            "",
+        ]
+    cache_rows = [
+        [
+            q,
+            m["prefix_cache"]["kib_per_token"],
+            m["prefix_cache"]["history_prefix_tokens"],
+            m["prefix_cache"]["budget_mib"],
+            m["prefix_cache"]["customers_in_budget"],
+        ]
+        for q, m in models.items()
+        if m.get("prefix_cache")
+    ]
+    if cache_rows:
+        lines += [
+            "## Prefix cache (ranking prompt key/values, `ModelConfig.prefix_cache_mib`)",
+            "",
+            "Key/values the ranker keeps per returning customer: the instruction prefix once, "
+            "then instruction + history per customer (a six-line history here). The cache is "
+            "an LRU bounded by its budget, on top of the figures above.",
+            "",
+            table(
+                [
+                    "quantization",
+                    "KiB per token",
+                    "history prefix tokens",
+                    "budget MiB",
+                    "customers in budget",
+                ],
+                cache_rows,
+            ),
             "",
         ]
     if r.get("app"):
