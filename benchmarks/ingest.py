@@ -131,17 +131,25 @@ def run(source: Path, fmt: str, embedder_name: str = "minilm") -> dict[str, obje
 # What changed and why; the numbers above it in the result file are the measurement.
 NOTES = {
     "beauty": """\
-Before layout 2 (2026-11-25, load 2.0-4.6): 518.5 s in all, embed 248.9 s, Chroma writes
-266.6 s. Then every purchase was a record with a copy of its item's vector in the events
-collection's HNSW index (`Bindings.upsert` ~0.9 ms per event, slowing as the index grew).
-Layout 2 (knowledge/layout.py) keeps text-less events (all of Beauty's 198,502: the dataset has
-no review text) out of the vector index, in one record per user (22,363 records), so the
-write stage is now mostly the 12,101 item records and those user records.
+The 2 cores were shared with several other jobs during this run (load 10.8-12.3, and the
+author's own test run overlapped its last ~4 minutes), so the seconds above are upper bounds
+and far from what a quiet 2-core machine gives; the stage split is the useful part.
 
-What is left is embedding the item texts with MiniLM (all-MiniLM-L6-v2, kept so that search
-results stay comparable): ~34 tokens per item, compute-bound on 2 cores shared with other jobs,
-so its time moves with the load average recorded above. What would cut it further: an ONNX
-Runtime or bf16 MiniLM (numerically slightly different vectors), or embedding on a GPU.
+* **write** (Chroma, everything but embedding) is now small: 198,502 purchases in 39 s
+  (5,093 events/s) and 12,101 item records. Layout 2 (knowledge/layout.py) keeps text-less
+  events out of the HNSW index, in one record per user (22,363 records). Before it (2026-11-25,
+  load 2.0-4.6) the write stage alone took 266.6 s and events went at 770 events/s.
+* **embed** is what is left: MiniLM over the 12,101 item texts (~34 tokens each), compute-bound.
+  ONNX Runtime (knowledge/minilm_onnx.py, same fp32 weights, vectors within 1.75e-7) ran
+  2-3x faster than torch in an interleaved comparison on these texts (19.6 / 30.9 vs 10.5 /
+  9.3 items/s at load ~11), but between separate runs the load decides: this run (ONNX,
+  load ~11-12) took 702.6 s to embed; the same code on torch at load 6.6-10.2 took 953.6 s
+  (1,033.8 s in all, write 75.7 s); the old run on torch at load 2.0-4.6 took 248.9 s.
+
+The 180 s target is **not met** in any run on this shared machine. The write stage took
+68 s at load ~11 against 267 s at load 2-4.6 before; embedding is the remaining cost and was
+not measured on a quiet machine here. Further levers: int8 MiniLM (different vectors, so not
+done) or embedding on a GPU.
 """,
     "synthetic": """\
 Synthetic events from `benchmarks.retrieval` (5-60 per user, a quarter of them reviews with
