@@ -372,11 +372,16 @@ class RecommendationPipeline:
                         related.append(ev)
                     if len(related) >= limit:
                         break
-        # prefer the user's review of that item when there is one (it carries their words)
-        out = []
-        for e in related[:limit]:
+        # prefer the user's review of that item when there is one (it carries their words); one
+        # event per owned item (two purchases of it would otherwise cite its review twice)
+        out: list[Event] = []
+        for e in related:
             review = next((r for r in reversed(view.reviews) if r.item_id == e.item_id), None)
-            out.append(review or e)
+            pick = review or e
+            if all(o.item_id != pick.item_id for o in out):
+                out.append(pick)
+            if len(out) >= limit:
+                break
         return out
 
     def _explain(self, view: UserView, s: Scored, rank: int) -> Recommendation:

@@ -223,6 +223,11 @@ def _evidence_from_user(ctx: TurnContext, _: bool) -> tuple[bool, str]:
     foreign = [eid for eid in cited if eid not in mine]
     if foreign:
         return False, f"evidence not from this user: {foreign}"
+    repeated = [
+        r.item_id for r in ctx.reply.recommendations if len(set(r.evidence)) < len(r.evidence)
+    ]
+    if repeated:
+        return False, f"the same evidence event cited twice for {repeated}"
     return bool(cited), f"{len(cited)} evidence event(s), all the user's own"
 
 
