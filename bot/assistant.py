@@ -58,7 +58,7 @@ class AssistantConfig:
     model_need: bool | None = None
     need: NeedConfig = field(default_factory=NeedConfig)
     llm_descriptions: bool = True
-    describe_max_tokens: int = 48
+    describe_max_tokens: int = 32  # one sentence; generation stops at its end
     max_message_chars: int = 2000
     max_history_turns: int = 40
 

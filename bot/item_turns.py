@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from bot.conversation import Turn
-from bot.describe import describe_messages, fact_description, grounded_sentences, item_facts
+from bot.describe import fact_description, generated_sentence, item_facts
 from bot.helpdesk import query_from, short_date
 from bot.history import UserView
 from bot.pipeline import Scored
@@ -104,7 +104,7 @@ def on_describe(a: Assistant, turn: Turn) -> Iterator[str | Reply]:
 
 
 def describe_parts(a: Assistant, item: Item, view: UserView | None) -> Iterator[str | Reply]:
-    """The fact-based description first (instant), then the model's grounded sentences."""
+    """The fact-based description first (instant), then one grounded model-written sentence."""
     rating = a.store.item_review_stats(item.item_id)
     facts = item_facts(item, rating)
     text = fact_description(item, rating)
@@ -113,9 +113,8 @@ def describe_parts(a: Assistant, item: Item, view: UserView | None) -> Iterator[
     t0 = time.perf_counter()
     if a.generator is not None and a.config.llm_descriptions and a.config.describe_max_tokens:
         try:
-            raw = a.generator.generate(describe_messages(facts), a.config.describe_max_tokens)
-            kept = [s for s in grounded_sentences(raw, facts) if s.lower() not in text.lower()]
-            generated = " ".join(kept[:2])
+            # one sentence, the model stopped at its end (bot.describe.generated_sentence)
+            generated = generated_sentence(a.generator, facts, text, a.config.describe_max_tokens)
         except Exception as exc:  # the fact-based description stands on its own
             log.warning("description generation failed: %s", exc)
     tail = "\n" + generated if generated else ""
