@@ -19,8 +19,8 @@ from knowledge.errors import InputError
 __all__ = ["ConversationState", "Turn", "read_state", "clean_message", "LIST_LINE"]
 
 # The assistant writes its lists as "1. Title ($12.00) - reason"; the title is recovered from it.
-LIST_LINE = re.compile(r"^\s*(\d{1,2})\.\s+\*\*(.+?)\*\*", re.M)
-_LIST_PRICE = re.compile(r"^\s*\d{1,2}\.\s+\*\*.+?\*\*\s*\(\$(\d+(?:\.\d+)?)\)", re.M)
+# Group 1: position, 2: title, 3: price when shown.
+LIST_LINE = re.compile(r"^\s*(\d{1,2})\.\s+\*\*(.+?)\*\*(?:\s*\(\$(\d+(?:\.\d+)?)\))?", re.M)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ASKED_PREFERENCES = "To get you started"
 
@@ -90,19 +90,15 @@ def read_state(
             if state.asked_preferences and not state.stated_preferences:
                 state.stated_preferences = text
         elif role == "assistant":
-            ids = [
-                title_index[t.strip().lower()]
-                for _n, t in LIST_LINE.findall(text)
+            listed = [
+                (title_index[t.strip().lower()], float(p) if p else None)
+                for _n, t, p in LIST_LINE.findall(text)
                 if t.strip().lower() in title_index
             ]
-            if ids:
+            if listed:
+                ids = [item_id for item_id, _p in listed]
                 state.last_list = ids
-                prices = {m.start(): float(m.group(1)) for m in _LIST_PRICE.finditer(text)}
-                state.last_prices = [
-                    prices.get(m.start())
-                    for m in LIST_LINE.finditer(text)
-                    if m.group(2).strip().lower() in title_index
-                ]
+                state.last_prices = [p for _i, p in listed]
                 state.shown.extend(i for i in ids if i not in state.shown)
             if ASKED_PREFERENCES in text:
                 state.asked_preferences = True
