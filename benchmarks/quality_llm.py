@@ -15,7 +15,6 @@ still a random subset of it; the benchmark then reports on that subset and says 
 
 from __future__ import annotations
 
-import html
 import logging
 import time
 from collections.abc import Sequence
@@ -26,8 +25,9 @@ from benchmarks.quality import Context, LLMOptions, register
 from bot.history import UserView
 from bot.pipeline import PipelineConfig
 from bot.ranker import LLMRanker, rank_prior
+from finetune.dataset import plain_title
 from knowledge.errors import ConfigError
-from knowledge.schema import Event, Item
+from knowledge.schema import Event
 
 __all__ = ["LLMReranker", "ZERO_SHOT", "FINE_TUNED"]
 
@@ -35,21 +35,6 @@ log = logging.getLogger(__name__)
 
 ZERO_SHOT = "LLM zero-shot"
 FINE_TUNED = "LLM fine-tuned"
-
-
-def _plain(item: Item) -> Item:
-    """Amazon titles keep HTML escapes (``&amp;``); the model reads them as finetune does."""
-    if "&" not in item.title:
-        return item
-    return Item(
-        item.item_id,
-        html.unescape(item.title),
-        item.brand,
-        item.categories,
-        item.price,
-        item.description,
-        item.attributes,
-    )
 
 
 class LLMReranker:
@@ -63,7 +48,7 @@ class LLMReranker:
 
         corpus = corpus_from_beauty(resolve_data_dir(ctx.data_dir).parent)
         self.events: dict[str, list[Event]] = corpus.events
-        self.items = {k: _plain(v) for k, v in corpus.items.items()}
+        self.items = {k: plain_title(v) for k, v in corpus.items.items()}
         self.pos = {u: n for n, u in enumerate(ctx.split.users)}
         self.stage = ctx.per_source["fused"]
         self.options = options

@@ -50,6 +50,7 @@ __all__ = [
     "build_examples",
     "corpus_from_store",
     "corpus_from_sequences",
+    "plain_title",
     "corpus_from_beauty",
     "write_dataset",
     "read_jsonl",
@@ -208,7 +209,7 @@ def _first_sentence(text: str, limit: int = 200) -> str:
     return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "\u2026"
 
 
-def _clean(item: Item) -> Item:
+def plain_title(item: Item) -> Item:
     """Amazon titles keep HTML escapes (&amp;); the model should see plain text."""
     if "&" not in item.title:
         return item
@@ -227,7 +228,7 @@ class _Builder:
     def __init__(self, corpus: Corpus, config: DatasetConfig) -> None:
         self.c = corpus
         self.cfg = config
-        self.items = {k: _clean(v) for k, v in corpus.items.items()}
+        self.items = {k: plain_title(v) for k, v in corpus.items.items()}
         self.ranker = LLMRanker(None, RankerConfig(config.max_history, config.snippet_chars))
 
     def _view(self, user: str, history: list[Event]) -> UserView:
