@@ -298,7 +298,8 @@ class RecommendationPipeline:
                     "semantic",
                 )
         if need_query and self.config.need_weight > 0:
-            rrf = (self.stage.fused.config.rrf_k if self.stage is not None else 60) + 1
+            # the discount of the history stage's fusion (w / (rank + 10) by default)
+            rrf = self.stage.fused.config.rrf_k + 1 if self.stage is not None else 10.0
             hits = self.store.search_items(need_query, self.config.need_k, constraints.to_filter())
             for rank, (item, _sim) in enumerate(h for h in hits if h[1] >= 0.3):
                 self.note_item(item)
