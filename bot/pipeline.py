@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from bot.candidate_stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_stage
+from bot.candidates import CoOccurrence, Transitions
 from bot.constraints import Constraints
 from bot.history import DAY, RepurchaseModel, UserView
 from bot.reply import Recommendation
@@ -348,18 +349,38 @@ class RecommendationPipeline:
         return top
 
     # -- grounding ---------------------------------------------------------------------
-    def evidence_for(self, view: UserView, item: Item, limit: int = 2) -> list[Event]:
-        """The user's own events most related to ``item`` (complement, same need, similar)."""
+    def evidence_for(
+        self, view: UserView, item: Item, limit: int = 2, min_similarity: float = 0.3
+    ) -> list[Event]:
+        """The user's own events that explain ``item``, strongest first: owned items whose
+        catalog ``complements`` list it, then owned items whose fitted transitions or
+        co-occurrence row contains it (people who bought that also bought this), then owned
+        items at cosine similarity >= ``min_similarity``; if none of these, the one nearest
+        owned item by vector, so an existing customer always gets some grounding."""
         if view.is_new:
             return []
-        related: list[Event] = []
+        related: dict[str, Event] = {}  # owned item id -> its last purchase, in citation order
         for e in reversed(view.purchases):
             owned = self.items.get(e.item_id)
             comps = (owned.attributes or {}).get("complements", []) if owned else []
-            if item.item_id in comps and e not in related:
-                related.append(e)
+            if item.item_id in comps and e.item_id not in related:
+                related[e.item_id] = e
+        recent = list(dict.fromkeys(e.item_id for e in reversed(view.purchases)))
         if len(related) < limit:
-            ids = list(dict.fromkeys(e.item_id for e in view.purchases))[-30:]
+            strengths = [
+                (self._co_purchase_strength(i, item.item_id), n, i)
+                for n, i in enumerate(recent)
+                if i != item.item_id
+            ]
+            # strongest first; ties keep the most recent owned item first
+            for strength, _n, i in sorted(strengths, key=lambda t: (-t[0], t[1])):
+                if strength <= 0 or len(related) >= limit:
+                    break
+                ev = view.last_purchase(i)
+                if ev is not None:
+                    related.setdefault(i, ev)
+        if len(related) < limit:
+            ids = recent[:30]
             vecs = self.vectors(ids + [item.item_id])
             target = vecs.get(item.item_id)
             if target is not None:
@@ -367,23 +388,44 @@ class RecommendationPipeline:
                     ((float(vecs[i] @ target), i) for i in ids if i in vecs and i != item.item_id),
                     reverse=True,
                 )
-                for _sim, i in sims:
-                    ev = view.last_purchase(i)
-                    if ev is not None and ev not in related:
-                        related.append(ev)
-                    if len(related) >= limit:
+                # Below the floor a vector neighbour is noise ("close to your razor blades" for
+                # a guitar): the nearest is cited only when nothing else grounds the item.
+                for sim, i in sims:
+                    if len(related) >= limit or (related and sim < min_similarity):
                         break
+                    ev = view.last_purchase(i)
+                    if ev is not None:
+                        related.setdefault(i, ev)
         # prefer the user's review of that item when there is one (it carries their words); one
         # event per owned item (two purchases of it would otherwise cite its review twice)
         out: list[Event] = []
-        for e in related:
+        for e in related.values():
             review = next((r for r in reversed(view.reviews) if r.item_id == e.item_id), None)
-            pick = review or e
-            if all(o.item_id != pick.item_id for o in out):
-                out.append(pick)
+            out.append(review or e)
             if len(out) >= limit:
                 break
         return out
+
+    def _co_purchase_strength(self, owned_id: str, item_id: str) -> float:
+        """The share of ``owned_id``'s fitted transitions plus its co-occurrence that went to
+        ``item_id`` (0 when neither source has seen the pair)."""
+        stage = self.stage
+        if stage is None:
+            return 0.0
+        total = 0.0
+        for name in ("transitions", "co-occurrence"):
+            src = stage.fused.sources.get(name)
+            if not isinstance(src, Transitions | CoOccurrence):
+                continue
+            a, b = src.index.get(owned_id), src.index.get(item_id)
+            if a is None or b is None:
+                continue
+            m = src.matrix
+            lo, hi = m.indptr[a], m.indptr[a + 1]
+            hit = np.flatnonzero(m.indices[lo:hi] == b)
+            if hit.size:
+                total += float(m.data[lo + hit[0]])
+        return total
 
     def _explain(self, view: UserView, s: Scored, rank: int) -> Recommendation:
         item = s.item
