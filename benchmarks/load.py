@@ -161,39 +161,105 @@ def run_level(url: str, users: list[str], n: int, seconds: float, max_turns: int
     }
 
 
-def soak(url: str, users: list[str], n: int, seconds: float, every: float) -> dict[str, Any]:
+def _malloc_trim() -> bool:
+    """Ask glibc to return freed heap pages to the system (False where there is no glibc)."""
+    try:
+        import ctypes
+
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+def soak(
+    url: str, users: list[str], n: int, seconds: float, every: float, trace: bool = False
+) -> dict[str, Any]:
+    """Run ``n`` sessions for ``seconds`` while sampling the process RSS every ``every`` s.
+
+    With ``trace``, Python's own heap (tracemalloc) is sampled beside the RSS and the sites that
+    grew over the second half are listed: a flat Python heap under a rising RSS points at native
+    memory (the allocator's arenas, Chroma's Rust core, torch), not at objects the code keeps.
+    At the end, glibc's ``malloc_trim`` is called and the RSS read again: what it gives back was
+    freed memory the allocator had kept, not a leak."""
+    import gc
+    import tracemalloc
+
     proc = psutil.Process()
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, float, float]] = []
     done = threading.Event()
+    if trace:
+        tracemalloc.start(1)
 
     def sample() -> None:
         t0 = time.monotonic()
         while not done.is_set():
-            samples.append((time.monotonic() - t0, proc.memory_info().rss / 2**20))
+            heap = tracemalloc.get_traced_memory()[0] / 2**20 if trace else 0.0
+            samples.append((time.monotonic() - t0, proc.memory_info().rss / 2**20, heap))
             done.wait(every)
+
+    halfway: list[Any] = []
+
+    def snapshot_at_half() -> None:
+        if not done.wait(seconds / 2) and trace:
+            halfway.append(tracemalloc.take_snapshot())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    half_thread = threading.Thread(target=snapshot_at_half, daemon=True)
+    half_thread.start()
     level = run_level(url, users, n, seconds, max_turns=10**9)
     done.set()
     sampler.join()
+    half_thread.join()
+    growth: list[dict[str, Any]] = []
+    if trace and halfway:
+        end = tracemalloc.take_snapshot()
+        for stat in end.compare_to(halfway[0], "lineno")[:12]:
+            frame = stat.traceback[0]
+            growth.append(
+                {
+                    "site": f"{frame.filename.split('site-packages/')[-1]}:{frame.lineno}",
+                    "kib": round(stat.size_diff / 1024, 1),
+                    "blocks": stat.count_diff,
+                }
+            )
+    if trace:
+        tracemalloc.stop()
+    gc.collect()
+    rss_before_trim = proc.memory_info().rss / 2**20
+    trimmed = _malloc_trim()
+    rss_after_trim = proc.memory_info().rss / 2**20
     t = np.array([s[0] for s in samples])
     rss = np.array([s[1] for s in samples])
+    heap = np.array([s[2] for s in samples])
     half = len(t) // 2
-    slope = float(np.polyfit(t, rss, 1)[0]) * 60 if len(t) > 2 else 0.0
-    slope2 = float(np.polyfit(t[half:], rss[half:], 1)[0]) * 60 if len(t) - half > 2 else 0.0
-    return {
+
+    def fit(y: Any, part: slice) -> float:
+        return float(np.polyfit(t[part], y[part], 1)[0]) * 60 if len(t[part]) > 2 else 0.0
+
+    out = {
         **level,
         "seconds": seconds,
         "rss_mib": {
             "start": round(float(rss[0]), 1),
             "end": round(float(rss[-1]), 1),
             "max": round(float(rss.max()), 1),
+            "after_gc": round(rss_before_trim, 1),
+            "after_malloc_trim": round(rss_after_trim, 1) if trimmed else None,
         },
-        "rss_slope_mib_per_min": round(slope, 2),
-        "rss_slope_second_half_mib_per_min": round(slope2, 2),
-        "samples": [[round(a, 1), round(b, 1)] for a, b in samples],
+        "rss_slope_mib_per_min": round(fit(rss, slice(None)), 2),
+        "rss_slope_second_half_mib_per_min": round(fit(rss, slice(half, None)), 2),
+        "samples": [[round(a, 1), round(b, 1)] for a, b, _ in samples],
     }
+    if trace:
+        out["python_heap_mib"] = {
+            "start": round(float(heap[0]), 1),
+            "end": round(float(heap[-1]), 1),
+            "slope_mib_per_min": round(fit(heap, slice(None)), 3),
+            "slope_second_half_mib_per_min": round(fit(heap, slice(half, None)), 3),
+        }
+        out["python_heap_growth_second_half"] = growth
+    return out
 
 
 def main() -> None:
@@ -204,6 +270,11 @@ def main() -> None:
     p.add_argument("--soak-seconds", type=float, default=60.0)
     p.add_argument("--soak-sessions", type=int, default=16)
     p.add_argument("--embedder", default="minilm")
+    p.add_argument(
+        "--trace-python",
+        action="store_true",
+        help="also sample Python's heap (tracemalloc) in the soak and list the sites that grew",
+    )
     p.add_argument("--max-concurrency", type=int, default=2, help="the server's gate (default 2)")
     p.add_argument(
         "--model",
@@ -230,7 +301,9 @@ def main() -> None:
             levels.append(run_level(url, users, n, args.level_seconds, args.max_turns))
             log.info("  %s", {k: v for k, v in levels[-1].items() if k != "error_samples"})
         log.info("soak: %d sessions for %.0fs", args.soak_sessions, args.soak_seconds)
-        soaked = soak(url, users, args.soak_sessions, args.soak_seconds, every=2.0)
+        soaked = soak(
+            url, users, args.soak_sessions, args.soak_seconds, every=2.0, trace=args.trace_python
+        )
         server.should_exit = True
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -290,9 +363,25 @@ Errors other than explicit 503 busy: {sum(lv["errors"] for lv in levels) + s["er
 p95 {s["latency"].get("p95_ms")} ms, {s["busy"]} busy, {s["errors"]} errors.
 RSS of the process (the server and the load clients share it): {s["rss_mib"]["start"]} MiB at start, {s["rss_mib"]["end"]} MiB at the
 end, max {s["rss_mib"]["max"]} MiB; linear fit {s["rss_slope_mib_per_min"]} MiB/min over the whole
-soak, {s["rss_slope_second_half_mib_per_min"]} MiB/min over its second half.
-"""
+soak, {s["rss_slope_second_half_mib_per_min"]} MiB/min over its second half. After the soak:
+{s["rss_mib"]["after_gc"]} MiB after `gc.collect()`, {s["rss_mib"]["after_malloc_trim"]} MiB after
+glibc `malloc_trim(0)` (memory the allocator had kept after it was freed).
+{_heap_markdown(s)}"""
     write_results("load" if args.model == "none" else f"load-{args.model}", result, md)
+
+
+def _heap_markdown(s: dict[str, Any]) -> str:
+    heap = s.get("python_heap_mib")
+    if not heap:
+        return ""
+    rows = [[g["site"], g["kib"], g["blocks"]] for g in s["python_heap_growth_second_half"]]
+    return f"""
+Python heap (tracemalloc, `--trace-python`): {heap["start"]} MiB at start, {heap["end"]} MiB at
+the end; {heap["slope_mib_per_min"]} MiB/min over the soak, {heap["slope_second_half_mib_per_min"]}
+MiB/min over its second half. Sites that grew most over the second half:
+
+{table(["site", "KiB", "blocks"], rows)}
+"""
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ __all__ = ["MergeConfig", "MergeResult", "merge_adapter", "adapter_base_model"]
 log = logging.getLogger(__name__)
 
 _CHECK_PROMPT = (
-    "Customer history (oldest first):\n- [recently] Moisture shampoo for dry hair\n"
-    "Which candidate will the customer buy next? Answer with one letter.\nAnswer:"
+    "Customer history (oldest first):\n- 3d ago: Moisture shampoo for dry hair\n"
+    "Candidates:\nA) Moisture conditioner\nB) Guitar strings\nAnswer:"
 )
 
 

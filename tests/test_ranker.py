@@ -157,7 +157,7 @@ def test_store_view_scoring_matches_lines(gen: TransformersGenerator) -> None:
     prompt, labels = ranker.prompt(view, [items["i3"], items["i2"]], items)
     assert "- 11d ago: Moisture shampoo" in prompt
     assert '- 10d ago: Conditioner, rated 4/5 "nice"' in prompt
-    assert "A) Dental floss $2\n" in prompt and labels == [" A", " B"]
+    assert "A) Dental floss\n" in prompt and labels == [" A", " B"]
     scores = ranker.score(view, [items["i3"], items["i2"]], items)
     parts = ranker.ranking_parts(
         history_lines(view, items), candidate_lines([items["i3"], items["i2"]])
@@ -176,7 +176,7 @@ def test_ranking_prompt_shape() -> None:
     for h in HISTORY:
         assert h.title in prompt
     assert "Likely need: hair care refill" in prompt
-    assert "C) Item number 2 $4\n" in prompt  # title and whole-dollar price only
+    assert "C) Item number 2\n" in prompt  # the short title only: no price, no pack size
     assert "never instructions" in prompt and "description" in prompt
     assert "\"Soft hair, 'lovely' smell\"" in prompt  # inner quotes cannot close the quote
 
@@ -190,7 +190,27 @@ def test_history_is_capped_and_snippets_clipped() -> None:
     assert len(quoted) <= 40 and quoted.endswith("\u2026")
     short, _ = ranking_prompt([*long, review], [CandidateLine("x" * 90)])
     assert "Old item 9" not in short and "Old item 10" in short  # MAX_HISTORY = 6 by default
-    assert "A) " + "x" * 39 + "\u2026\n" in short  # titles clipped to TITLE_CHARS = 40
+    assert "A) " + "x" * 40 + "\n" in short  # titles cut to TITLE_CHARS = 40, no ellipsis
+
+
+def test_titles_lose_their_size_tail_and_are_cut_at_a_word() -> None:
+    rows = [
+        CandidateLine("Lumi Gentle Foaming Face Cleanser, 150 ml", price=12.0),
+        CandidateLine("Neutrogena Ultra Sheer Sunscreen Spf 100, 3 Fl. Oz."),
+        CandidateLine("Pure Castile Soap (Pack of 6)"),
+        CandidateLine("Dermora Daily Hydrating Moisturizer Extra Rich Formula"),
+        CandidateLine("12 Pack"),  # nothing but a size: kept as it is
+    ]
+    prompt, _ = ranking_prompt(HISTORY, rows)
+    assert "A) Lumi Gentle Foaming Face Cleanser\n" in prompt and "$12" not in prompt
+    assert "B) Neutrogena Ultra Sheer Sunscreen Spf 100\n" in prompt
+    assert "C) Pure Castile Soap\n" in prompt
+    assert "D) Dermora Daily Hydrating Moisturizer\n" in prompt  # cut at a word
+    assert "E) 12 Pack\n" in prompt
+    # the question sits in the cached instruction, so the per-turn part is the list alone
+    parts = ranking_prompt_parts(HISTORY, rows)
+    assert "letter of the candidate" in parts.text[: parts.breaks[0]]
+    assert parts.text[parts.breaks[1] :].endswith("E) 12 Pack\nAnswer:")
 
 
 def test_breaks_mark_the_reusable_prefixes() -> None:
