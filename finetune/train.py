@@ -82,6 +82,10 @@ class TrainConfig:
     max_examples: int | None = None
     gradient_checkpointing: bool = False
     stop_after: int | None = None  # end this invocation after this step (time-boxed sessions)
+    # "found": only ranking prompts whose candidate stage found the true item, at the position the
+    # stage gave it (what serving sees); "all" also keeps prompts where prepare inserted the item
+    # at a random position, which teaches the model to ignore the stage's order.
+    ranking_rows: Literal["all", "found"] = "all"
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -115,6 +119,7 @@ class TrainConfig:
             "must be >= 1 or None",
         )
         need(self.stop_after is None or self.stop_after >= 1, "stop_after", "must be >= 1 or None")
+        need(self.ranking_rows in ("all", "found"), "ranking_rows", "must be 'all' or 'found'")
         need(self.threads is None or self.threads >= 1, "threads", "must be >= 1 or None")
 
 
@@ -169,6 +174,8 @@ def load_examples(
             f"TrainConfig.data_dir: {path} not found; run `python -m finetune prepare` first"
         )
     rows = [r for r in read_jsonl(path) if r["task"] in cfg.tasks and r.get("target") is not None]
+    if cfg.ranking_rows == "found":
+        rows = [r for r in rows if not (r["task"] == "ranking" and r.get("inserted"))]
     if limit is not None and len(rows) > limit:
         rng = random.Random(cfg.seed + seed_offset)
         rows = [rows[i] for i in sorted(rng.sample(range(len(rows)), limit))]

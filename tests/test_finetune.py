@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from finetune.dataset import (
 )
 from finetune.evaluate import EvalConfig, evaluate_ranking, rank_of_target
 from finetune.merge import MergeConfig, merge_adapter
-from finetune.train import TrainConfig, latest_checkpoint, train
+from finetune.train import TrainConfig, latest_checkpoint, load_examples, train
 from knowledge.errors import ConfigError
 from knowledge.schema import Event, Item
 
@@ -152,6 +153,18 @@ def _cfg(data: Path, out: Path, model: Path, **kw: Any) -> TrainConfig:
     }
     base.update(kw)
     return TrainConfig(**base)
+
+
+def test_found_only_keeps_the_prompts_the_stage_found(tiny_data: Path, tmp_path: Path) -> None:
+    cfg = _cfg(tiny_data, tmp_path / "run", tmp_path, max_examples=None)
+    every = [r for r in load_examples(cfg, "train") if r["task"] == "ranking"]
+    found = load_examples(replace(cfg, ranking_rows="found"), "train")
+    found_rank = [r for r in found if r["task"] == "ranking"]
+    assert any(r["inserted"] for r in every) and not any(r["inserted"] for r in found_rank)
+    assert found_rank == [r for r in every if not r["inserted"]]  # same rows, same order
+    assert [r for r in found if r["task"] != "ranking"] == [
+        r for r in load_examples(cfg, "train") if r["task"] != "ranking"
+    ]  # other tasks untouched
 
 
 def test_training_decreases_loss(tiny_data: Path, tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -308,6 +321,11 @@ def test_evaluate_full_ranking_semantics(tiny_data: Path) -> None:
     assert report["model"]["hr@4"] == pytest.approx(hr4)
 
 
+def _bad(value: str) -> Any:
+    """A value of the wrong type or choice, without telling the type checker."""
+    return value
+
+
 @pytest.mark.parametrize(
     ("make", "field"),
     [
@@ -316,6 +334,7 @@ def test_evaluate_full_ranking_semantics(tiny_data: Path) -> None:
         (lambda: TrainConfig(data_dir="d", quantization="int3"), "TrainConfig.quantization"),
         (lambda: TrainConfig(data_dir="d", tasks=("poetry",)), "TrainConfig.tasks"),
         (lambda: TrainConfig(data_dir="d", max_length=8), "TrainConfig.max_length"),
+        (lambda: TrainConfig(data_dir="d", ranking_rows=_bad("some")), "TrainConfig.ranking_rows"),
         (lambda: DatasetConfig(n_candidates=99), "DatasetConfig.n_candidates"),
         (lambda: DatasetConfig(tasks=("x",)), "DatasetConfig.tasks"),
         (lambda: MergeConfig("a", "b", dtype="nf4"), "MergeConfig.dtype"),  # type: ignore[arg-type]
