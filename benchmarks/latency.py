@@ -139,6 +139,7 @@ def run_turns(quantization: str, turns: int, max_s: float, threads: int | None) 
         )
         began = time.perf_counter()
         passes = checks = failed = 0
+        failures: list[str] = []
         try:
             while (
                 _counted(target.records) < turns + WARM_UP and time.perf_counter() - began < max_s
@@ -149,6 +150,11 @@ def run_turns(quantization: str, turns: int, max_s: float, threads: int | None) 
                     for t in result.turns:
                         checks += len(t.checks)
                         failed += sum(not c.passed for c in t.checks)
+                        failures += [
+                            f"{dialog.id}: {t.message[:40]!r}: {c.name}: {c.detail[:160]}"
+                            for c in t.checks
+                            if not c.passed
+                        ]
                     if (
                         _counted(target.records) >= turns + WARM_UP
                         or time.perf_counter() - began > max_s
@@ -166,6 +172,7 @@ def run_turns(quantization: str, turns: int, max_s: float, threads: int | None) 
         "passes": passes,
         "checks": checks,
         "checks_failed": failed,
+        "failed_checks": failures[:20],
         "other_turns": len(target.records) - len(records),
         "turns": records,
     }
@@ -243,7 +250,7 @@ def run(quantizations: list[str], turns: int, max_s: float, threads: int | None)
         log.info("latency with %s", q)
         raw = _child(q, turns, max_s, threads)
         summary_ = aggregate(raw)
-        for key in ("dialogs", "passes", "checks", "checks_failed", "other_turns"):
+        for key in ("dialogs", "passes", "checks", "checks_failed", "failed_checks", "other_turns"):
             summary_[key] = raw[key]
         result["runs"][q] = {"summary": summary_, "turns": raw["turns"]}
         log.info("%s: %s", q, json.dumps(result["runs"][q]["summary"])[:800])
@@ -318,6 +325,12 @@ def markdown(r: dict[str, Any]) -> str:
             for q, run_ in r["runs"].items()
         )
         + ". Cores shared with other engineers' jobs: see the load column.",
+        "",
+        *[
+            f"- {q} failed check: {f}"
+            for q, run_ in r["runs"].items()
+            for f in run_["summary"].get("failed_checks", [])
+        ],
         "",
         "## Where the time goes (p50 seconds per stage, from Reply.timings)",
         "",

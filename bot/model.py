@@ -271,6 +271,8 @@ def load_model(config: ModelConfig) -> LoadedModel:
         raise ModelNotFoundError(
             f"cannot load the model from {where}: {exc}. Fix: {hint}."
         ) from exc
+    if config.quantization == "nf4" and device == "cpu":
+        _own_unquantized(model)
     if config.adapter:
         model = _attach_adapter(model, config.adapter)
     if tokenizer.pad_token is None:
@@ -288,6 +290,26 @@ def load_model(config: ModelConfig) -> LoadedModel:
         torch.get_num_threads(),
     )
     return LoadedModel(model, tokenizer, config, where, device, dtype)
+
+
+def _own_unquantized(model: Any) -> None:
+    """Copy the tensors nf4 leaves unquantized (embeddings, norms, buffers) out of the weights
+    file's memory map. They are views into it, and one live view keeps the whole mapping of the
+    fp32 file resident: measured on the default model, process RSS 1,022 -> 616 MiB (the 513 MiB
+    file mapping is released; the copies cost the 113 MiB embedding)."""
+    import gc
+
+    import torch
+
+    with torch.no_grad():
+        for module in model.modules():
+            for param in module.parameters(recurse=False):
+                if type(param).__name__ != "Params4bit":  # bitsandbytes' packed 4-bit weights
+                    param.data = param.data.clone()  # tied weights stay one Parameter object
+            for name, buf in list(module.named_buffers(recurse=False)):
+                if buf is not None:
+                    module._buffers[name] = buf.clone()
+    gc.collect()
 
 
 def _warm_up(model: Any, tokenizer: Any) -> None:

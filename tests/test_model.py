@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 import string
 from pathlib import Path
@@ -79,6 +80,31 @@ def test_load_nf4_quantizes_linear_layers(tiny_model_dir: Path) -> None:
     assert "Linear4bit" in kinds
     assert loaded.dtype == "float32"  # float32 compute: ~5x faster than bf16 on CPUs without bf16
     assert torch.isfinite(_forward_logits(loaded)).all()  # type: ignore[call-overload]
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
+def test_nf4_releases_the_weights_file(tiny_model_dir: Path, tmp_path: Path) -> None:
+
+    import torch
+
+    own = tmp_path / "model"  # a path no other test has mapped
+    shutil.copytree(tiny_model_dir, own)
+    fp32 = load_model(ModelConfig(model=str(own), quantization="fp32", warmup=False))
+    expected = _forward_logits(fp32)
+    del fp32
+    gc.collect()
+    loaded = load_model(ModelConfig(model=str(own), quantization="nf4"))
+    gc.collect()
+    # the unquantized tensors were copied out, so nothing keeps the fp32 file mapped
+    assert str(own) not in Path("/proc/self/maps").read_text()
+    tied = loaded.model.get_output_embeddings().weight
+    assert (
+        tied is loaded.model.get_input_embeddings().weight
+        or not loaded.model.config.tie_word_embeddings
+    )
+    got = _forward_logits(loaded)
+    assert torch.isfinite(got).all()  # type: ignore[call-overload]
+    assert torch.corrcoef(torch.stack([got.flatten(), expected.flatten()]))[0, 1] > 0.9  # type: ignore[attr-defined,union-attr]
 
 
 def test_load_bf16(tiny_model_dir: Path) -> None:
