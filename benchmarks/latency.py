@@ -114,6 +114,7 @@ class _TimedTarget:
 def run_turns(quantization: str, turns: int, max_s: float, threads: int | None) -> dict[str, Any]:
     """In this process: build the Assistant and replay dialogs until ``turns`` timed turns."""
     from bot.assistant import Assistant, AssistantConfig
+    from bot.evaluate.checks import PrivateData
     from bot.evaluate.runner import DialogRunner, RunConfig, copy_store
     from bot.model import ModelConfig
     from knowledge.store import StoreConfig
@@ -134,8 +135,8 @@ def run_turns(quantization: str, turns: int, max_s: float, threads: int | None) 
         runner = DialogRunner(
             target,  # type: ignore[arg-type]
             {i.item_id: i for i in store.all_items()},
-            None,
-            RunConfig(progress=False, check_private_data=False),
+            PrivateData(store.iter_events()),  # the dialogs' no_other_user_data checks need it
+            RunConfig(progress=False),
         )
         began = time.perf_counter()
         passes = checks = failed = 0

@@ -282,6 +282,10 @@ class Assistant:
                 routed = Routed("recommend", "product words", None)
             elif self.generator is not None and len(text.split()) >= 3:
                 routed = self._route_by_model(text)
+                if routed.intent == "describe" and not state.last_list:
+                    # no product named and no list shown: there is nothing to describe (the 4-bit
+                    # default model put "Hi, I'm new here." here and a random item was described)
+                    routed = Routed("unclear", "model: nothing to describe")
         if view.is_new and routed.intent in ("recommend", "greeting", "unclear"):
             asked_now = state.asked_preferences
             if not asked_now and cons.is_empty() and not self._mentions_need(text):

@@ -48,6 +48,8 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("describe", re.compile(r"\b(tell me (?:more )?about|what is (?:the |a |an )|what's (?:the |a |an )|describe|details (?:on|of|about)|info(?:rmation)? (?:on|about)|more about)\b", re.I)),
     ("recommend", re.compile(r"\b(recommend\w*|suggest\w*|what (?:else )?(?:should|could|can|do) i (?:buy|get|order|try|need)|what (?:do|else) (?:i|should i) need|next|need|looking for|show me|any ideas|gift|buy|shopping|options? for|want (?:a|an|some|to buy)|under \$?\d+|below \$?\d+|i'm after|find me|pick for me)\b", re.I)),
     ("greeting", re.compile(r"^\s*(hi|hello|hey|good (?:morning|afternoon|evening)|thanks?|thank you|cheers|bye|goodbye)\b[\s!.,]*(?:there|you)?[\s!.]*$", re.I)),
+    # a greeting with an introduction and no request: "Hi, I'm new here.", "Hello! First time here"
+    ("greeting", re.compile(r"^\s*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))\b[\s!.,]*(?:there|everyone|all)?[\s!.,]*)?(?:i'?m|i am) (?:new(?: here| to (?:this|the) (?:shop|store|site))?|just (?:browsing|looking(?: around)?))[\s!.]*$|^\s*(?:(?:hi|hello|hey)\b[\s!.,]*)?(?:(?:it'?s )?(?:my )?first time(?: here)?|how are you\??|nice to meet you)[\s!.]*$", re.I)),
 ]  # fmt: skip
 
 
