@@ -88,11 +88,22 @@ def fact_description(item: Item, rating: tuple[float, int] | None = None) -> str
     return " ".join(parts)
 
 
+# The model speaking as itself ("I'm an expert in music") is not a description of the item.
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|we|we're|our|us)\b", re.I)
+_WORD = re.compile(r"[a-z]{4,}")
+_NOT_CONTENT = frozenset(
+    "title brand category categories price description rating with from that this your "
+    "have will than them they into also very more most".split()
+)
+
+
 def grounded_sentences(text: str, facts: list[str]) -> Iterator[str]:
-    """Sentences of ``text`` whose numbers all appear in the facts and that make no claim
-    (warranty, certification, "clinically proven"...) absent from the facts."""
+    """Sentences of ``text`` about the item: every number appears in the facts, no claim
+    (warranty, certification, "clinically proven"...) is absent from them, at least one content
+    word of the facts is used, and the model does not speak in the first person."""
     fact_text = " ".join(facts).lower()
     fact_numbers = set(_NUMBER.findall(fact_text))
+    fact_words = set(_WORD.findall(fact_text)) - _NOT_CONTENT
     for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
         s = sentence.strip()
         if len(s) < 12 or s[-1:] not in ".!?":
@@ -100,6 +111,8 @@ def grounded_sentences(text: str, facts: list[str]) -> Iterator[str]:
         if any(n not in fact_numbers for n in _NUMBER.findall(s)):
             continue
         if any(m.group(0).lower() not in fact_text for m in _CLAIMS.finditer(s)):
+            continue
+        if _FIRST_PERSON.search(s) or not fact_words & set(_WORD.findall(s.lower())):
             continue
         yield s
 

@@ -350,3 +350,8 @@ def test_generated_sentence_keeps_the_grounding_filter() -> None:
     assert generated_sentence(_Scripted(["A conditioner by Norrow."]), FACTS, shown) == (
         "A conditioner by Norrow."
     )
+    # off the item: the model speaking as itself, or a sentence with no word of the facts
+    music = ["I'm an expert in the world of music and I can play anything."]
+    assert generated_sentence(_Scripted(music), FACTS) == ""
+    assert generated_sentence(_Scripted(["It is a lovely day for a walk outside."]), FACTS) == ""
+    assert generated_sentence(_Scripted(["Our best conditioner yet."]), FACTS) == ""
