@@ -355,3 +355,32 @@ def test_generated_sentence_keeps_the_grounding_filter() -> None:
     assert generated_sentence(_Scripted(music), FACTS) == ""
     assert generated_sentence(_Scripted(["It is a lovely day for a walk outside."]), FACTS) == ""
     assert generated_sentence(_Scripted(["Our best conditioner yet."]), FACTS) == ""
+
+
+def test_freed_memory_is_returned_at_most_once_per_interval() -> None:
+    from bot.generation import FreedMemory
+
+    now = [100.0]
+    freed = FreedMemory(every_s=30.0, clock=lambda: now[0])
+    if freed._trim is None:
+        pytest.skip("no glibc malloc_trim on this system")
+    assert freed.maybe_release()  # the first call trims
+    now[0] = 120.0
+    assert not freed.maybe_release()  # 20 s later: too soon
+    now[0] = 131.0
+    assert freed.maybe_release() and freed.releases == 2
+    with pytest.raises(ConfigError, match="every_s"):
+        FreedMemory(every_s=-1)
+
+
+def test_model_calls_return_freed_memory(gen: TransformersGenerator) -> None:
+    if gen.freed._trim is None:
+        pytest.skip("no glibc malloc_trim on this system")
+    before, every = gen.freed.releases, gen.freed.every_s
+    gen.freed.every_s = 0.0
+    try:
+        gen.score_choices("Which candidate? Answer:", [" A", " B"])
+        gen.generate([{"role": "user", "content": "hi"}], 2)
+        assert gen.freed.releases == before + 2
+    finally:
+        gen.freed.every_s = every
