@@ -161,16 +161,6 @@ def run_level(url: str, users: list[str], n: int, seconds: float, max_turns: int
     }
 
 
-def _malloc_trim() -> bool:
-    """Ask glibc to return freed heap pages to the system (False where there is no glibc)."""
-    try:
-        import ctypes
-
-        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
-
-
 def soak(
     url: str, users: list[str], n: int, seconds: float, every: float, trace: bool = False
 ) -> dict[str, Any]:
@@ -183,6 +173,8 @@ def soak(
     freed memory the allocator had kept, not a leak."""
     import gc
     import tracemalloc
+
+    from bot.generation import release_freed_heap
 
     proc = psutil.Process()
     samples: list[tuple[float, float, float]] = []
@@ -227,7 +219,7 @@ def soak(
         tracemalloc.stop()
     gc.collect()
     rss_before_trim = proc.memory_info().rss / 2**20
-    trimmed = _malloc_trim()
+    trimmed = release_freed_heap()
     rss_after_trim = proc.memory_info().rss / 2**20
     t = np.array([s[0] for s in samples])
     rss = np.array([s[1] for s in samples])

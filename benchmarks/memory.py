@@ -54,13 +54,9 @@ def _malloc_trim() -> int | None:
 
     Shows how much of the RSS is freed-but-kept memory from loading (e.g. the fp32 weights that
     nf4 quantisation reads and drops), i.e. what a trim after load would save."""
-    import ctypes
+    from bot.generation import release_freed_heap
 
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        return None
-    return _rss()
+    return _rss() if release_freed_heap() else None
 
 
 def _one(quantization: str) -> dict[str, Any]:

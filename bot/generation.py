@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FreedMemory",
+    "release_freed_heap",
     "Generator",
     "TransformersGenerator",
     "OpenAIHTTPGenerator",
@@ -130,6 +131,18 @@ def _load_malloc_trim() -> Any:
         return None
 
 
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def release_freed_heap() -> bool:
+    """Ask glibc to hand freed heap pages back to the system (``malloc_trim(0)``); False where
+    there is no glibc and nothing was done."""
+    if _MALLOC_TRIM is None:
+        return False
+    _MALLOC_TRIM(0)
+    return True
+
+
 class FreedMemory:
     """Returns heap that model calls freed to the system, at most once every ``every_s``.
 
@@ -147,17 +160,16 @@ class FreedMemory:
         self.clock = clock
         self.last: float | None = None
         self.releases = 0
-        self._trim = _load_malloc_trim()
         self._lock = threading.Lock()
 
     def maybe_release(self) -> bool:
         """Trim now if ``every_s`` has passed since the last trim; True when it trimmed."""
         with self._lock:
             now = self.clock()
-            if self._trim is None or (self.last is not None and now - self.last < self.every_s):
+            if _MALLOC_TRIM is None or (self.last is not None and now - self.last < self.every_s):
                 return False
             self.last = now
-            self._trim(0)
+            release_freed_heap()
             self.releases += 1
             return True
 

@@ -47,9 +47,9 @@ LABELS: tuple[str, ...] = tuple(string.ascii_uppercase + string.ascii_lowercase)
 MAX_CANDIDATES = len(LABELS)
 # Measured on the demo store (20 users, 20 candidates, SmolLM2 tokenizer): 6 history lines,
 # 40-character titles and snippets and whole-dollar prices cut the prompt from 903 to 572
-# tokens; then titles without their pack-size clause, cut at a word within 32 characters, no
+# tokens; then titles without their pack-size clause, cut at a word within 40 characters, no
 # prices, and the question moved into the cached instruction cut the per-turn part from 375 to
-# about 220 tokens (every digit is a token). Quality before/after: benchmarks/results/ranking.md.
+# 227 tokens (every digit is a token). Quality before/after: benchmarks/results/ranking.md.
 MAX_HISTORY = 6
 TITLE_CHARS = 40
 SNIPPET_CHARS = 40
@@ -86,15 +86,20 @@ class CandidateLine:
     price: float | None = None
 
 
+def _plain(text: str) -> str:
+    """Whitespace collapsed and double quotes made single (see the module docstring)."""
+    return " ".join(text.replace('"', "'").split())
+
+
 def _clip(text: str, n: int) -> str:
-    text = " ".join(text.replace('"', "'").split())
+    text = _plain(text)
     return text if len(text) <= n else text[: n - 1].rstrip() + "\u2026"
 
 
 def _title(text: str, n: int) -> str:
     """A title as a prompt line shows it: quotes neutralised, its pack-size tail dropped, and cut
     at a word boundary within ``n`` characters (no ellipsis: each costs a token)."""
-    text = " ".join(text.replace('"', "'").split())
+    text = _plain(text)
     short = _SIZE_TAIL.sub("", text).rstrip(" ,-")
     text = short or text
     if len(text) <= n:

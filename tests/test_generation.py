@@ -358,11 +358,11 @@ def test_generated_sentence_keeps_the_grounding_filter() -> None:
 
 
 def test_freed_memory_is_returned_at_most_once_per_interval() -> None:
-    from bot.generation import FreedMemory
+    from bot.generation import FreedMemory, release_freed_heap
 
     now = [100.0]
     freed = FreedMemory(every_s=30.0, clock=lambda: now[0])
-    if freed._trim is None:
+    if not release_freed_heap():
         pytest.skip("no glibc malloc_trim on this system")
     assert freed.maybe_release()  # the first call trims
     now[0] = 120.0
@@ -374,7 +374,9 @@ def test_freed_memory_is_returned_at_most_once_per_interval() -> None:
 
 
 def test_model_calls_return_freed_memory(gen: TransformersGenerator) -> None:
-    if gen.freed._trim is None:
+    from bot.generation import release_freed_heap
+
+    if not release_freed_heap():
         pytest.skip("no glibc malloc_trim on this system")
     before, every = gen.freed.releases, gen.freed.every_s
     gen.freed.every_s = 0.0
