@@ -54,7 +54,11 @@ def _free_port() -> int:
 
 
 def start(
-    store_path: Path, embedder: str, max_concurrency: int, model: str = "none"
+    store_path: Path,
+    embedder: str,
+    max_concurrency: int,
+    model: str = "none",
+    prefix_cache_mib: int | None = None,
 ) -> tuple[str, Any, Any]:
     import uvicorn
 
@@ -67,6 +71,11 @@ def start(
         from bot.model import ModelConfig
 
         model_config = ModelConfig(quantization=model)  # type: ignore[arg-type]
+        if prefix_cache_mib is not None:
+            model_config = ModelConfig(
+                quantization=model,  # type: ignore[arg-type]
+                prefix_cache_mib=prefix_cache_mib,
+            )
     assistant = Assistant.from_config(
         AssistantConfig(
             store=StoreConfig(path=str(store_path), embedder=embedder), model=model_config
@@ -162,7 +171,13 @@ def run_level(url: str, users: list[str], n: int, seconds: float, max_turns: int
 
 
 def soak(
-    url: str, users: list[str], n: int, seconds: float, every: float, trace: bool = False
+    url: str,
+    users: list[str],
+    n: int,
+    seconds: float,
+    every: float,
+    trace: bool = False,
+    prefix_cache: Any = None,
 ) -> dict[str, Any]:
     """Run ``n`` sessions for ``seconds`` while sampling the process RSS every ``every`` s.
 
@@ -170,14 +185,16 @@ def soak(
     grew over the second half are listed: a flat Python heap under a rising RSS points at native
     memory (the allocator's arenas, Chroma's Rust core, torch), not at objects the code keeps.
     At the end, glibc's ``malloc_trim`` is called and the RSS read again: what it gives back was
-    freed memory the allocator had kept, not a leak."""
+    freed memory the allocator had kept, not a leak. With ``prefix_cache`` (the model's
+    key/value cache of prompt prefixes, bounded by design) its bytes are sampled too, and the
+    RSS without them is fitted: what grows while the bounded cache fills is not a leak."""
     import gc
     import tracemalloc
 
     from bot.generation import release_freed_heap
 
     proc = psutil.Process()
-    samples: list[tuple[float, float, float]] = []
+    samples: list[tuple[float, float, float, float]] = []
     done = threading.Event()
     if trace:
         tracemalloc.start(1)
@@ -186,7 +203,9 @@ def soak(
         t0 = time.monotonic()
         while not done.is_set():
             heap = tracemalloc.get_traced_memory()[0] / 2**20 if trace else 0.0
-            samples.append((time.monotonic() - t0, proc.memory_info().rss / 2**20, heap))
+            cached = prefix_cache.stats.bytes / 2**20 if prefix_cache is not None else 0.0
+            rss_now = proc.memory_info().rss / 2**20
+            samples.append((time.monotonic() - t0, rss_now, heap, cached))
             done.wait(every)
 
     halfway: list[Any] = []
@@ -224,6 +243,7 @@ def soak(
     t = np.array([s[0] for s in samples])
     rss = np.array([s[1] for s in samples])
     heap = np.array([s[2] for s in samples])
+    cache = np.array([s[3] for s in samples])
     half = len(t) // 2
 
     def fit(y: Any, part: slice) -> float:
@@ -241,8 +261,22 @@ def soak(
         },
         "rss_slope_mib_per_min": round(fit(rss, slice(None)), 2),
         "rss_slope_second_half_mib_per_min": round(fit(rss, slice(half, None)), 2),
-        "samples": [[round(a, 1), round(b, 1)] for a, b, _ in samples],
+        "samples": [[round(a, 1), round(b, 1)] for a, b, _, _ in samples],
     }
+    if prefix_cache is not None:
+        rest = rss - cache
+        out["prefix_cache_mib"] = {
+            "limit": round(prefix_cache.max_bytes / 2**20, 1),
+            "start": round(float(cache[0]), 1),
+            "end": round(float(cache[-1]), 1),
+            "evictions": prefix_cache.stats.evictions,
+        }
+        out["rss_without_prefix_cache_mib"] = {
+            "start": round(float(rest[0]), 1),
+            "end": round(float(rest[-1]), 1),
+            "slope_mib_per_min": round(fit(rest, slice(None)), 2),
+            "slope_second_half_mib_per_min": round(fit(rest, slice(half, None)), 2),
+        }
     if trace:
         out["python_heap_mib"] = {
             "start": round(float(heap[0]), 1),
@@ -274,6 +308,17 @@ def main() -> None:
         default="none",
         help="the default language model in this precision (default: none, rules + retrieval)",
     )
+    p.add_argument(
+        "--prefix-cache-mib",
+        type=int,
+        default=None,
+        help="the model's prefix key/value cache bound (default: ModelConfig's 256)",
+    )
+    p.add_argument(
+        "--name",
+        default=None,
+        help="results file name (default: load, or load-<model> with a model)",
+    )
     args = p.parse_args()
     if not 0 < args.soak_seconds <= 3600 or not 0 < args.level_seconds <= 600:
         p.error("--soak-seconds must be within 0..3600 and --level-seconds within 0..600")
@@ -285,7 +330,10 @@ def main() -> None:
         store = work / "store"
         shutil.copytree(demo_store(args.embedder), store)  # feedback turns write: use a copy
         users = demo_users(args.embedder)
-        url, server, _assistant = start(store, args.embedder, args.max_concurrency, args.model)
+        url, server, assistant = start(
+            store, args.embedder, args.max_concurrency, args.model, args.prefix_cache_mib
+        )
+        prefix_cache = getattr(assistant.generator, "prefix_cache", None)
         run_level(url, users, 2, 5, 20)  # warm-up (caches, first embeddings)
         levels = []
         for n in args.levels:
@@ -294,7 +342,13 @@ def main() -> None:
             log.info("  %s", {k: v for k, v in levels[-1].items() if k != "error_samples"})
         log.info("soak: %d sessions for %.0fs", args.soak_sessions, args.soak_seconds)
         soaked = soak(
-            url, users, args.soak_sessions, args.soak_seconds, every=2.0, trace=args.trace_python
+            url,
+            users,
+            args.soak_sessions,
+            args.soak_seconds,
+            every=2.0,
+            trace=args.trace_python,
+            prefix_cache=prefix_cache,
         )
         server.should_exit = True
     finally:
@@ -335,6 +389,11 @@ def main() -> None:
     short = (
         " (shortened soak: the full run is --soak-seconds 600)" if args.soak_seconds < 600 else ""
     )
+    rerun = "python -m benchmarks.load " + " ".join(
+        f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in vars(args).items()
+        if v is not None and v is not False and p.get_default(k) != v
+    ).replace(" True", "")
     md = f"""# Load: concurrent chat sessions on the real server
 
 {environment_markdown(env)}
@@ -342,8 +401,9 @@ def main() -> None:
 Server: `bot.server` (FastAPI + Gradio) under uvicorn on 127.0.0.1, gate
 max_concurrency={args.max_concurrency} with a 3 s wait before answering 503 `busy`. Store: the
 demo shop ({args.embedder} embedder). Model: {model_text}.
+Prefix cache bound: {args.prefix_cache_mib if args.prefix_cache_mib is not None else "default"} MiB.
 Each session replays: {" / ".join(DIALOG)}. Levels run {args.level_seconds:.0f} s or
-{args.max_turns} turns each. Rerun: `python -m benchmarks.load --soak-seconds 600{"" if args.model == "none" else " --model " + args.model}`.
+{args.max_turns} turns each. Rerun: `{rerun}`.
 
 {table(["sessions", "completed turns", "turns/s", "p50 ms", "p95 ms", "rejected busy", "errors"], rows)}
 
@@ -358,8 +418,22 @@ end, max {s["rss_mib"]["max"]} MiB; linear fit {s["rss_slope_mib_per_min"]} MiB/
 soak, {s["rss_slope_second_half_mib_per_min"]} MiB/min over its second half. After the soak:
 {s["rss_mib"]["after_gc"]} MiB after `gc.collect()`, {s["rss_mib"]["after_malloc_trim"]} MiB after
 glibc `malloc_trim(0)` (memory the allocator had kept after it was freed).
-{_heap_markdown(s)}"""
-    write_results("load" if args.model == "none" else f"load-{args.model}", result, md)
+{_cache_markdown(s)}{_heap_markdown(s)}"""
+    name = args.name or ("load" if args.model == "none" else f"load-{args.model}")
+    write_results(name, result, md)
+
+
+def _cache_markdown(s: dict[str, Any]) -> str:
+    cache = s.get("prefix_cache_mib")
+    if not cache:
+        return ""
+    rest = s["rss_without_prefix_cache_mib"]
+    return f"""
+The model's prefix key/value cache (bounded at {cache["limit"]} MiB) held {cache["start"]} MiB at
+the start of the soak and {cache["end"]} MiB at its end ({cache["evictions"]} evictions). RSS
+less those bytes: {rest["start"]} -> {rest["end"]} MiB; linear fit {rest["slope_mib_per_min"]}
+MiB/min over the soak, {rest["slope_second_half_mib_per_min"]} MiB/min over its second half.
+"""
 
 
 def _heap_markdown(s: dict[str, Any]) -> str:

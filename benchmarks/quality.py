@@ -35,6 +35,7 @@ from bot.candidates import (
     FusedCandidates,
     FusionConfig,
     Popularity,
+    SemanticNeighbours,
     SequentialModel,
     Transitions,
     tune_weights,
@@ -79,6 +80,8 @@ class LLMOptions:
     adapter: str | None = None
     threads: int | None = 2
     time_budget_s: float | None = None  # per LLM system; users done by then are reported
+    rank_weight: float | None = None  # None: tuned on `tune_users` validation users
+    tune_users: int = 300
 
     def __post_init__(self) -> None:
         if not 2 <= self.n_candidates <= 26:
@@ -89,6 +92,10 @@ class LLMOptions:
             )
         if self.time_budget_s is not None and not self.time_budget_s > 0:
             raise ValueError("LLMOptions.time_budget_s must be > 0 or None")
+        if self.rank_weight is not None and not self.rank_weight >= 0:
+            raise ValueError("LLMOptions.rank_weight must be >= 0 or None (tuned)")
+        if self.tune_users < 1:
+            raise ValueError("LLMOptions.tune_users must be >= 1")
 
 
 @dataclass
@@ -101,6 +108,9 @@ class Context:
     per_source: dict[str, list[list[str]]] = field(default_factory=dict)  # all users, test stage
     data_dir: str | None = None
     llm: LLMOptions = field(default_factory=LLMOptions)
+    # The validation stage of the fusion-tuning users, in a seeded random order: user ids,
+    # histories (validation item held out), validation targets, fused candidate lists.
+    valid: list[tuple[str, list[str], str, list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -240,6 +250,21 @@ def _sasrec(
     return model, None
 
 
+def _item_vectors(data_dir: str | None, catalogue: list[str]) -> tuple[list[str], np.ndarray]:
+    """all-MiniLM-L6-v2 vectors of the catalogue's item texts (title, brand, categories: what
+    the product embeds), for the semantic-neighbour source. About 2 minutes on 2 cores."""
+    from finetune.dataset import beauty_items
+    from finetune.splits import resolve_data_dir
+    from knowledge.embed import make_embedder
+
+    by_id = {i.item_id: i for i in beauty_items(resolve_data_dir(data_dir))}
+    ids = [i for i in catalogue if i in by_id]
+    t0 = time.perf_counter()
+    vectors = make_embedder("minilm").embed([by_id[i].embedding_text() for i in ids])
+    log.info("embedded %d item texts in %.0fs", len(ids), time.perf_counter() - t0)
+    return ids, vectors
+
+
 def _checks(
     lists: Sequence[Sequence[str]], histories: Sequence[Sequence[str]], catalogue: set[str]
 ) -> dict[str, int]:
@@ -270,9 +295,11 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     sasrec, sasrec_loaded = _sasrec(cfg, split, catalogue)
     sasrec_s = time.perf_counter() - t0
+    semantic = SemanticNeighbours(_item_vectors(cfg.data_dir, catalogue))
     fused = FusedCandidates(
         [("transitions", Transitions(), 1.0), ("co-occurrence", CoOccurrence(), 0.6),
-         ("sasrec", SequentialModel(sasrec), 1.0), ("popularity", Popularity(), 0.1)],
+         ("sasrec", SequentialModel(sasrec), 1.0), ("popularity", Popularity(), 0.1),
+         ("semantic", semantic, 0.0)],
         FusionConfig(top_n=50, depth=DEPTH),
     )  # fmt: skip
     for name, src in fused.sources.items():
@@ -285,11 +312,22 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
     per_user = [{s: v_lists[s][n] for s in v_lists} for n in range(len(tune))]
     grid = {
         "co-occurrence": [0.0, 0.3, 0.6, 1.0],
-        "sasrec": [0.0, 0.5, 1.0, 2.0, 4.0],
+        "sasrec": [0.0, 0.5, 1.0, 1.5, 2.0, 3.0],
         "popularity": [0.0, 0.05, 0.2],
+        "semantic": [0.0, 0.1, 0.25, 0.5, 1.0],
     }
-    weights, valid_ndcg = tune_weights(fused, per_user, [split.valid[u] for u in tune], grid, k=10)
+    v_targets = [split.valid[u] for u in tune]
+    weights, valid_ndcg = tune_weights(fused, per_user, v_targets, grid, k=10)
     log.info("fusion weights %s (valid NDCG@10 %.4f)", weights, valid_ndcg)
+    # The validation stage in a seeded order, for systems that tune on it (the LLM rank weight)
+    v_stage = _fuse_all(fused, v_lists, len(tune))
+    valid = [
+        (split.users[u], list(v_hist[n]), v_targets[n], v_stage[n])
+        # own generator: the test sample drawn below stays the one earlier runs drew
+        for n, u in (
+            (n, tune[n]) for n in np.random.default_rng([cfg.seed, 1]).permutation(len(tune))
+        )
+    ]
 
     # Test stage: count sources see the validation items too; SASRec is not retrained.
     for name, src in fused.sources.items():
@@ -301,7 +339,7 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
     targets = [split.test[u] for u in users]
     lists = _source_lists(fused, sasrec, hist)
     lists["fused"] = _fuse_all(fused, lists, len(users))
-    ctx = Context(split, fused, sasrec, dict(lists), cfg.data_dir, cfg.llm)
+    ctx = Context(split, fused, sasrec, dict(lists), cfg.data_dir, cfg.llm, valid)
     drawn = rng.choice(len(users), min(cfg.sample_users, len(users)), replace=False).tolist()
     sample = sorted(drawn)
     unknown = [n for n in cfg.systems if n not in SYSTEMS]
@@ -389,6 +427,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--llm-candidates", type=int, default=20, help="stage candidates per prompt")
     p.add_argument("--llm-quantization", default="fp32", choices=["fp32", "bf16", "nf4"])
     p.add_argument("--llm-budget-s", type=float, default=None, help="time limit per LLM system")
+    p.add_argument(
+        "--llm-rank-weight", type=float, default=None,
+        help="weight of the LLM's log-probabilities (default: tuned on validation users)",
+    )  # fmt: skip
+    p.add_argument(
+        "--llm-tune-users", type=int, default=300,
+        help="validation users that tune the rank weight (default 300)",
+    )  # fmt: skip
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import benchmarks.quality_llm as quality_llm  # registers the LLM rankers
@@ -404,7 +450,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=a.seed,
         progress=True,
     )
-    llm = LLMOptions(a.llm_candidates, a.llm_quantization, a.adapter, a.llm_threads, a.llm_budget_s)
+    llm = LLMOptions(
+        a.llm_candidates, a.llm_quantization, a.adapter, a.llm_threads, a.llm_budget_s,
+        a.llm_rank_weight, a.llm_tune_users,
+    )  # fmt: skip
     cfg = QualityConfig(
         a.dataset, a.data_dir, a.sample_users, a.seed, sasrec=sas, systems=tuple(systems),
         sasrec_dir=a.sasrec_dir, llm=llm,

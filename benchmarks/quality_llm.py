@@ -8,7 +8,10 @@ Importing this module registers two systems with :func:`benchmarks.quality.regis
 - ``LLM zero-shot``: the default base model;
 - ``LLM fine-tuned``: the same with the LoRA adapter of ``LLMOptions.adapter``.
 
-Both are ``sample_only``. A target outside the N candidates is a miss. Users are scored in the
+Both are ``sample_only``. Unless ``LLMOptions.rank_weight`` is given, each system first scores
+``LLMOptions.tune_users`` validation users (their validation-stage candidates, validation item
+held out) and keeps the ``rank_weight`` of :data:`RANK_WEIGHTS` with the best validation
+NDCG@10; the test users are then ranked with it. A target outside the N candidates is a miss. Users are scored in the
 seeded random order of the sample, so when ``time_budget_s`` runs out the users done so far are
 still a random subset of it; the benchmark then reports on that subset and says so.
 """
@@ -26,6 +29,7 @@ from bot.history import UserView
 from bot.pipeline import PipelineConfig
 from bot.ranker import LLMRanker, rank_prior
 from finetune.dataset import plain_title
+from finetune.metrics import rank_of, ranking_report
 from knowledge.errors import ConfigError
 from knowledge.schema import Event
 
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 
 ZERO_SHOT = "LLM zero-shot"
 FINE_TUNED = "LLM fine-tuned"
+# 0 is the candidate stage's own order: the tuning can always fall back to it
+RANK_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 class LLMReranker:
@@ -52,7 +58,12 @@ class LLMReranker:
         self.pos = {u: n for n, u in enumerate(ctx.split.users)}
         self.stage = ctx.per_source["fused"]
         self.options = options
-        self.rank_weight = PipelineConfig().rank_weight
+        self.product_rank_weight = PipelineConfig().rank_weight
+        self.rank_weight = options.rank_weight
+        self.targets = {u: ctx.split.test[n] for n, u in enumerate(ctx.split.users)}
+        self.valid = ctx.valid[: options.tune_users]
+        self.tuning: dict[str, Any] = {}
+        self.scored: list[tuple[list[str], list[float], str | None]] = []  # test, for the report
         t0 = time.perf_counter()
         loaded = load_model(
             ModelConfig(quantization=options.quantization, adapter=adapter, threads=options.threads)
@@ -78,23 +89,73 @@ class LLMReranker:
         # "now" is the last known event: nothing about the target's date leaks into the prompt.
         return UserView(user, list(events), now=events[-1].timestamp if events else 0)
 
-    def rerank(self, user: str, history: Sequence[str]) -> list[str]:
-        """The user's top-N stage candidates in the product's final order."""
-        cands = [i for i in self.stage[self.pos[user]][: self.options.n_candidates]]
-        cands = [i for i in cands if i in self.items]
+    def _score(
+        self, user: str, history: Sequence[str], stage: Sequence[str]
+    ) -> tuple[list[str], list[float] | None]:
+        """The top-N stage candidates and the ranker's label log-probabilities for them (None
+        where the product skips the ranker: fewer than 2 candidates or no history)."""
+        cands = [i for i in stage[: self.options.n_candidates] if i in self.items]
         if len(cands) < 2 or not history:
-            return cands  # the product skips the ranker here too
-        t0 = time.perf_counter()
+            return cands, None
         llm = self.ranker.score(
             self._view(user, history), [self.items[i] for i in cands], self.items
         )
-        self.seconds.append(time.perf_counter() - t0)
-        self.n_prompt_candidates.append(len(cands))
-        score = [
-            p + self.rank_weight * ls for p, ls in zip(rank_prior(len(cands)), llm, strict=True)
-        ]
-        order = sorted(range(len(cands)), key=lambda j: (-score[j], j))
-        return [cands[j] for j in order]
+        return cands, [float(x) for x in llm]
+
+    @staticmethod
+    def combine(cands: Sequence[str], llm: Sequence[float] | None, weight: float) -> list[str]:
+        """The product's final order: log-rank prior + weight x label log-probability, ties
+        keep the stage's order."""
+        if llm is None:
+            return list(cands)
+        score = [p + weight * ls for p, ls in zip(rank_prior(len(cands)), llm, strict=True)]
+        return [cands[j] for j in sorted(range(len(cands)), key=lambda j: (-score[j], j))]
+
+    @staticmethod
+    def _ndcg10_by_weight(
+        scored: Sequence[tuple[list[str], list[float] | None, str | None]],
+    ) -> dict[float, float]:
+        out = {}
+        for w in RANK_WEIGHTS:
+            ranks = [rank_of(LLMReranker.combine(c, llm, w), t) for c, llm, t in scored]
+            out[w] = round(float(ranking_report(ranks, (10,))["ndcg@10"]), 5)
+        return out
+
+    def tune(self) -> float:
+        """The rank weight with the best NDCG@10 on the validation users (smallest on ties)."""
+        from tqdm import tqdm
+
+        if not self.valid:
+            log.warning("no validation users to tune the rank weight: using the product's")
+            self.tuning = {"users": 0, "chosen": self.product_rank_weight}
+            return self.product_rank_weight
+        t0 = time.perf_counter()
+        scored = []
+        for user, hist, target, stage in tqdm(self.valid, desc="LLM tune", mininterval=30):
+            cands, llm = self._score(user, hist, stage)
+            scored.append((cands, llm, target))
+        by_weight = self._ndcg10_by_weight(scored)
+        best = max(RANK_WEIGHTS, key=lambda w: (by_weight[w], -w))
+        self.tuning = {
+            "users": len(scored),
+            "valid_ndcg10_by_weight": {str(w): v for w, v in by_weight.items()},
+            "chosen": best,
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+        log.info("rank weight %s (validation NDCG@10 by weight %s)", best, by_weight)
+        return best
+
+    def rerank(self, user: str, history: Sequence[str]) -> list[str]:
+        """The user's top-N test-stage candidates in the product's final order."""
+        if self.rank_weight is None:
+            self.rank_weight = self.tune()
+        t0 = time.perf_counter()
+        cands, llm = self._score(user, history, self.stage[self.pos[user]])
+        if llm is not None:
+            self.seconds.append(time.perf_counter() - t0)
+            self.n_prompt_candidates.append(len(cands))
+        self.scored.append((cands, llm, self.targets[user]))
+        return self.combine(cands, llm, self.rank_weight)
 
     def recommend(
         self,
@@ -139,6 +200,12 @@ class LLMReranker:
             "load_after": self.load_after,
             "stopped_early": self.stopped_early,
             "rank_weight": self.rank_weight,
+            "product_rank_weight": self.product_rank_weight,
+            "tuning": self.tuning,
+            # Reported for transparency, never used for the choice (that is the tuning above).
+            "test_ndcg10_by_weight": {
+                str(w): v for w, v in self._ndcg10_by_weight(self.scored).items()
+            },
         }
 
 

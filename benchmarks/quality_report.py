@@ -105,14 +105,14 @@ def _llm_section(res: dict[str, Any]) -> list[str]:
                  f"{r['s_per_user_mean']:.2f} / {r['s_per_user_p95']:.2f}",
                  f"{r['load_before']} -> {r['load_after']}"]
             )  # fmt: skip
+        weights = ", ".join(f"{n} {r.get('rank_weight')}" for n, r in res.get("llm", {}).items())
         out.append(
             f"The candidate stage's top {opts['n_candidates']} (the `fused` list, history excluded) "
             "is re-ranked with `LLMRanker.score` (one forward pass, label log-probabilities) and "
             "combined as the product does: `-log1p(stage position) + rank_weight x logp` "
-            f"(rank_weight {next(iter(res['llm'].values()), {}).get('rank_weight', 1.0)}). A target "
+            f"(rank_weight: {weights}; rank_weight 0 is the stage's own order). A target "
             f"outside the {opts['n_candidates']} candidates is a miss, so HR@20 equals the stage's "
-            f"and MRR is MRR@{opts['n_candidates']}. Torch threads {opts['threads']}; the two cores "
-            "were shared with other engineers' jobs.\n\n"
+            f"and MRR is MRR@{opts['n_candidates']}. Torch threads {opts['threads']}.\n\n"
             + table(
                 [
                     "system",
@@ -127,6 +127,27 @@ def _llm_section(res: dict[str, Any]) -> list[str]:
                 ],
                 detail,
             )  # fmt: skip
+        )
+    tuned = {n: r for n, r in res.get("llm", {}).items() if r.get("tuning", {}).get("users")}
+    if tuned:
+        ws = list(next(iter(tuned.values()))["tuning"]["valid_ndcg10_by_weight"])
+        rows = []
+        for n, r in tuned.items():
+            t = r["tuning"]
+            rows.append(
+                [f"{n}: validation ({t['users']} users)"]
+                + [_fmt(t["valid_ndcg10_by_weight"][w]) for w in ws]
+                + [t["chosen"]]
+            )
+            rows.append([f"{n}: test ({r['scored_users']} users, not used for the choice)"]
+                        + [_fmt(r["test_ndcg10_by_weight"][w]) for w in ws] + [""])  # fmt: skip
+        out.append(
+            "### Rank weight, tuned on validation users\n\n"
+            "Each LLM system first scores validation users (their validation-stage candidates, "
+            "the validation item held out) and keeps the weight with the best validation NDCG@10 "
+            "(the smallest on ties). The test row is the same sweep on the test users, shown "
+            "for transparency only.\n\n"
+            + table(["NDCG@10", *[f"w={w}" for w in ws], "chosen"], rows)
         )
     for n, why in res.get("not_run", {}).items():
         out.append(f"**{n}: not run** ({why}).")
@@ -171,8 +192,7 @@ def markdown(res: dict[str, Any]) -> str:
             + " · "
             + ", ".join(f"{k} {v}" for k, v in extra.items()),
             f"Seed {res['seed']}; wall time {res['wall_s'] / 60:.1f} min ({sasrec_line}, torch "
-            f"threads {sc['num_threads']}). The 2 cores were shared with other engineers' jobs "
-            "throughout.",
+            f"threads {sc['num_threads']}).",
             "Protocol: leave-one-out in file row order (test = last, validation = second-to-last); "
             "full ranking over all items; each system returns its top 100 (MRR is MRR@100); a "
             "target outside the list is a miss. **History excluded** from the ranking unless "

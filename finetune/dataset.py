@@ -139,6 +139,19 @@ def corpus_from_sequences(
     return Corpus(events, {i.item_id: i for i in items}, source=source)
 
 
+def beauty_items(root: str | Path) -> list[Item]:
+    """The items of ``<root>/items.csv`` (the Amazon Beauty dataset folder): title (the id when
+    the title is missing), brand, categories."""
+    import csv
+
+    items = []
+    with open(Path(root) / "items.csv", encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            cats = tuple(c.strip() for c in row["categories"].split("|") if c.strip())
+            items.append(Item(row["item_id"], row["title"] or row["item_id"], row["brand"], cats))
+    return items
+
+
 def corpus_from_beauty(data_dir: str | Path) -> Corpus:
     """Amazon Beauty (``<data_dir>/amazon-beauty``): sequences in file row order, never re-sorted
     by timestamp (day-level ties are ordered by the file, as in the standard P5/S3-Rec split)."""
@@ -149,11 +162,7 @@ def corpus_from_beauty(data_dir: str | Path) -> Corpus:
         raise ConfigError(
             f"{root}/interactions.csv not found; set NEXTNEED_DATA_DIR or pass --data-dir"
         )
-    items = []
-    with open(root / "items.csv", encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            cats = tuple(c.strip() for c in row["categories"].split("|") if c.strip())
-            items.append(Item(row["item_id"], row["title"] or row["item_id"], row["brand"], cats))
+    items = beauty_items(root)
     seqs: dict[str, list[tuple[str, int]]] = defaultdict(list)
     with open(root / "interactions.csv", encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):

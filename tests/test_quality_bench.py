@@ -1,0 +1,55 @@
+"""The quality benchmark's LLM rank-weight tuning and its report (no model, no dataset)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks.quality_llm import RANK_WEIGHTS, LLMReranker
+from benchmarks.quality_report import markdown
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "quality-beauty.json"
+
+
+def test_combine_weight_zero_is_the_stage_order_and_a_large_weight_the_llm_order():
+    cands = ["a", "b", "c", "d"]
+    llm = [-5.0, -4.0, -3.0, -0.1]  # the model prefers d, then c
+    assert LLMReranker.combine(cands, llm, 0.0) == cands
+    assert LLMReranker.combine(cands, llm, 100.0) == ["d", "c", "b", "a"]
+    assert LLMReranker.combine(cands, None, 4.0) == cands  # ranker skipped
+
+
+def test_combine_ties_keep_the_stage_order():
+    assert LLMReranker.combine(["x", "y"], [-1.0, -1.0 + math.log1p(1)], 1.0) == ["x", "y"]
+
+
+def test_ndcg_by_weight_matches_hand_computed_values():
+    # target "c" is third in the stage; the model puts nearly all its mass on it
+    scored = [(["a", "b", "c"], [-9.0, -9.0, -0.01], "c"), (["a", "b"], None, "z")]
+    by = LLMReranker._ndcg10_by_weight(scored)
+    assert list(by) == list(RANK_WEIGHTS)
+    assert by[0.0] == pytest.approx((1 / math.log2(4) + 0) / 2, abs=1e-5)
+    assert by[4.0] == pytest.approx((1.0 + 0) / 2, abs=1e-5)
+
+
+def test_report_renders_the_tuning_table():
+    res = json.loads(RESULTS.read_text())
+    res = copy.deepcopy(res)
+    for name, r in res["llm"].items():
+        r["rank_weight"] = 0.25
+        r["tuning"] = {
+            "users": 300,
+            "valid_ndcg10_by_weight": {str(w): 0.05 + w / 100 for w in RANK_WEIGHTS},
+            "chosen": 0.25,
+            "seconds": 1.0,
+        }
+        r["test_ndcg10_by_weight"] = {str(w): 0.06 for w in RANK_WEIGHTS}
+    md = markdown(res)
+    assert "### Rank weight, tuned on validation users" in md
+    assert "| LLM zero-shot: validation (300 users) | 0.0500 |" in md
+    assert "rank_weight: LLM zero-shot 0.25, LLM fine-tuned 0.25" in md
+    assert "not used for the choice" in md
