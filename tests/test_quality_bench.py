@@ -39,7 +39,7 @@ def test_ndcg_by_weight_matches_hand_computed_values():
 def test_report_renders_the_tuning_table():
     res = json.loads(RESULTS.read_text())
     res = copy.deepcopy(res)
-    for name, r in res["llm"].items():
+    for r in res["llm"].values():
         r["rank_weight"] = 0.25
         r["tuning"] = {
             "users": 300,
