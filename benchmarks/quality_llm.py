@@ -63,7 +63,9 @@ class LLMReranker:
         self.targets = {u: ctx.split.test[n] for n, u in enumerate(ctx.split.users)}
         self.valid = ctx.valid[: options.tune_users]
         self.tuning: dict[str, Any] = {}
-        self.scored: list[tuple[list[str], list[float], str | None]] = []  # test, for the report
+        self.scored: list[
+            tuple[list[str], list[float] | None, str | None]
+        ] = []  # test, for the report
         t0 = time.perf_counter()
         loaded = load_model(
             ModelConfig(quantization=options.quantization, adapter=adapter, threads=options.threads)
