@@ -142,6 +142,15 @@ class _ItemToItem:
         # Row-normalised: a rare item's single neighbour counts as much as a hub's best one.
         self.matrix = sp.csr_matrix(sp.diags(1.0 / np.maximum(totals, 1e-12)) @ m)
 
+    def share(self, item_id: str, other_id: str) -> float:
+        """The fitted share of ``item_id``'s row that went to ``other_id`` (0 when unseen)."""
+        a, b = self.index.get(item_id), self.index.get(other_id)
+        if a is None or b is None:
+            return 0.0
+        lo, hi = self.matrix.indptr[a], self.matrix.indptr[a + 1]
+        hit = np.flatnonzero(self.matrix.indices[lo:hi] == b)
+        return float(self.matrix.data[lo + hit[0]]) if hit.size else 0.0
+
     def candidates(
         self, history: Sequence[str], k: int, exclude: set[str]
     ) -> list[tuple[str, float]]:

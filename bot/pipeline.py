@@ -415,16 +415,8 @@ class RecommendationPipeline:
         total = 0.0
         for name in ("transitions", "co-occurrence"):
             src = stage.fused.sources.get(name)
-            if not isinstance(src, Transitions | CoOccurrence):
-                continue
-            a, b = src.index.get(owned_id), src.index.get(item_id)
-            if a is None or b is None:
-                continue
-            m = src.matrix
-            lo, hi = m.indptr[a], m.indptr[a + 1]
-            hit = np.flatnonzero(m.indices[lo:hi] == b)
-            if hit.size:
-                total += float(m.data[lo + hit[0]])
+            if isinstance(src, Transitions | CoOccurrence):
+                total += src.share(owned_id, item_id)
         return total
 
     def _explain(self, view: UserView, s: Scored, rank: int) -> Recommendation:

@@ -54,6 +54,16 @@ def test_transitions_rank_the_observed_successor_first() -> None:
     assert tr.candidates(["unknown"], 5, set()) == []
 
 
+def test_share_is_the_fitted_row_share_of_a_pair() -> None:
+    tr = Transitions()
+    tr.fit(SEQS)
+    assert tr.share("a", "b") == pytest.approx(1.0)  # a -> b every time
+    assert tr.share("b", "c") == pytest.approx(0.5)  # b -> c once, b -> d once
+    assert tr.share("b", "d") == pytest.approx(0.5)
+    assert tr.share("c", "a") == 0.0  # never followed
+    assert tr.share("a", "unknown") == 0.0 and tr.share("unknown", "a") == 0.0
+
+
 def test_transitions_decay_weights_recent_items_more() -> None:
     tr = Transitions(TransitionsConfig(last_n=2, decay=0.5))
     tr.fit([["a", "b"], ["q", "r"]])
