@@ -82,6 +82,7 @@ class LLMOptions:
     time_budget_s: float | None = None  # per LLM system; users done by then are reported
     rank_weight: float | None = None  # None: tuned on `tune_users` validation users
     tune_users: int = 300
+    record_rank_weight: bool = False  # write the weight tuned for the adapter to its ranking.json
 
     def __post_init__(self) -> None:
         if not 2 <= self.n_candidates <= 26:
@@ -435,6 +436,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--llm-tune-users", type=int, default=300,
         help="validation users that tune the rank weight (default 300)",
     )  # fmt: skip
+    p.add_argument(
+        "--record-rank-weight", action="store_true",
+        help="record the weight tuned for --adapter in the adapter's ranking.json (the bot uses it)",
+    )  # fmt: skip
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import benchmarks.quality_llm as quality_llm  # registers the LLM rankers
@@ -452,7 +457,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     llm = LLMOptions(
         a.llm_candidates, a.llm_quantization, a.adapter, a.llm_threads, a.llm_budget_s,
-        a.llm_rank_weight, a.llm_tune_users,
+        a.llm_rank_weight, a.llm_tune_users, a.record_rank_weight,
     )  # fmt: skip
     cfg = QualityConfig(
         a.dataset, a.data_dir, a.sample_users, a.seed, sasrec=sas, systems=tuple(systems),

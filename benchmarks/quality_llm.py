@@ -1,7 +1,7 @@
 """The LLM rankers in the quality benchmark: the candidate stage's top N re-ranked by
 :class:`bot.ranker.LLMRanker`, combined with the stage's order exactly as the product does
-(``bot.pipeline.RecommendationPipeline.recommend``: log-rank prior + ``rank_weight`` x label
-log-probability, ties keep the stage's order).
+(:func:`bot.ranker.served_order`: log-rank prior + ``rank_weight`` x label log-probability, ties
+keep the stage's order).
 
 Importing this module registers two systems with :func:`benchmarks.quality.register`:
 
@@ -11,9 +11,10 @@ Importing this module registers two systems with :func:`benchmarks.quality.regis
 Both are ``sample_only``. Unless ``LLMOptions.rank_weight`` is given, each system first scores
 ``LLMOptions.tune_users`` validation users (their validation-stage candidates, validation item
 held out) and keeps the ``rank_weight`` of :data:`RANK_WEIGHTS` with the best validation
-NDCG@10; the test users are then ranked with it. A target outside the N candidates is a miss. Users are scored in the
-seeded random order of the sample, so when ``time_budget_s`` runs out the users done so far are
-still a random subset of it; the benchmark then reports on that subset and says so.
+NDCG@10; the test users are then ranked with it. A target outside the N candidates is a miss.
+Users are scored in the seeded random order of the sample, so when ``time_budget_s`` runs out
+the users done so far are still a random subset of it; the benchmark then reports on that
+subset and says so.
 """
 
 from __future__ import annotations
@@ -26,8 +27,13 @@ from typing import Any
 from benchmarks.common import load
 from benchmarks.quality import Context, LLMOptions, register
 from bot.history import UserView
-from bot.pipeline import PipelineConfig
-from bot.ranker import LLMRanker, rank_prior
+from bot.ranker import (
+    BASE_RANK_WEIGHT,
+    RANK_WEIGHT_GRID,
+    LLMRanker,
+    record_rank_weight,
+    served_order,
+)
 from finetune.dataset import plain_title
 from finetune.metrics import rank_of, ranking_report
 from knowledge.errors import ConfigError
@@ -39,8 +45,7 @@ log = logging.getLogger(__name__)
 
 ZERO_SHOT = "LLM zero-shot"
 FINE_TUNED = "LLM fine-tuned"
-# 0 is the candidate stage's own order: the tuning can always fall back to it
-RANK_WEIGHTS = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+RANK_WEIGHTS = RANK_WEIGHT_GRID  # 0 is the stage's own order: tuning can always fall back to it
 
 
 class LLMReranker:
@@ -58,7 +63,7 @@ class LLMReranker:
         self.pos = {u: n for n, u in enumerate(ctx.split.users)}
         self.stage = ctx.per_source["fused"]
         self.options = options
-        self.product_rank_weight = PipelineConfig().rank_weight
+        self.product_rank_weight = BASE_RANK_WEIGHT
         self.rank_weight = options.rank_weight
         self.targets = {u: ctx.split.test[n] for n, u in enumerate(ctx.split.users)}
         self.valid = ctx.valid[: options.tune_users]
@@ -110,8 +115,7 @@ class LLMReranker:
         keep the stage's order."""
         if llm is None:
             return list(cands)
-        score = [p + weight * ls for p, ls in zip(rank_prior(len(cands)), llm, strict=True)]
-        return [cands[j] for j in sorted(range(len(cands)), key=lambda j: (-score[j], j))]
+        return [cands[j] for j in served_order(llm, weight)]
 
     @staticmethod
     def _ndcg10_by_weight(
@@ -145,6 +149,19 @@ class LLMReranker:
             "seconds": round(time.perf_counter() - t0, 1),
         }
         log.info("rank weight %s (validation NDCG@10 by weight %s)", best, by_weight)
+        adapter = self.model_info["adapter"]
+        if adapter and self.options.record_rank_weight:
+            path = record_rank_weight(
+                adapter,
+                best,
+                {
+                    "tuned_on": f"Amazon Beauty validation users ({len(scored)}), "
+                    "python -m benchmarks.quality",
+                    "n_candidates": self.options.n_candidates,
+                    "valid_ndcg10_by_weight": self.tuning["valid_ndcg10_by_weight"],
+                },
+            )
+            log.info("recorded rank weight %s in %s", best, path)
         return best
 
     def rerank(self, user: str, history: Sequence[str]) -> list[str]:

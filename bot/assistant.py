@@ -121,7 +121,8 @@ class Assistant:
             from bot.model import load_model
 
             generator = TransformersGenerator(load_model(config.model))
-        if generator is not None and config.use_llm_ranker:
+        config = _with_rank_weight(config)
+        if generator is not None and config.use_llm_ranker and config.pipeline.rank_weight != 0:
             from bot.ranker import LLMRanker
 
             ranker = LLMRanker(generator)
@@ -487,3 +488,21 @@ def _format_rec(r: Recommendation) -> str:
     price = f" (${r.price:.2f})" if r.price is not None else ""
     flag = " [refill due]" if r.replenishment else ""
     return f"{r.rank}. **{r.title}**{price}{flag} \u2014 {r.reason}"
+
+
+def _with_rank_weight(config: AssistantConfig) -> AssistantConfig:
+    """``config`` with the LLM ranker's weight settled: the configured one, else the one tuned
+    for the adapter (its ``ranking.json``), else :data:`bot.ranker.BASE_RANK_WEIGHT`. Weight 0
+    serves the candidate stage's order and skips the ranker's forward pass."""
+    from dataclasses import replace
+
+    from bot.ranker import BASE_RANK_WEIGHT, recorded_rank_weight
+
+    if config.pipeline.rank_weight is not None:
+        return config
+    adapter = getattr(config.model, "adapter", None) if not config.llm_base_url else None
+    recorded = recorded_rank_weight(adapter) if adapter else None
+    weight = BASE_RANK_WEIGHT if recorded is None else recorded
+    if recorded is not None:
+        log.info("LLM ranker weight %s, as tuned for the adapter %s", weight, adapter)
+    return replace(config, pipeline=replace(config.pipeline, rank_weight=weight))

@@ -19,6 +19,7 @@ from bot.candidate_stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_sta
 from bot.candidates import CoOccurrence, Transitions
 from bot.constraints import Constraints
 from bot.history import DAY, RepurchaseModel, UserView
+from bot.ranker import BASE_RANK_WEIGHT, rank_prior, served_order
 from bot.reply import Recommendation
 from knowledge.errors import ConfigError
 from knowledge.schema import Event, Item
@@ -48,7 +49,9 @@ class PipelineConfig:
     max_per_group: int = 1
     long_tail_slots: int = 1
     replenish_factor: float = 0.8
-    rank_weight: float = 1.0
+    # weight of the LLM ranker's label log-probabilities against the stage's log-rank prior;
+    # None: the weight recorded with the adapter (``ranking.json``), else BASE_RANK_WEIGHT
+    rank_weight: float | None = None
     # items near the model's stated next need ("conditioner refill") join the fusion as one more
     # source with this weight (transitions have 1.0 by default): a guess, weaker than an explicit
     # request; at most ``need_k`` items at cosine similarity >= 0.3
@@ -65,6 +68,14 @@ class PipelineConfig:
     cache_models: bool = True  # keep the SASRec and tuned weights next to the store
 
     def __post_init__(self) -> None:
+        if self.rank_weight is not None and (
+            isinstance(self.rank_weight, bool)
+            or not isinstance(self.rank_weight, int | float)
+            or not 0 <= self.rank_weight <= 100
+        ):
+            raise ConfigError(
+                f"PipelineConfig.rank_weight must be None or within 0..100, got {self.rank_weight!r}"
+            )
         if not 1 <= self.n_results <= 20:
             raise ConfigError(f"PipelineConfig.n_results must be 1..20, got {self.n_results}")
         if not self.n_results <= self.n_candidates <= 100:
@@ -129,6 +140,9 @@ class RecommendationPipeline:
         self.store = store
         self.config = config or PipelineConfig()
         self.ranker = ranker
+        self.rank_weight = (
+            BASE_RANK_WEIGHT if self.config.rank_weight is None else float(self.config.rank_weight)
+        )
         self.repurchase = RepurchaseModel()
         self._lock = threading.Lock()
         self.clock = 0
@@ -219,12 +233,12 @@ class RecommendationPipeline:
         allowed = allowed[: self.config.n_candidates]
         timings["filter_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        if self.ranker is not None and len(allowed) > 1 and not view.is_new:
+        weight = self.rank_weight
+        if self.ranker is not None and weight > 0 and len(allowed) > 1 and not view.is_new:
             llm = self.ranker.score(view, [s.item for s in allowed], self.items)
-            prior = _rank_prior(len(allowed))
-            for s, ls, p in zip(allowed, llm, prior, strict=True):
-                s.score = p + self.config.rank_weight * float(ls)
-            allowed.sort(key=lambda s: -s.score)
+            for s, ls, p in zip(allowed, llm, rank_prior(len(allowed)), strict=True):
+                s.score = p + weight * float(ls)
+            allowed = [allowed[j] for j in served_order(llm, weight)]
         timings["rank_s"] = time.perf_counter() - t2
         chosen = self._long_tail(allowed, n)
         t3 = time.perf_counter()
@@ -489,11 +503,6 @@ class RecommendationPipeline:
             if owned and top.item.item_id in (owned.attributes or {}).get("complements", []):
                 return f"{cat} for your {owned.category.lower() or owned.title.lower()}"
         return f"{cat}" if view.is_new else f"more {cat}"
-
-
-def _rank_prior(n: int) -> list[float]:
-    """A log-rank prior from the candidate stage, on the same scale as log-probabilities."""
-    return [-float(np.log1p(i)) for i in range(n)]
 
 
 def _percentile_count(counts: Counter[str], q: float) -> int:

@@ -14,10 +14,14 @@ A fine-tuned LoRA adapter changes nothing here: it is loaded with the model
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import ConfigError, GenerationError, InputError
 from bot.prompts import (
@@ -42,6 +46,12 @@ __all__ = [
     "history_lines",
     "candidate_lines",
     "rank_prior",
+    "served_order",
+    "RANK_WEIGHT_GRID",
+    "BASE_RANK_WEIGHT",
+    "RANKING_FILE",
+    "recorded_rank_weight",
+    "record_rank_weight",
 ]
 
 
@@ -94,6 +104,55 @@ class RankedCandidate:
 def rank_prior(n: int) -> list[float]:
     """The candidate stage's order as a log-rank prior, on the scale of log-probabilities."""
     return [-math.log1p(i) for i in range(n)]
+
+
+# Weights of the LLM's label log-probabilities against the stage's log-rank prior that
+# tuning tries (0 is the candidate stage's own order, so tuning can always fall back to it).
+RANK_WEIGHT_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+# The weight without a recorded one (the base model, or an adapter never tuned).
+BASE_RANK_WEIGHT = 1.0
+# The weight tuned for an adapter on validation users, kept inside the adapter directory.
+RANKING_FILE = "ranking.json"
+
+
+def served_order(llm: Sequence[float], weight: float) -> list[int]:
+    """Candidate positions in the served order: ``-log1p(stage position) + weight x label
+    log-probability``, best first; ties keep the candidate stage's order."""
+    prior = rank_prior(len(llm))
+    score = [p + weight * float(x) for p, x in zip(prior, llm, strict=True)]
+    return sorted(range(len(score)), key=lambda j: (-score[j], j))
+
+
+def recorded_rank_weight(adapter: str | os.PathLike[str]) -> float | None:
+    """The rank weight recorded in ``<adapter>/ranking.json``, or None when there is none."""
+    path = Path(adapter).expanduser() / RANKING_FILE
+    if not path.is_file():
+        return None
+    try:
+        weight = json.loads(path.read_text(encoding="utf-8"))["rank_weight"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path}: cannot read its rank_weight ({exc}). Fix: rerun `python -m finetune "
+            "evaluate --split valid --record-rank-weight`, or delete the file."
+        ) from exc
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 100:
+        raise ConfigError(f"{path}: rank_weight must be a number within 0..100, got {weight!r}")
+    return float(weight)
+
+
+def record_rank_weight(
+    adapter: str | os.PathLike[str], weight: float, evidence: Mapping[str, Any]
+) -> Path:
+    """Write ``<adapter>/ranking.json`` (the weight and how it was chosen) atomically."""
+    folder = Path(adapter).expanduser()
+    if not (folder / "adapter_config.json").is_file():
+        raise ConfigError(f"{folder} is not an adapter directory (no adapter_config.json)")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ranking-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump({"rank_weight": float(weight), **evidence}, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, folder / RANKING_FILE)
+    return folder / RANKING_FILE
 
 
 def history_lines(

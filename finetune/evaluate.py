@@ -39,6 +39,9 @@ class EvalConfig:
     seed: int = 0
     prior_weight: float = 1.0  # as bot.ranker.RankerConfig: served score = LLM + w * log-rank prior
     output: str | None = None  # a JSON report path
+    # tune the served rank weight (bot.ranker.RANK_WEIGHT_GRID) on this split and record it in
+    # the adapter's ranking.json, which the bot then uses; validation split and adapter only
+    record_rank_weight: bool = False
 
     def __post_init__(self) -> None:
         if not str(self.data_dir).strip():
@@ -53,6 +56,11 @@ class EvalConfig:
             raise ConfigError("EvalConfig.max_examples must be >= 1 or None")
         if not self.prior_weight >= 0:
             raise ConfigError(f"EvalConfig.prior_weight must be >= 0, got {self.prior_weight!r}")
+        if self.record_rank_weight and (self.adapter is None or self.split != "valid"):
+            raise ConfigError(
+                "EvalConfig.record_rank_weight needs an adapter and split='valid' "
+                "(tuning on test users would leak the test targets into serving)"
+            )
         if not self.ks or any(k < 1 for k in self.ks):
             raise ConfigError(f"EvalConfig.ks must be positive cut-offs, got {self.ks!r}")
 
@@ -147,8 +155,40 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
         "seconds_per_scored_prompt": round(seconds / max(scored, 1), 3),
         "per_example": per_example,
     }
+    sweep = _rank_weight_sweep(model_ranks, per_example, cfg.ks)
+    report["rank_weight_sweep"] = sweep
+    if cfg.record_rank_weight and cfg.adapter:
+        from bot.ranker import record_rank_weight
+
+        ndcg = f"ndcg@{max(cfg.ks)}"
+        best = max(sweep, key=lambda w: (sweep[w][ndcg], -float(w)))
+        report["recorded_rank_weight"] = float(best)
+        record_rank_weight(
+            cfg.adapter,
+            float(best),
+            {
+                "tuned_on": f"{path} ({len(rows)} ranking prompts), python -m finetune evaluate",
+                f"valid_{ndcg.replace('@', '')}_by_weight": {w: m[ndcg] for w, m in sweep.items()},
+            },
+        )
     if cfg.output:
         Path(cfg.output).parent.mkdir(parents=True, exist_ok=True)
         Path(cfg.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     log.info("ranking %s: %s", cfg.split, report["model"])
     return report
+
+
+def _rank_weight_sweep(
+    model_ranks: list[int | None], per_example: list[dict[str, Any]], ks: tuple[int, ...]
+) -> dict[str, dict[str, float]]:
+    """Served metrics for every weight of ``bot.ranker.RANK_WEIGHT_GRID`` (prompts whose
+    candidates missed the true item stay misses)."""
+    from bot.ranker import RANK_WEIGHT_GRID, served_order
+
+    out = {}
+    for w in RANK_WEIGHT_GRID:
+        ranks: list[int | None] = [None] * (len(model_ranks) - len(per_example))
+        for ex in per_example:
+            ranks.append(served_order(ex["scores"], w).index(ex["target_index"]) + 1)
+        out[str(w)] = ranking_metrics(ranks, ks)
+    return out

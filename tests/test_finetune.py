@@ -319,6 +319,34 @@ def test_evaluate_full_ranking_semantics(tiny_data: Path) -> None:
     assert report["scored"] == sum(k is not None for k in ranks)  # misses are never scored
     hr4 = sum(1 for k in ranks if k is not None and k <= 4) / len(rows)
     assert report["model"]["hr@4"] == pytest.approx(hr4)
+    # the served sweep: every weight keeps the stage's order with this scorer
+    assert set(report["rank_weight_sweep"]) == {"0.0", "0.1", "0.25", "0.5", "1.0", "2.0", "4.0"}
+    assert all(m == report["candidate_stage"] for m in report["rank_weight_sweep"].values())
+
+
+class _LastIsBest:
+    """Prefers the last label: reverses the stage's order once its weight is large enough."""
+
+    def score_choices(self, prompt: str, choices: list[str]) -> list[float]:
+        return [10.0 * i for i in range(len(choices))]
+
+
+def test_evaluate_records_the_best_rank_weight_in_the_adapter(
+    tiny_data: Path, tmp_path: Path
+) -> None:
+    from bot.ranker import recorded_rank_weight
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    cfg = EvalConfig(
+        str(tiny_data), adapter=str(adapter), split="valid", ks=(1, 4), record_rank_weight=True
+    )
+    report = evaluate_ranking(cfg, generator=_LastIsBest())
+    sweep = report["rank_weight_sweep"]
+    best = max(sweep, key=lambda w: (sweep[w]["ndcg@4"], -float(w)))
+    assert report["recorded_rank_weight"] == float(best)
+    assert recorded_rank_weight(adapter) == float(best)
 
 
 def _bad(value: str) -> Any:
@@ -339,6 +367,11 @@ def _bad(value: str) -> Any:
         (lambda: DatasetConfig(tasks=("x",)), "DatasetConfig.tasks"),
         (lambda: MergeConfig("a", "b", dtype="nf4"), "MergeConfig.dtype"),  # type: ignore[arg-type]
         (lambda: EvalConfig("d", ks=(0,)), "EvalConfig.ks"),
+        (lambda: EvalConfig("d", record_rank_weight=True), "EvalConfig.record_rank_weight"),
+        (
+            lambda: EvalConfig("d", adapter="a", split="test", record_rank_weight=True),
+            "EvalConfig.record_rank_weight",
+        ),
     ],
 )
 def test_config_errors_name_the_field(make: Any, field: str) -> None:
