@@ -261,7 +261,9 @@ def soak(
         },
         "rss_slope_mib_per_min": round(fit(rss, slice(None)), 2),
         "rss_slope_second_half_mib_per_min": round(fit(rss, slice(half, None)), 2),
-        "samples": [[round(a, 1), round(b, 1)] for a, b, _, _ in samples],
+        # the floor: RSS between model turns, without their transient activations
+        "rss_floor": floor_trend(t, rss),
+        "samples": [[round(a, 1), round(b, 1), round(d, 1)] for a, b, _, d in samples],
     }
     if prefix_cache is not None:
         rest = rss - cache
@@ -276,6 +278,7 @@ def soak(
             "end": round(float(rest[-1]), 1),
             "slope_mib_per_min": round(fit(rest, slice(None)), 2),
             "slope_second_half_mib_per_min": round(fit(rest, slice(half, None)), 2),
+            "floor": floor_trend(t, rest),
         }
     if trace:
         out["python_heap_mib"] = {
@@ -286,6 +289,31 @@ def soak(
         }
         out["python_heap_growth_second_half"] = growth
     return out
+
+
+def floor_trend(t: Any, y: Any, window: float = 60.0) -> dict[str, Any]:
+    """The lowest value in each ``window`` seconds and its linear trend (MiB/min) over the
+    soak and over its second half. The RSS swings by hundreds of MiB with the activations of
+    the model turns in flight; the floor between them is where retained memory shows."""
+    t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
+    x, lows = [], []
+    for start in np.arange(0.0, float(t.max()) if t.size else 0.0, window):
+        inside = (t >= start) & (t < start + window)
+        if inside.sum() >= 3:
+            x.append(start + window / 2)
+            lows.append(float(y[inside].min()))
+    half = len(x) // 2
+
+    def slope(part: slice) -> float | None:
+        xs, ys = x[part], lows[part]
+        return round(float(np.polyfit(xs, ys, 1)[0]) * 60, 2) if len(xs) > 2 else None
+
+    return {
+        "window_s": window,
+        "floors_mib": [round(v, 1) for v in lows],
+        "slope_mib_per_min": slope(slice(None)),
+        "slope_second_half_mib_per_min": slope(slice(half, None)),
+    }
 
 
 def main() -> None:
@@ -418,6 +446,7 @@ end, max {s["rss_mib"]["max"]} MiB; linear fit {s["rss_slope_mib_per_min"]} MiB/
 soak, {s["rss_slope_second_half_mib_per_min"]} MiB/min over its second half. After the soak:
 {s["rss_mib"]["after_gc"]} MiB after `gc.collect()`, {s["rss_mib"]["after_malloc_trim"]} MiB after
 glibc `malloc_trim(0)` (memory the allocator had kept after it was freed).
+The RSS floor (lowest RSS per {s["rss_floor"]["window_s"]:.0f} s, between model turns): {_floors(s["rss_floor"])}.
 {_cache_markdown(s)}{_heap_markdown(s)}"""
     name = args.name or ("load" if args.model == "none" else f"load-{args.model}")
     write_results(name, result, md)
@@ -432,8 +461,18 @@ def _cache_markdown(s: dict[str, Any]) -> str:
 The model's prefix key/value cache (bounded at {cache["limit"]} MiB) held {cache["start"]} MiB at
 the start of the soak and {cache["end"]} MiB at its end ({cache["evictions"]} evictions). RSS
 less those bytes: {rest["start"]} -> {rest["end"]} MiB; linear fit {rest["slope_mib_per_min"]}
-MiB/min over the soak, {rest["slope_second_half_mib_per_min"]} MiB/min over its second half.
+MiB/min over the soak, {rest["slope_second_half_mib_per_min"]} MiB/min over its second half; its
+floor: {_floors(rest["floor"])}.
 """
+
+
+def _floors(f: dict[str, Any]) -> str:
+    lows = f["floors_mib"]
+    shown = ", ".join(f"{v:.0f}" for v in lows)
+    return (
+        f"{shown} MiB; trend {f['slope_mib_per_min']} MiB/min over the soak, "
+        f"{f['slope_second_half_mib_per_min']} MiB/min over its second half"
+    )
 
 
 def _heap_markdown(s: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""The quality benchmark's LLM rank-weight tuning and its report (no model, no dataset)."""
+"""Benchmark helpers: the quality LLM rank-weight tuning and report, the load soak's floor
+(no model, no dataset)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,18 @@ def test_report_renders_the_tuning_table():
     assert "| LLM zero-shot: validation (300 users) | 0.0500 |" in md
     assert "rank_weight: LLM zero-shot 0.25, LLM fine-tuned 0.25" in md
     assert "not used for the choice" in md
+
+
+def test_load_floor_trend_sees_retained_memory_under_transient_spikes() -> None:
+    import numpy as np
+
+    from benchmarks.load import floor_trend
+
+    t = np.arange(0.0, 600.0, 2.0)
+    spikes = np.where(np.arange(t.size) % 7 == 3, 400.0, 0.0)  # model turns in flight
+    flat = floor_trend(t, 1000.0 + spikes)
+    assert flat["slope_mib_per_min"] == pytest.approx(0.0, abs=1e-6)
+    assert flat["floors_mib"] == [1000.0] * 10
+    rising = floor_trend(t, 1000.0 + 0.1 * t + spikes)  # 6 MiB/min retained
+    assert rising["slope_mib_per_min"] == pytest.approx(6.0, abs=0.1)
+    assert rising["slope_second_half_mib_per_min"] == pytest.approx(6.0, abs=0.1)
