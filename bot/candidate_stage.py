@@ -19,7 +19,7 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from bot.candidates import (
     FusedCandidates,
     FusionConfig,
     Popularity,
+    SemanticNeighbours,
     SequentialModel,
     Transitions,
     tune_weights,
@@ -60,7 +61,12 @@ GRID = {
     "co-occurrence": (0.0, 0.3, 0.6, 1.0),
     "sequential": (0.0, 0.5, 1.0, 2.0),
     "popularity": (0.0, 0.05, 0.15),
+    "semantic": (0.0, 0.25, 0.5, 1.0),
 }
+# Embedding neighbours of the recent history join only where validation gives them weight: on
+# Amazon Beauty they raised the fused stage's validation NDCG@10 from 0.0778 to 0.0847
+# (benchmarks/results/quality-beauty.md); untuned they stay out.
+SEMANTIC_DEFAULT = 0.0
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class StageConfig:
     # +2.5% "gain" cost 0.7 points of turn-1 success in benchmarks.simulated_users).
     tune_min_gain: float = 0.05
     seed: int = 0
+    semantic: bool = True  # offer the item-embedding neighbours to the tuning
 
     def __post_init__(self) -> None:
         for name in ("sasrec_min_users", "tune_min_users", "tune_users", "tune_depth"):
@@ -213,6 +220,13 @@ def _tune(
     return weights, ndcg, default_ndcg, len(pick)
 
 
+def _semantic(item_vectors: Callable[[], Mapping[str, np.ndarray]]) -> SemanticNeighbours:
+    vectors = item_vectors()
+    ids = sorted(vectors)
+    matrix = np.stack([vectors[i] for i in ids]) if ids else np.zeros((0, 1), dtype=np.float32)
+    return SemanticNeighbours((ids, matrix))
+
+
 def _rescale(weights: dict[str, float]) -> dict[str, float]:
     total = sum(weights.values())
     if total <= 0:
@@ -225,11 +239,14 @@ def fit_stage(
     config: StageConfig | None = None,
     cache_root: Path | None = None,
     fusion: FusionConfig | None = None,
+    item_vectors: Callable[[], Mapping[str, np.ndarray]] | None = None,
 ) -> FittedStage:
     """Fit the candidate stage on users' ordered item sequences (one list per user).
 
     ``cache_root`` (a folder next to the store) keeps the SASRec and the tuned weights between
     runs; None disables caching. Weights are rescaled to the fixed mix's total weight.
+    ``item_vectors`` (called only when needed) gives the item embeddings for the semantic
+    source, which joins the tuning and serves only with a tuned weight above 0.
     """
     config = config or StageConfig()
     # rrf_k 9: an item at 0-based rank r earns w / (r + 10), the discount the pipeline used.
@@ -268,6 +285,8 @@ def fit_stage(
             info["sasrec_train_s"] = round(time.perf_counter() - t1, 2)
             info["sasrec_epochs"] = len(sasrec.log) if sasrec is not None else 0
             named.append(("sequential", seq_src, SEQUENTIAL_DEFAULT))
+        if config.semantic and item_vectors is not None:
+            named.append(("semantic", _semantic(item_vectors), SEMANTIC_DEFAULT))
         fused = FusedCandidates(named, fusion)
         tuned, ndcg, default_ndcg, n_tune = _tune(fused, sequences, config, sasrec)
         weights = _rescale(tuned)
@@ -295,5 +314,7 @@ def fit_stage(
     ]
     if sasrec is not None:
         final.append(("sequential", SequentialModel(sasrec), weights.get("sequential", 0.0)))
+    if weights.get("semantic", 0.0) > 0 and config.semantic and item_vectors is not None:
+        final.append(("semantic", _semantic(item_vectors), weights["semantic"]))
     info["fit_s"] = round(time.perf_counter() - t0, 2)
     return FittedStage(FusedCandidates(final, fusion), info)

@@ -166,7 +166,12 @@ class RecommendationPipeline:
             tl.sort()
         sequences = [[i for *_x, i in tl] for tl in timelines.values()]
         items = {i.item_id: i for i in self.store.all_items()}
-        stage = fit_stage(sequences, self.config.stage_config(), self._cache_root())
+        stage = fit_stage(
+            sequences,
+            self.config.stage_config(),
+            self._cache_root(),
+            item_vectors=self.store.item_vectors,
+        )
         repurchase = RepurchaseModel()
         repurchase.fit(timelines, items)
         with self._lock:

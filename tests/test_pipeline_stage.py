@@ -49,6 +49,45 @@ def test_enough_users_add_sasrec_and_tuned_weights_at_the_fixed_total() -> None:
     assert stage.info["sasrec_epochs"] >= 1
 
 
+def _pairs_only_embeddings_reveal(n_users: int = 60) -> tuple[list[list[str]], dict]:
+    """Each user ends on x_u -> y_u, a pair nobody else bought, where y_u is x_u's embedding
+    neighbour: transitions never saw the pair, the semantic source can find it."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vectors = {"p": rng.normal(size=16), "q": rng.normal(size=16)}
+    seqs = []
+    for u in range(n_users):
+        base = rng.normal(size=16)
+        vectors[f"x{u}"], vectors[f"y{u}"] = base, base + 0.05 * rng.normal(size=16)
+        seqs.append(["p", "q", f"x{u}", f"y{u}"])
+    return seqs, {k: (v / np.linalg.norm(v)).astype("float32") for k, v in vectors.items()}
+
+
+def test_embedding_neighbours_join_only_where_validation_gives_them_weight() -> None:
+    seqs, vectors = _pairs_only_embeddings_reveal()
+    config = StageConfig(tune_min_users=20, sasrec_min_users=10_000)
+    calls = []
+
+    def item_vectors() -> dict:
+        calls.append(1)
+        return vectors
+
+    stage = fit_stage(seqs, config, item_vectors=item_vectors)
+    assert stage.info["tuned_weights"]["semantic"] > 0
+    assert stage.weights["semantic"] > 0 and "semantic" in stage.fused.sources
+    ranked = [i for i, _s in stage.fused.candidates(["p", "q", "x7"], 5, {"p", "q", "x7"})]
+    assert ranked[0] == "y7"
+    # cyclic shop: transitions already predict everything, so the source is left out
+    cyc = fit_stage(cyclic_sequences(40), config, item_vectors=lambda: vectors)
+    assert "semantic" not in cyc.fused.sources
+    # switched off, or no vectors: never asked for them
+    calls.clear()
+    off = fit_stage(seqs, StageConfig(tune_min_users=20, sasrec_min_users=10_000, semantic=False),
+                    item_vectors=item_vectors)  # fmt: skip
+    assert "semantic" not in off.fused.sources and calls == []
+
+
 def test_tuned_weights_must_beat_the_defaults_by_the_margin() -> None:
     seqs = cyclic_sequences(40)
     strict = fit_stage(seqs, StageConfig(**{**FAST.__dict__, "tune_min_gain": 10.0}))
