@@ -25,6 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--llm-base-url", default=os.environ.get("NEXTNEED_LLM_BASE_URL"),
                    help="OpenAI-compatible server instead of in-process weights (e.g. vLLM)")  # fmt: skip
     p.add_argument("--llm-model", default=os.environ.get("NEXTNEED_LLM_MODEL", "nextneed"))
+    p.add_argument("--rank-weight", type=float, default=None,
+                   help="weight of the LLM ranker against the candidate stage's order (0 skips "
+                   "it; default: the adapter's tuned ranking.json, else the measured base default)")  # fmt: skip
     p.add_argument("--embedder", choices=["minilm", "hashing"], default=None)
     p.add_argument("--mode", choices=["demo", "shop"], default="demo")
     p.add_argument("--auth", nargs="+", default=[], metavar="USER:PASS", help="web logins")
@@ -54,9 +57,12 @@ def main(argv: list[str] | None = None) -> None:
 
         model_kw = {"quantization": args.quantization, "adapter": args.adapter}
         model = ModelConfig(model=args.model, **{k: v for k, v in model_kw.items() if v})
+    from bot.pipeline import PipelineConfig
+
     assistant = Assistant.from_config(
         AssistantConfig(store=StoreConfig.from_env(**store_kw), model=model,
-                        llm_base_url=args.llm_base_url, llm_model=args.llm_model)
+                        llm_base_url=args.llm_base_url, llm_model=args.llm_model,
+                        pipeline=PipelineConfig(rank_weight=args.rank_weight))
     )  # fmt: skip
     keys = parse_api_keys(args.api_key)
     server = ServerConfig(

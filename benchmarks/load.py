@@ -59,10 +59,12 @@ def start(
     max_concurrency: int,
     model: str = "none",
     prefix_cache_mib: int | None = None,
+    rank_weight: float | None = None,
 ) -> tuple[str, Any, Any]:
     import uvicorn
 
     from bot.assistant import Assistant, AssistantConfig
+    from bot.pipeline import PipelineConfig
     from bot.server import ServerConfig, create_app
     from knowledge.store import StoreConfig
 
@@ -78,7 +80,9 @@ def start(
             )
     assistant = Assistant.from_config(
         AssistantConfig(
-            store=StoreConfig(path=str(store_path), embedder=embedder), model=model_config
+            store=StoreConfig(path=str(store_path), embedder=embedder),
+            model=model_config,
+            pipeline=PipelineConfig(rank_weight=rank_weight),
         )
     )
     config = ServerConfig(mode="demo", trust_user_header=True, max_concurrency=max_concurrency)
@@ -343,6 +347,12 @@ def main() -> None:
         help="the model's prefix key/value cache bound (default: ModelConfig's 256)",
     )
     p.add_argument(
+        "--rank-weight",
+        type=float,
+        default=None,
+        help="the LLM ranker's weight (default: the product's; 1 runs the ranker on every turn)",
+    )
+    p.add_argument(
         "--name",
         default=None,
         help="results file name (default: load, or load-<model> with a model)",
@@ -359,7 +369,12 @@ def main() -> None:
         shutil.copytree(demo_store(args.embedder), store)  # feedback turns write: use a copy
         users = demo_users(args.embedder)
         url, server, assistant = start(
-            store, args.embedder, args.max_concurrency, args.model, args.prefix_cache_mib
+            store,
+            args.embedder,
+            args.max_concurrency,
+            args.model,
+            args.prefix_cache_mib,
+            args.rank_weight,
         )
         prefix_cache = getattr(assistant.generator, "prefix_cache", None)
         run_level(url, users, 2, 5, 20)  # warm-up (caches, first embeddings)
@@ -430,6 +445,7 @@ Server: `bot.server` (FastAPI + Gradio) under uvicorn on 127.0.0.1, gate
 max_concurrency={args.max_concurrency} with a 3 s wait before answering 503 `busy`. Store: the
 demo shop ({args.embedder} embedder). Model: {model_text}.
 Prefix cache bound: {args.prefix_cache_mib if args.prefix_cache_mib is not None else "default"} MiB.
+LLM ranker weight: {args.rank_weight if args.rank_weight is not None else "the product's default"}.
 Each session replays: {" / ".join(DIALOG)}. Levels run {args.level_seconds:.0f} s or
 {args.max_turns} turns each. Rerun: `{rerun}`.
 

@@ -28,8 +28,8 @@ from benchmarks.common import load
 from benchmarks.quality import Context, LLMOptions, register
 from bot.history import UserView
 from bot.ranker import (
-    BASE_RANK_WEIGHT,
     RANK_WEIGHT_GRID,
+    UNTUNED_RANK_WEIGHT,
     LLMRanker,
     record_rank_weight,
     served_order,
@@ -63,7 +63,7 @@ class LLMReranker:
         self.pos = {u: n for n, u in enumerate(ctx.split.users)}
         self.stage = ctx.per_source["fused"]
         self.options = options
-        self.product_rank_weight = BASE_RANK_WEIGHT
+        self.product_rank_weight = UNTUNED_RANK_WEIGHT
         self.rank_weight = options.rank_weight
         self.targets = {u: ctx.split.test[n] for n, u in enumerate(ctx.split.users)}
         self.valid = ctx.valid[: options.tune_users]

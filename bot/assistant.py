@@ -491,18 +491,26 @@ def _format_rec(r: Recommendation) -> str:
 
 
 def _with_rank_weight(config: AssistantConfig) -> AssistantConfig:
-    """``config`` with the LLM ranker's weight settled: the configured one, else the one tuned
-    for the adapter (its ``ranking.json``), else :data:`bot.ranker.BASE_RANK_WEIGHT`. Weight 0
-    serves the candidate stage's order and skips the ranker's forward pass."""
+    """``config`` with the LLM ranker's weight settled: the configured one; else the one tuned
+    for the adapter (its ``ranking.json``); else, for the default model without an adapter,
+    :data:`bot.ranker.DEFAULT_MODEL_RANK_WEIGHT` (measured); else
+    :data:`bot.ranker.UNTUNED_RANK_WEIGHT`. Weight 0 serves the candidate stage's order and
+    skips the ranker's forward pass."""
     from dataclasses import replace
 
-    from bot.ranker import BASE_RANK_WEIGHT, recorded_rank_weight
+    from bot.ranker import DEFAULT_MODEL_RANK_WEIGHT, UNTUNED_RANK_WEIGHT, recorded_rank_weight
 
     if config.pipeline.rank_weight is not None:
         return config
-    adapter = getattr(config.model, "adapter", None) if not config.llm_base_url else None
+    model = None if config.llm_base_url else config.model
+    adapter = getattr(model, "adapter", None)
     recorded = recorded_rank_weight(adapter) if adapter else None
-    weight = BASE_RANK_WEIGHT if recorded is None else recorded
     if recorded is not None:
+        weight = recorded
         log.info("LLM ranker weight %s, as tuned for the adapter %s", weight, adapter)
+    elif model is not None and adapter is None and getattr(model, "model", None) == "default":
+        weight = DEFAULT_MODEL_RANK_WEIGHT
+        log.info("LLM ranker weight %s: the default model's measured weight", weight)
+    else:
+        weight = UNTUNED_RANK_WEIGHT
     return replace(config, pipeline=replace(config.pipeline, rank_weight=weight))

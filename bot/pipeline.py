@@ -19,7 +19,7 @@ from bot.candidate_stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_sta
 from bot.candidates import CoOccurrence, Transitions
 from bot.constraints import Constraints
 from bot.history import DAY, RepurchaseModel, UserView
-from bot.ranker import BASE_RANK_WEIGHT, rank_prior, served_order
+from bot.ranker import UNTUNED_RANK_WEIGHT, rank_prior, served_order
 from bot.reply import Recommendation
 from knowledge.errors import ConfigError
 from knowledge.schema import Event, Item
@@ -50,7 +50,8 @@ class PipelineConfig:
     long_tail_slots: int = 1
     replenish_factor: float = 0.8
     # weight of the LLM ranker's label log-probabilities against the stage's log-rank prior;
-    # None: the weight recorded with the adapter (``ranking.json``), else BASE_RANK_WEIGHT
+    # None: UNTUNED_RANK_WEIGHT here; Assistant.from_config settles it for the loaded model
+    # (the adapter's tuned ranking.json, the default model's measured weight)
     rank_weight: float | None = None
     # items near the model's stated next need ("conditioner refill") join the fusion as one more
     # source with this weight (transitions have 1.0 by default): a guess, weaker than an explicit
@@ -141,7 +142,9 @@ class RecommendationPipeline:
         self.config = config or PipelineConfig()
         self.ranker = ranker
         self.rank_weight = (
-            BASE_RANK_WEIGHT if self.config.rank_weight is None else float(self.config.rank_weight)
+            UNTUNED_RANK_WEIGHT
+            if self.config.rank_weight is None
+            else float(self.config.rank_weight)
         )
         self.repurchase = RepurchaseModel()
         self._lock = threading.Lock()

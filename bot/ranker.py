@@ -48,7 +48,8 @@ __all__ = [
     "rank_prior",
     "served_order",
     "RANK_WEIGHT_GRID",
-    "BASE_RANK_WEIGHT",
+    "UNTUNED_RANK_WEIGHT",
+    "DEFAULT_MODEL_RANK_WEIGHT",
     "RANKING_FILE",
     "recorded_rank_weight",
     "record_rank_weight",
@@ -109,8 +110,13 @@ def rank_prior(n: int) -> list[float]:
 # Weights of the LLM's label log-probabilities against the stage's log-rank prior that
 # tuning tries (0 is the candidate stage's own order, so tuning can always fall back to it).
 RANK_WEIGHT_GRID = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-# The weight without a recorded one (the base model, or an adapter never tuned).
-BASE_RANK_WEIGHT = 1.0
+# A ranker without a tuned weight (an adapter or model nobody measured) counts as much as
+# the stage's log-rank prior.
+UNTUNED_RANK_WEIGHT = 1.0
+# The default model (SmolLM2-135M-Instruct) zero-shot, without an adapter: on 300 Amazon Beauty
+# validation users its best weight was 0 (NDCG@10 0.0658 at 0 and 0.1, 0.0631 at 1.0;
+# benchmarks/results/quality-beauty.md), so the bot serves the stage's order and skips the pass.
+DEFAULT_MODEL_RANK_WEIGHT = 0.0
 # The weight tuned for an adapter on validation users, kept inside the adapter directory.
 RANKING_FILE = "ranking.json"
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.assistant import Assistant, AssistantConfig
 from bot.model import ModelConfig
+from bot.pipeline import PipelineConfig
 from knowledge.demo import write_demo
 from knowledge.ingest import ingest_events, ingest_items
 from knowledge.store import Store, StoreConfig
@@ -28,6 +29,9 @@ def assistant(demo_files: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     cfg = AssistantConfig(
         store=StoreConfig(path=str(tmp_path_factory.mktemp("store")), embedder="minilm"),
         model=ModelConfig("default", "nf4"),
+        # the default model's served weight is 0 (measured); weight 1 keeps the ranker's path
+        # under test with the real model
+        pipeline=PipelineConfig(rank_weight=1.0),
     )
     store = Store(cfg.store)
     assert ingest_items(store, demo_files / "items.jsonl").skipped == 0

@@ -12,8 +12,9 @@ from bot.errors import ConfigError
 from bot.model import ModelConfig
 from bot.pipeline import PipelineConfig
 from bot.ranker import (
-    BASE_RANK_WEIGHT,
+    DEFAULT_MODEL_RANK_WEIGHT,
     RANKING_FILE,
+    UNTUNED_RANK_WEIGHT,
     record_rank_weight,
     recorded_rank_weight,
     served_order,
@@ -69,10 +70,14 @@ def test_a_broken_ranking_file_is_a_clear_error(tmp_path: Path, text: str) -> No
 
 def test_the_assistant_takes_the_adapter_weight_unless_one_is_configured(tmp_path: Path) -> None:
     folder = _adapter(tmp_path)
-    no_adapter = AssistantConfig(model=ModelConfig())
-    assert _with_rank_weight(no_adapter).pipeline.rank_weight == BASE_RANK_WEIGHT
+    default_model = AssistantConfig(model=ModelConfig())
+    assert _with_rank_weight(default_model).pipeline.rank_weight == DEFAULT_MODEL_RANK_WEIGHT
+    other_model = AssistantConfig(model=ModelConfig(model="some/other-model"))
+    assert _with_rank_weight(other_model).pipeline.rank_weight == UNTUNED_RANK_WEIGHT
+    remote = AssistantConfig(llm_base_url="http://127.0.0.1:9/v1")
+    assert _with_rank_weight(remote).pipeline.rank_weight == UNTUNED_RANK_WEIGHT
     with_adapter = AssistantConfig(model=ModelConfig(adapter=str(folder)))
-    assert _with_rank_weight(with_adapter).pipeline.rank_weight == BASE_RANK_WEIGHT  # untuned
+    assert _with_rank_weight(with_adapter).pipeline.rank_weight == UNTUNED_RANK_WEIGHT
     record_rank_weight(folder, 0.1, {})
     assert _with_rank_weight(with_adapter).pipeline.rank_weight == 0.1
     explicit = AssistantConfig(
