@@ -31,6 +31,7 @@ from bot.ranker import (
     RANK_WEIGHT_GRID,
     UNTUNED_RANK_WEIGHT,
     LLMRanker,
+    best_rank_weight,
     record_rank_weight,
     served_order,
 )
@@ -141,7 +142,7 @@ class LLMReranker:
             cands, llm = self._score(user, hist, stage)
             scored.append((cands, llm, target))
         by_weight = self._ndcg10_by_weight(scored)
-        best = max(RANK_WEIGHTS, key=lambda w: (by_weight[w], -w))
+        best = best_rank_weight(by_weight)
         self.tuning = {
             "users": len(scored),
             "valid_ndcg10_by_weight": {str(w): v for w, v in by_weight.items()},

@@ -107,6 +107,7 @@ class Assistant:
     @classmethod
     def from_config(cls, config: AssistantConfig) -> Assistant:
         """Open the store, load the model (if configured) and fit the candidate models."""
+        config = _with_rank_weight(config)  # a broken ranking.json fails before any loading
         store = Store(config.store)
         generator: Any = None
         ranker: Any = None
@@ -121,7 +122,6 @@ class Assistant:
             from bot.model import load_model
 
             generator = TransformersGenerator(load_model(config.model))
-        config = _with_rank_weight(config)
         if generator is not None and config.use_llm_ranker and config.pipeline.rank_weight != 0:
             from bot.ranker import LLMRanker
 

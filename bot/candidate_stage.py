@@ -265,6 +265,7 @@ def fit_stage(
             log.info("dropped %d stale candidate-stage fit(s) under %s", len(dropped), cache_root)
     sources = _count_sources()
     sasrec = None
+    semantic: SemanticNeighbours | None = None
     if cached is not None:
         meta, sasrec = cached
         weights = {n: float(w) for n, w in meta["weights"].items()}
@@ -286,7 +287,8 @@ def fit_stage(
             info["sasrec_epochs"] = len(sasrec.log) if sasrec is not None else 0
             named.append(("sequential", seq_src, SEQUENTIAL_DEFAULT))
         if config.semantic and item_vectors is not None:
-            named.append(("semantic", _semantic(item_vectors), SEMANTIC_DEFAULT))
+            semantic = _semantic(item_vectors)
+            named.append(("semantic", semantic, SEMANTIC_DEFAULT))
         fused = FusedCandidates(named, fusion)
         tuned, ndcg, default_ndcg, n_tune = _tune(fused, sequences, config, sasrec)
         weights = _rescale(tuned)
@@ -315,6 +317,7 @@ def fit_stage(
     if sasrec is not None:
         final.append(("sequential", SequentialModel(sasrec), weights.get("sequential", 0.0)))
     if weights.get("semantic", 0.0) > 0 and config.semantic and item_vectors is not None:
-        final.append(("semantic", _semantic(item_vectors), weights["semantic"]))
+        # content-based, nothing fitted: the tuning's source serves as is (vectors read once)
+        final.append(("semantic", semantic or _semantic(item_vectors), weights["semantic"]))
     info["fit_s"] = round(time.perf_counter() - t0, 2)
     return FittedStage(FusedCandidates(final, fusion), info)

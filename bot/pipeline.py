@@ -19,7 +19,7 @@ from bot.candidate_stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_sta
 from bot.candidates import CoOccurrence, Transitions
 from bot.constraints import Constraints
 from bot.history import DAY, RepurchaseModel, UserView
-from bot.ranker import UNTUNED_RANK_WEIGHT, rank_prior, served_order
+from bot.ranker import UNTUNED_RANK_WEIGHT, check_rank_weight, served_scores
 from bot.reply import Recommendation
 from knowledge.errors import ConfigError
 from knowledge.schema import Event, Item
@@ -69,14 +69,8 @@ class PipelineConfig:
     cache_models: bool = True  # keep the SASRec and tuned weights next to the store
 
     def __post_init__(self) -> None:
-        if self.rank_weight is not None and (
-            isinstance(self.rank_weight, bool)
-            or not isinstance(self.rank_weight, int | float)
-            or not 0 <= self.rank_weight <= 100
-        ):
-            raise ConfigError(
-                f"PipelineConfig.rank_weight must be None or within 0..100, got {self.rank_weight!r}"
-            )
+        if self.rank_weight is not None:
+            check_rank_weight(self.rank_weight, "PipelineConfig.rank_weight (or None)")
         if not 1 <= self.n_results <= 20:
             raise ConfigError(f"PipelineConfig.n_results must be 1..20, got {self.n_results}")
         if not self.n_results <= self.n_candidates <= 100:
@@ -244,9 +238,9 @@ class RecommendationPipeline:
         weight = self.rank_weight
         if self.ranker is not None and weight > 0 and len(allowed) > 1 and not view.is_new:
             llm = self.ranker.score(view, [s.item for s in allowed], self.items)
-            for s, ls, p in zip(allowed, llm, rank_prior(len(allowed)), strict=True):
-                s.score = p + weight * float(ls)
-            allowed = [allowed[j] for j in served_order(llm, weight)]
+            for s, score in zip(allowed, served_scores(llm, weight), strict=True):
+                s.score = score
+            allowed.sort(key=lambda s: -s.score)  # stable: ties keep the stage's order
         timings["rank_s"] = time.perf_counter() - t2
         chosen = self._long_tail(allowed, n)
         t3 = time.perf_counter()

@@ -46,7 +46,10 @@ __all__ = [
     "history_lines",
     "candidate_lines",
     "rank_prior",
+    "served_scores",
     "served_order",
+    "best_rank_weight",
+    "check_rank_weight",
     "RANK_WEIGHT_GRID",
     "UNTUNED_RANK_WEIGHT",
     "DEFAULT_MODEL_RANK_WEIGHT",
@@ -121,12 +124,29 @@ DEFAULT_MODEL_RANK_WEIGHT = 0.0
 RANKING_FILE = "ranking.json"
 
 
+def served_scores(llm: Sequence[float], weight: float) -> list[float]:
+    """Each candidate's served score: ``-log1p(stage position) + weight x label log-prob``."""
+    return [p + weight * float(x) for p, x in zip(rank_prior(len(llm)), llm, strict=True)]
+
+
 def served_order(llm: Sequence[float], weight: float) -> list[int]:
-    """Candidate positions in the served order: ``-log1p(stage position) + weight x label
-    log-probability``, best first; ties keep the candidate stage's order."""
-    prior = rank_prior(len(llm))
-    score = [p + weight * float(x) for p, x in zip(prior, llm, strict=True)]
+    """Candidate positions in the served order, best first; ties keep the candidate stage's
+    order."""
+    score = served_scores(llm, weight)
     return sorted(range(len(score)), key=lambda j: (-score[j], j))
+
+
+def best_rank_weight(metric_by_weight: Mapping[Any, float]) -> float:
+    """The weight (keys: weights or their strings) with the best metric; the smallest on ties."""
+    return float(max(metric_by_weight, key=lambda w: (metric_by_weight[w], -float(w))))
+
+
+def check_rank_weight(weight: object, where: str) -> float:
+    """``weight`` as a float when it is a number within 0..100, else a ConfigError naming
+    ``where``."""
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 100:
+        raise ConfigError(f"{where} must be a number within 0..100, got {weight!r}")
+    return float(weight)
 
 
 def recorded_rank_weight(adapter: str | os.PathLike[str]) -> float | None:
@@ -141,9 +161,7 @@ def recorded_rank_weight(adapter: str | os.PathLike[str]) -> float | None:
             f"{path}: cannot read its rank_weight ({exc}). Fix: rerun `python -m finetune "
             "evaluate --split valid --record-rank-weight`, or delete the file."
         ) from exc
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 100:
-        raise ConfigError(f"{path}: rank_weight must be a number within 0..100, got {weight!r}")
-    return float(weight)
+    return check_rank_weight(weight, f"{path}: rank_weight")
 
 
 def record_rank_weight(

@@ -158,14 +158,14 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
     sweep = _rank_weight_sweep(model_ranks, per_example, cfg.ks)
     report["rank_weight_sweep"] = sweep
     if cfg.record_rank_weight and cfg.adapter:
-        from bot.ranker import record_rank_weight
+        from bot.ranker import best_rank_weight, record_rank_weight
 
         ndcg = f"ndcg@{max(cfg.ks)}"
-        best = max(sweep, key=lambda w: (sweep[w][ndcg], -float(w)))
-        report["recorded_rank_weight"] = float(best)
+        best = best_rank_weight({w: m[ndcg] for w, m in sweep.items()})
+        report["recorded_rank_weight"] = best
         record_rank_weight(
             cfg.adapter,
-            float(best),
+            best,
             {
                 "tuned_on": f"{path} ({len(rows)} ranking prompts), python -m finetune evaluate",
                 f"valid_{ndcg.replace('@', '')}_by_weight": {w: m[ndcg] for w, m in sweep.items()},
