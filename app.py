@@ -13,6 +13,8 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from bot.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas  # noqa: E402
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -38,12 +40,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--trust-proxy-header", action="store_true",
                    help="web UI user from X-Forwarded-User (set by your reverse proxy)")  # fmt: skip
     p.add_argument("--max-concurrency", type=int, default=2)
+    p.add_argument(
+        "--heap-arenas",
+        type=int,
+        default=DEFAULT_HEAP_ARENAS,
+        help="cap on glibc malloc arenas, so buffers freed by model calls are reused "
+        "(0 = glibc's default)",
+    )
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.heap_arenas < 0:
+        raise SystemExit(
+            f"--heap-arenas must be >= 0 (0 keeps glibc's default), got {args.heap_arenas}"
+        )
+    limit_heap_arenas(args.heap_arenas)  # before any worker thread exists
     import uvicorn
 
     from bot.assistant import Assistant, AssistantConfig

@@ -37,6 +37,7 @@ from benchmarks.common import (
     table,
     write_results,
 )
+from bot.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas
 
 log = logging.getLogger("benchmarks.load")
 DIALOG = [
@@ -353,6 +354,12 @@ def main() -> None:
         help="the LLM ranker's weight (default: the product's; 1 runs the ranker on every turn)",
     )
     p.add_argument(
+        "--heap-arenas",
+        type=int,
+        default=DEFAULT_HEAP_ARENAS,
+        help="glibc malloc arena cap, as app.py sets it (default %(default)s; 0 = glibc's own)",
+    )
+    p.add_argument(
         "--name",
         default=None,
         help="results file name (default: load, or load-<model> with a model)",
@@ -360,6 +367,9 @@ def main() -> None:
     args = p.parse_args()
     if not 0 < args.soak_seconds <= 3600 or not 0 < args.level_seconds <= 600:
         p.error("--soak-seconds must be within 0..3600 and --level-seconds within 0..600")
+    if args.heap_arenas < 0:
+        p.error("--heap-arenas must be >= 0 (0 keeps glibc's default)")
+    arenas_set = limit_heap_arenas(args.heap_arenas)  # as app.py does, before any thread
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     env = environment()
@@ -412,6 +422,7 @@ def main() -> None:
             "dialog": DIALOG,
             "level_seconds": args.level_seconds,
             "max_turns_per_level": args.max_turns,
+            "heap_arenas": args.heap_arenas if arenas_set else "glibc default",
         },
         "levels": levels,
         "soak": soaked,
@@ -446,6 +457,7 @@ max_concurrency={args.max_concurrency} with a 3 s wait before answering 503 `bus
 demo shop ({args.embedder} embedder). Model: {model_text}.
 Prefix cache bound: {args.prefix_cache_mib if args.prefix_cache_mib is not None else "default"} MiB.
 LLM ranker weight: {args.rank_weight if args.rank_weight is not None else "the product's default"}.
+glibc malloc arenas: {result["setup"]["heap_arenas"]} (app.py `--heap-arenas`).
 Each session replays: {" / ".join(DIALOG)}. Levels run {args.level_seconds:.0f} s or
 {args.max_turns} turns each. Rerun: `{rerun}`.
 

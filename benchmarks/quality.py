@@ -83,6 +83,7 @@ class LLMOptions:
     rank_weight: float | None = None  # None: tuned on `tune_users` validation users
     tune_users: int = 300
     record_rank_weight: bool = False  # write the weight tuned for the adapter to its ranking.json
+    test_sweep: bool = False  # score the test users even when the tuned weight 0 needs no model
 
     def __post_init__(self) -> None:
         if not 2 <= self.n_candidates <= 26:
@@ -440,6 +441,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--record-rank-weight", action="store_true",
         help="record the weight tuned for --adapter in the adapter's ranking.json (the bot uses it)",
     )  # fmt: skip
+    p.add_argument(
+        "--llm-test-sweep", action="store_true",
+        help="score the test users with the model even when the tuned weight is 0 (the served "
+        "order is then the stage's own; the scores only feed the report's test sweep)",
+    )  # fmt: skip
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     import benchmarks.quality_llm as quality_llm  # registers the LLM rankers
@@ -457,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     llm = LLMOptions(
         a.llm_candidates, a.llm_quantization, a.adapter, a.llm_threads, a.llm_budget_s,
-        a.llm_rank_weight, a.llm_tune_users, a.record_rank_weight,
+        a.llm_rank_weight, a.llm_tune_users, a.record_rank_weight, a.llm_test_sweep,
     )  # fmt: skip
     cfg = QualityConfig(
         a.dataset, a.data_dir, a.sample_users, a.seed, sasrec=sas, systems=tuple(systems),

@@ -12,6 +12,9 @@ Both are ``sample_only``. Unless ``LLMOptions.rank_weight`` is given, each syste
 ``LLMOptions.tune_users`` validation users (their validation-stage candidates, validation item
 held out) and keeps the ``rank_weight`` of :data:`RANK_WEIGHTS` with the best validation
 NDCG@10; the test users are then ranked with it. A target outside the N candidates is a miss.
+When the tuned weight is 0 the served order is the stage's own and the product never calls the
+model, so the test users are not scored either (``LLMOptions.test_sweep`` scores them anyway, for
+the report's test sweep).
 Users are scored in the seeded random order of the sample, so when ``time_budget_s`` runs out
 the users done so far are still a random subset of it; the benchmark then reports on that
 subset and says so.
@@ -32,11 +35,12 @@ from bot.ranker import (
     UNTUNED_RANK_WEIGHT,
     LLMRanker,
     best_rank_weight,
+    rank_weight_sweep,
     record_rank_weight,
     served_order,
 )
 from finetune.dataset import plain_title
-from finetune.metrics import rank_of, ranking_report
+from finetune.metrics import ranking_report
 from knowledge.errors import ConfigError
 from knowledge.schema import Event
 
@@ -84,7 +88,8 @@ class LLMReranker:
             "load_s": round(time.perf_counter() - t0, 1),
         }
         self.ranker = LLMRanker(TransformersGenerator(loaded))
-        self.seconds: list[float] = []
+        self.seconds: list[float] = []  # per scored test user
+        self.tune_seconds: list[float] = []  # per scored validation user
         self.n_prompt_candidates: list[int] = []
         self.load_before = load()
         self.load_after: list[float] = []
@@ -97,12 +102,16 @@ class LLMReranker:
         # "now" is the last known event: nothing about the target's date leaks into the prompt.
         return UserView(user, list(events), now=events[-1].timestamp if events else 0)
 
+    def _top(self, stage: Sequence[str]) -> list[str]:
+        """The first N stage candidates that have a title (the ones a prompt can list)."""
+        return [i for i in stage[: self.options.n_candidates] if i in self.items]
+
     def _score(
         self, user: str, history: Sequence[str], stage: Sequence[str]
     ) -> tuple[list[str], list[float] | None]:
         """The top-N stage candidates and the ranker's label log-probabilities for them (None
         where the product skips the ranker: fewer than 2 candidates or no history)."""
-        cands = [i for i in stage[: self.options.n_candidates] if i in self.items]
+        cands = self._top(stage)
         if len(cands) < 2 or not history:
             return cands, None
         llm = self.ranker.score(
@@ -122,11 +131,10 @@ class LLMReranker:
     def _ndcg10_by_weight(
         scored: Sequence[tuple[list[str], list[float] | None, str | None]],
     ) -> dict[float, float]:
-        out = {}
-        for w in RANK_WEIGHTS:
-            ranks = [rank_of(LLMReranker.combine(c, llm, w), t) for c, llm, t in scored]
-            out[w] = round(float(ranking_report(ranks, (10,))["ndcg@10"]), 5)
-        return out
+        records = [(llm, c.index(t) if t in c else None) for c, llm, t in scored]
+        return rank_weight_sweep(
+            records, lambda ranks: round(float(ranking_report(ranks, (10,))["ndcg@10"]), 5)
+        )
 
     def tune(self) -> float:
         """The rank weight with the best NDCG@10 on the validation users (smallest on ties)."""
@@ -139,7 +147,10 @@ class LLMReranker:
         t0 = time.perf_counter()
         scored = []
         for user, hist, target, stage in tqdm(self.valid, desc="LLM tune", mininterval=30):
+            t1 = time.perf_counter()
             cands, llm = self._score(user, hist, stage)
+            if llm is not None:
+                self.tune_seconds.append(time.perf_counter() - t1)
             scored.append((cands, llm, target))
         by_weight = self._ndcg10_by_weight(scored)
         best = best_rank_weight(by_weight)
@@ -165,10 +176,18 @@ class LLMReranker:
             log.info("recorded rank weight %s in %s", best, path)
         return best
 
+    def uses_model(self) -> bool:
+        """Whether the test users are scored: a weight above 0, or the test sweep asked for."""
+        return bool(self.rank_weight) or self.options.test_sweep
+
     def rerank(self, user: str, history: Sequence[str]) -> list[str]:
         """The user's top-N test-stage candidates in the product's final order."""
         if self.rank_weight is None:
             self.rank_weight = self.tune()
+        if not self.uses_model():  # weight 0: the stage's order, as the product serves it
+            cands = self._top(self.stage[self.pos[user]])
+            self.scored.append((cands, None, self.targets[user]))
+            return cands
         t0 = time.perf_counter()
         cands, llm = self._score(user, history, self.stage[self.pos[user]])
         if llm is not None:
@@ -206,12 +225,15 @@ class LLMReranker:
         """Model, dtype, timing and load of this run, for the results file."""
         import numpy as np
 
-        s = np.asarray(self.seconds) if self.seconds else np.zeros(1)
+        timed = self.seconds or self.tune_seconds
+        s = np.asarray(timed) if timed else np.zeros(1)
         return {
             **self.model_info,
             "n_candidates": self.options.n_candidates,
             "threads": self.options.threads,
             "scored_users": len(self.seconds),
+            "test_scored": self.uses_model(),
+            "timed_on": "test users" if self.seconds else "validation users",
             "mean_candidates": float(np.mean(self.n_prompt_candidates or [0])),
             "s_per_user_mean": round(float(s.mean()), 3),
             "s_per_user_p50": round(float(np.percentile(s, 50)), 3),
@@ -225,7 +247,9 @@ class LLMReranker:
             # Reported for transparency, never used for the choice (that is the tuning above).
             "test_ndcg10_by_weight": {
                 str(w): v for w, v in self._ndcg10_by_weight(self.scored).items()
-            },
+            }
+            if self.uses_model()
+            else {},
         }
 
 

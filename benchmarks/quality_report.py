@@ -102,7 +102,8 @@ def _llm_section(res: dict[str, Any]) -> list[str]:
             detail.append(
                 [n, r["path"].split("/")[-1], r["quantization"], r["compute_dtype"],
                  r["adapter"] or "none", r["scored_users"], f"{r['mean_candidates']:.1f}",
-                 f"{r['s_per_user_mean']:.2f} / {r['s_per_user_p95']:.2f}",
+                 f"{r['s_per_user_mean']:.2f} / {r['s_per_user_p95']:.2f}"
+                 + ("" if r.get("timed_on", "test users") == "test users" else " (validation)"),
                  f"{r['load_before']} -> {r['load_after']}"]
             )  # fmt: skip
         weights = ", ".join(f"{n} {r.get('rank_weight')}" for n, r in res.get("llm", {}).items())
@@ -139,8 +140,12 @@ def _llm_section(res: dict[str, Any]) -> list[str]:
                 + [_fmt(t["valid_ndcg10_by_weight"][w]) for w in ws]
                 + [t["chosen"]]
             )
-            rows.append([f"{n}: test ({r['scored_users']} users, not used for the choice)"]
-                        + [_fmt(r["test_ndcg10_by_weight"][w]) for w in ws] + [""])  # fmt: skip
+            if r["test_ndcg10_by_weight"]:
+                rows.append([f"{n}: test ({r['scored_users']} users, not used for the choice)"]
+                            + [_fmt(r["test_ndcg10_by_weight"][w]) for w in ws] + [""])  # fmt: skip
+            else:
+                rows.append([f"{n}: test not scored (weight 0 serves the stage's order without "
+                             "the model; `--llm-test-sweep` scores it)"] + [""] * (len(ws) + 1))  # fmt: skip
         out.append(
             "### Rank weight, tuned on validation users\n\n"
             "Each LLM system first scores validation users (their validation-stage candidates, "

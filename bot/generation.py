@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -122,16 +123,36 @@ class _StopWhen:
         return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
 
-def _load_malloc_trim() -> Any:
+def _load_glibc(name: str) -> Any:
     try:
         import ctypes
 
-        return ctypes.CDLL("libc.so.6").malloc_trim
+        return getattr(ctypes.CDLL("libc.so.6"), name)
     except (OSError, AttributeError):  # not glibc: nothing to call
         return None
 
 
-_MALLOC_TRIM = _load_malloc_trim()
+_MALLOC_TRIM = _load_glibc("malloc_trim")
+_MALLOPT = _load_glibc("mallopt")
+_M_ARENA_MAX = -8  # glibc malloc.h
+DEFAULT_HEAP_ARENAS = 2
+
+
+def limit_heap_arenas(arenas: int = DEFAULT_HEAP_ARENAS) -> bool:
+    """Cap glibc's malloc arenas (``mallopt(M_ARENA_MAX, arenas)``) for this process.
+
+    glibc gives threads their own arenas, up to 8 per core. A server runs its model calls on
+    whichever worker thread is free, so the activations of successive calls are allocated and
+    freed in different arenas, and memory freed in one arena is not reused by a thread bound to
+    another. Few arenas mean the freed buffers are found again. Call it at start-up, before
+    worker threads exist: glibc fixes its arena limit when it first needs one more arena than
+    its default test count. ``arenas=0`` or ``MALLOC_ARENA_MAX`` in the environment (which
+    glibc reads itself) leave glibc's own setting. False where nothing was set."""
+    if arenas < 0:
+        raise ConfigError(f"heap arenas must be >= 0 (0 keeps glibc's default), got {arenas!r}")
+    if arenas == 0 or _MALLOPT is None or "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    return bool(_MALLOPT(_M_ARENA_MAX, arenas))
 
 
 def release_freed_heap() -> bool:

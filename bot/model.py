@@ -275,6 +275,11 @@ def load_model(config: ModelConfig) -> LoadedModel:
         _own_unquantized(model)
     if config.adapter:
         model = _attach_adapter(model, config.adapter)
+        if config.quantization != "nf4":
+            # Full-precision weights: fold the LoRA deltas in (as `finetune merge` does), so a
+            # forward pass runs no extra adapter matmuls. nf4 keeps the adapter separate, since
+            # merging into 4-bit weights would round the deltas away.
+            model = model.merge_and_unload()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.eval()

@@ -18,10 +18,10 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.errors import ConfigError, GenerationError, InputError
 from bot.prompts import (
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from bot.generation import Generator
     from bot.history import UserView
     from knowledge.schema import Item
+
+T = TypeVar("T")
 
 __all__ = [
     "RankerConfig",
@@ -134,6 +136,24 @@ def served_order(llm: Sequence[float], weight: float) -> list[int]:
     order."""
     score = served_scores(llm, weight)
     return sorted(range(len(score)), key=lambda j: (-score[j], j))
+
+
+def served_rank(llm: Sequence[float] | None, target: int | None, weight: float) -> int | None:
+    """1-based served rank of candidate ``target`` (None: the true item was not a candidate);
+    ``llm`` None is a prompt the ranker skipped, served in the stage's order."""
+    if target is None:
+        return None
+    return target + 1 if llm is None else served_order(llm, weight).index(target) + 1
+
+
+def rank_weight_sweep(
+    records: Sequence[tuple[Sequence[float] | None, int | None]],
+    metrics: Callable[[list[int | None]], T],
+    weights: Sequence[float] = RANK_WEIGHT_GRID,
+) -> dict[float, T]:
+    """``metrics`` of the served ranks at each weight, for (label log-probs, target position)
+    records."""
+    return {w: metrics([served_rank(llm, t, w) for llm, t in records]) for w in weights}
 
 
 def best_rank_weight(metric_by_weight: Mapping[Any, float]) -> float:

@@ -183,12 +183,9 @@ def _rank_weight_sweep(
 ) -> dict[str, dict[str, float]]:
     """Served metrics for every weight of ``bot.ranker.RANK_WEIGHT_GRID`` (prompts whose
     candidates missed the true item stay misses)."""
-    from bot.ranker import RANK_WEIGHT_GRID, served_order
+    from bot.ranker import rank_weight_sweep
 
-    out = {}
-    for w in RANK_WEIGHT_GRID:
-        ranks: list[int | None] = [None] * (len(model_ranks) - len(per_example))
-        for ex in per_example:
-            ranks.append(served_order(ex["scores"], w).index(ex["target_index"]) + 1)
-        out[str(w)] = ranking_metrics(ranks, ks)
-    return out
+    misses: list[tuple[None, None]] = [(None, None)] * (len(model_ranks) - len(per_example))
+    records = misses + [(ex["scores"], ex["target_index"]) for ex in per_example]
+    by_weight = rank_weight_sweep(records, lambda ranks: ranking_metrics(ranks, ks))
+    return {str(w): m for w, m in by_weight.items()}

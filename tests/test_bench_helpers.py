@@ -69,3 +69,43 @@ def test_load_floor_trend_sees_retained_memory_under_transient_spikes() -> None:
     rising = floor_trend(t, 1000.0 + 0.1 * t + spikes)  # 6 MiB/min retained
     assert rising["slope_mib_per_min"] == pytest.approx(6.0, abs=0.1)
     assert rising["slope_second_half_mib_per_min"] == pytest.approx(6.0, abs=0.1)
+
+
+def test_weight_zero_serves_the_stage_order_without_calling_the_model() -> None:
+    from benchmarks.quality import LLMOptions
+    from knowledge.schema import Event
+
+    class Refuses:
+        def score(self, *args: object) -> None:
+            raise AssertionError("the model was called at rank weight 0")
+
+    r = LLMReranker.__new__(LLMReranker)  # the parts rerank reads, without loading a model
+    r.options, r.rank_weight, r.ranker = LLMOptions(n_candidates=3), 0.0, Refuses()
+    r.items = {"a": "A", "b": "B", "c": "C", "d": "D"}
+    r.stage, r.pos, r.targets = [["a", "untitled", "b", "c", "d"]], {"u": 0}, {"u": "b"}
+    r.scored, r.seconds, r.n_prompt_candidates = [], [], []
+    assert r.rerank("u", ["z"]) == ["a", "b"]  # top 3 of the stage, titled ones only
+    assert r.scored == [(["a", "b"], None, "b")]
+    assert not r.uses_model()
+    r.options = LLMOptions(n_candidates=3, test_sweep=True)  # the sweep scores them anyway
+    r.events = {"u": [Event("u", "z", "purchase", 1)]}
+    assert r.uses_model()
+    with pytest.raises(AssertionError, match="rank weight 0"):
+        r.rerank("u", ["z"])
+
+
+def test_report_says_when_the_test_users_were_not_scored() -> None:
+    res = copy.deepcopy(json.loads(RESULTS.read_text()))
+    for r in res["llm"].values():
+        r["rank_weight"] = 0.0
+        r["tuning"] = {
+            "users": 300,
+            "valid_ndcg10_by_weight": {str(w): 0.05 for w in RANK_WEIGHTS},
+            "chosen": 0.0,
+            "seconds": 1.0,
+        }
+        r["test_ndcg10_by_weight"] = {}
+        r["timed_on"] = "validation users"
+    md = markdown(res)
+    assert "test not scored (weight 0 serves the stage's order" in md
+    assert "(validation)" in md

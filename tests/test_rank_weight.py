@@ -15,14 +15,27 @@ from bot.ranker import (
     DEFAULT_MODEL_RANK_WEIGHT,
     RANKING_FILE,
     UNTUNED_RANK_WEIGHT,
+    rank_weight_sweep,
     record_rank_weight,
     recorded_rank_weight,
     served_order,
+    served_rank,
 )
 
 
 def test_served_order_weight_zero_keeps_the_stage_order() -> None:
     assert served_order([-9.0, -5.0, -0.1], 0.0) == [0, 1, 2]
+
+
+def test_served_rank_and_the_weight_sweep() -> None:
+    llm = [-9.0, -5.0, -0.1]  # the model prefers the third candidate
+    assert served_rank(llm, 2, 0.0) == 3  # stage order
+    assert served_rank(llm, 2, 4.0) == 1
+    assert served_rank(None, 1, 4.0) == 2  # ranker skipped: the stage's position
+    assert served_rank(llm, None, 1.0) is None  # the true item was not a candidate
+    records = [(llm, 2), (None, 0), (llm, None)]
+    by = rank_weight_sweep(records, lambda ranks: ranks, weights=(0.0, 4.0))
+    assert by == {0.0: [3, 1, None], 4.0: [1, 1, None]}
 
 
 def test_served_order_combines_prior_and_model() -> None:
