@@ -20,6 +20,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -299,10 +300,13 @@ def soak(
 def floor_trend(t: Any, y: Any, window: float = 60.0) -> dict[str, Any]:
     """The lowest value in each ``window`` seconds and its linear trend (MiB/min) over the
     soak and over its second half. The RSS swings by hundreds of MiB with the activations of
-    the model turns in flight; the floor between them is where retained memory shows."""
+    the model turns in flight; the floor between them is where retained memory shows. A last,
+    partial window (the soak's final seconds, when sessions stop) is left out."""
     t, y = np.asarray(t, dtype=float), np.asarray(y, dtype=float)
     x, lows = [], []
-    for start in np.arange(0.0, float(t.max()) if t.size else 0.0, window):
+    end = float(t.max()) if t.size else 0.0
+    step = float(np.median(np.diff(t))) if t.size > 1 else 0.0  # the sampling interval
+    for start in np.arange(0.0, end - window + step + 1e-9, window):  # whole windows only
         inside = (t >= start) & (t < start + window)
         if inside.sum() >= 3:
             x.append(start + window / 2)
@@ -318,7 +322,21 @@ def floor_trend(t: Any, y: Any, window: float = 60.0) -> dict[str, Any]:
         "floors_mib": [round(v, 1) for v in lows],
         "slope_mib_per_min": slope(slice(None)),
         "slope_second_half_mib_per_min": slope(slice(half, None)),
+        # the second half is past the warm-up (caches filling): its interval says whether
+        # memory still grows
+        "slope_second_half_ci95_mib_per_min": _slope_interval(x[half:], lows[half:]),
     }
+
+
+def _slope_interval(x: Sequence[float], y: Sequence[float]) -> list[float] | None:
+    """95% interval (Student t) of a least-squares slope, per minute; None under 4 points."""
+    from scipy import stats
+
+    if len(x) < 4:
+        return None
+    fit = stats.linregress(np.asarray(x) / 60.0, np.asarray(y))
+    half_width = float(stats.t.ppf(0.975, len(x) - 2)) * float(fit.stderr)
+    return [round(float(fit.slope) - half_width, 2), round(float(fit.slope) + half_width, 2)]
 
 
 def main() -> None:
@@ -497,10 +515,12 @@ floor: {_floors(rest["floor"])}.
 def _floors(f: dict[str, Any]) -> str:
     lows = f["floors_mib"]
     shown = ", ".join(f"{v:.0f}" for v in lows)
-    return (
-        f"{shown} MiB; trend {f['slope_mib_per_min']} MiB/min over the soak, "
-        f"{f['slope_second_half_mib_per_min']} MiB/min over its second half"
-    )
+    ci = f.get("slope_second_half_ci95_mib_per_min")
+    second = f"{f['slope_second_half_mib_per_min']} MiB/min over its second half"
+    if ci:
+        verdict = "includes 0" if ci[0] <= 0 <= ci[1] else "excludes 0: a trend"
+        second += f" (95% interval {ci[0]} to {ci[1]}: {verdict})"
+    return f"{shown} MiB; trend {f['slope_mib_per_min']} MiB/min over the soak, {second}"
 
 
 def _heap_markdown(s: dict[str, Any]) -> str:

@@ -135,7 +135,9 @@ def _load_glibc(name: str) -> Any:
 _MALLOC_TRIM = _load_glibc("malloc_trim")
 _MALLOPT = _load_glibc("mallopt")
 _M_ARENA_MAX = -8  # glibc malloc.h
-DEFAULT_HEAP_ARENAS = 2
+# 0 keeps glibc's default. A 20-minute soak with 2 arenas (benchmarks/results/
+# load-nf4-soak-arenas.md) lowered the peak RSS but not the trend of its floor.
+DEFAULT_HEAP_ARENAS = 0
 
 
 def limit_heap_arenas(arenas: int = DEFAULT_HEAP_ARENAS) -> bool:

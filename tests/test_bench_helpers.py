@@ -69,6 +69,15 @@ def test_load_floor_trend_sees_retained_memory_under_transient_spikes() -> None:
     rising = floor_trend(t, 1000.0 + 0.1 * t + spikes)  # 6 MiB/min retained
     assert rising["slope_mib_per_min"] == pytest.approx(6.0, abs=0.1)
     assert rising["slope_second_half_mib_per_min"] == pytest.approx(6.0, abs=0.1)
+    # the soak's last seconds (sessions stopping) make a partial window: left out
+    tail = np.concatenate([t, 600.0 + np.arange(0.0, 30.0, 2.0)])
+    ended = floor_trend(tail, np.where(tail < 600, 1000.0, 1300.0))
+    assert ended["floors_mib"] == [1000.0] * 10
+    lo, hi = rising["slope_second_half_ci95_mib_per_min"]
+    assert lo <= 6.0 <= hi and lo > 0  # a real trend: the interval excludes 0
+    noisy = floor_trend(t, 1000.0 + 5.0 * np.sin(t) + spikes)
+    lo, hi = noisy["slope_second_half_ci95_mib_per_min"]
+    assert lo <= 0 <= hi  # flat under noise: no trend
 
 
 def test_weight_zero_serves_the_stage_order_without_calling_the_model() -> None:
