@@ -373,6 +373,37 @@ def test_freed_memory_is_returned_at_most_once_per_interval() -> None:
         FreedMemory(every_s=-1)
 
 
+def test_heap_arena_cap_is_set_once_at_start_unless_the_environment_sets_it() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bot.generation import limit_heap_arenas, release_freed_heap
+
+    if not release_freed_heap():
+        pytest.skip("no glibc on this system")
+    code = (
+        "import sys; from bot.generation import limit_heap_arenas as f; print(f(int(sys.argv[1])))"
+    )
+
+    def run(arenas: int, **env: str) -> str:
+        clean = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(arenas)],
+            env={**clean, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )  # a fresh process: the cap is process-wide
+        return done.stdout.strip()
+
+    assert run(2) == "True"
+    assert run(0) == "False"  # glibc's own default
+    assert run(2, MALLOC_ARENA_MAX="4") == "False"  # the operator's setting wins
+    with pytest.raises(ConfigError, match="heap arenas"):
+        limit_heap_arenas(-1)
+
+
 def test_model_calls_return_freed_memory(gen: TransformersGenerator) -> None:
     from bot.generation import release_freed_heap
 
