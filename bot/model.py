@@ -56,6 +56,8 @@ class ModelConfig:
     max_context_tokens: int = 2048
     prefix_cache_mib: int = 256  # key/values of reusable prompt prefixes; 0 turns it off
     warmup: bool = True
+    # fold the adapter into fp32/bf16 weights at load (no separate LoRA matmuls); nf4 never
+    merge_adapter: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -63,6 +65,10 @@ class ModelConfig:
         if self.quantization not in ("nf4", "bf16", "fp32"):
             raise ConfigError(
                 f"ModelConfig.quantization must be nf4, bf16 or fp32, got {self.quantization!r}"
+            )
+        if not isinstance(self.merge_adapter, bool):
+            raise ConfigError(
+                f"ModelConfig.merge_adapter must be true or false, got {self.merge_adapter!r}"
             )
         if self.adapter is not None and (
             not isinstance(self.adapter, str) or not self.adapter.strip()
@@ -275,7 +281,7 @@ def load_model(config: ModelConfig) -> LoadedModel:
         _own_unquantized(model)
     if config.adapter:
         model = _attach_adapter(model, config.adapter)
-        if config.quantization != "nf4":
+        if config.merge_adapter and config.quantization != "nf4":
             # Full-precision weights: fold the LoRA deltas in (as `finetune merge` does), so a
             # forward pass runs no extra adapter matmuls. nf4 keeps the adapter separate, since
             # merging into 4-bit weights would round the deltas away.

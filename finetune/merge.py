@@ -84,7 +84,9 @@ def merge_adapter(cfg: MergeConfig) -> MergeResult:
 
     base = cfg.base_model or adapter_base_model(cfg.adapter)
     atol = cfg.atol if cfg.atol is not None else (1e-3 if cfg.dtype == "fp32" else 5e-2)
-    loaded = load_model(ModelConfig(model=base, quantization=cfg.dtype, adapter=cfg.adapter))
+    loaded = load_model(
+        ModelConfig(model=base, quantization=cfg.dtype, adapter=cfg.adapter, merge_adapter=False)
+    )  # the unmerged adapter's logits are the reference
     model, tokenizer = loaded.model, loaded.tokenizer
     before = _last_logits(model, tokenizer, cfg.check_prompt)
     merged = model.merge_and_unload()

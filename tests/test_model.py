@@ -127,12 +127,14 @@ def test_adapter_is_attached(tiny_model_dir: Path, tmp_path: Path) -> None:
     base = load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32"))
     lora = get_peft_model(base.model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
     lora.save_pretrained(str(tmp_path / "adapter"))
-    loaded = load_model(
-        ModelConfig(
-            model=str(tiny_model_dir), quantization="fp32", adapter=str(tmp_path / "adapter")
-        )
+    adapter = str(tmp_path / "adapter")
+    kept = load_model(
+        ModelConfig(str(tiny_model_dir), "fp32", adapter=adapter, merge_adapter=False)
     )
-    assert type(loaded.model).__name__.startswith("Peft")
+    assert type(kept.model).__name__.startswith("Peft")
+    folded = load_model(ModelConfig(str(tiny_model_dir), "fp32", adapter=adapter))
+    assert not type(folded.model).__name__.startswith("Peft")  # merged into the fp32 weights
+    assert not any("lora" in k for k in folded.model.state_dict())
 
 
 def test_missing_directory(tmp_path: Path) -> None:
