@@ -13,6 +13,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
+from bot.errors import ConfigError  # noqa: E402
 from bot.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas  # noqa: E402
 
 
@@ -53,11 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    if args.heap_arenas < 0:
-        raise SystemExit(
-            f"--heap-arenas must be >= 0 (0 keeps glibc's default), got {args.heap_arenas}"
-        )
-    limit_heap_arenas(args.heap_arenas)  # before any worker thread exists
+    try:
+        limit_heap_arenas(args.heap_arenas)  # before any worker thread exists
+    except ConfigError as exc:
+        raise SystemExit(f"--heap-arenas: {exc}") from None
     import uvicorn
 
     from bot.assistant import Assistant, AssistantConfig

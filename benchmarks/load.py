@@ -38,6 +38,7 @@ from benchmarks.common import (
     table,
     write_results,
 )
+from bot.errors import ConfigError
 from bot.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas
 
 log = logging.getLogger("benchmarks.load")
@@ -385,9 +386,10 @@ def main() -> None:
     args = p.parse_args()
     if not 0 < args.soak_seconds <= 3600 or not 0 < args.level_seconds <= 600:
         p.error("--soak-seconds must be within 0..3600 and --level-seconds within 0..600")
-    if args.heap_arenas < 0:
-        p.error("--heap-arenas must be >= 0 (0 keeps glibc's default)")
-    arenas_set = limit_heap_arenas(args.heap_arenas)  # as app.py does, before any thread
+    try:
+        arenas_set = limit_heap_arenas(args.heap_arenas)  # as app.py does, before any thread
+    except ConfigError as exc:
+        p.error(f"--heap-arenas: {exc}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     env = environment()
