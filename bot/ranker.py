@@ -50,6 +50,8 @@ __all__ = [
     "rank_prior",
     "served_scores",
     "served_order",
+    "served_rank",
+    "rank_weight_sweep",
     "best_rank_weight",
     "check_rank_weight",
     "RANK_WEIGHT_GRID",
