@@ -154,7 +154,11 @@ def session(url: str, user: str, stop_at: float, budget: dict[str, int]) -> dict
 lock = threading.Lock()
 
 
-def run_level(url: str, users: list[str], n: int, seconds: float, max_turns: int) -> dict[str, Any]:
+def _sessions(
+    url: str, users: list[str], n: int, seconds: float, max_turns: int
+) -> tuple[list[dict[str, Any]], float]:
+    """``n`` sessions until ``seconds`` pass or ``max_turns`` are spent; each returns after its
+    turn in flight, so when this returns no turn is running. The sessions and their wall time."""
     stop_at = time.monotonic() + seconds
     budget = {"left": max_turns}
     t0 = time.perf_counter()
@@ -162,7 +166,15 @@ def run_level(url: str, users: list[str], n: int, seconds: float, max_turns: int
         parts = list(
             pool.map(lambda i: session(url, users[i % len(users)], stop_at, budget), range(n))
         )
-    wall = time.perf_counter() - t0
+    return parts, time.perf_counter() - t0
+
+
+def run_level(url: str, users: list[str], n: int, seconds: float, max_turns: int) -> dict[str, Any]:
+    parts, wall = _sessions(url, users, n, seconds, max_turns)
+    return _level(parts, n, wall)
+
+
+def _level(parts: list[dict[str, Any]], n: int, wall: float) -> dict[str, Any]:
     lat = [x for p in parts for x in p["latency"]]
     errors = [e for p in parts for e in p["errors"]]
     return {
@@ -185,6 +197,7 @@ def soak(
     every: float,
     trace: bool = False,
     prefix_cache: Any = None,
+    checkpoint_every: float = 0.0,
 ) -> dict[str, Any]:
     """Run ``n`` sessions for ``seconds`` while sampling the process RSS every ``every`` s.
 
@@ -194,7 +207,13 @@ def soak(
     At the end, glibc's ``malloc_trim`` is called and the RSS read again: what it gives back was
     freed memory the allocator had kept, not a leak. With ``prefix_cache`` (the model's
     key/value cache of prompt prefixes, bounded by design) its bytes are sampled too, and the
-    RSS without them is fitted: what grows while the bounded cache fills is not a leak."""
+    RSS without them is fitted: what grows while the bounded cache fills is not a leak.
+
+    With ``checkpoint_every`` > 0 the sessions stop every that many seconds; with no turn in
+    flight, ``gc.collect()`` and ``malloc_trim(0)`` run and the RSS is read (a quiesced
+    checkpoint), then new sessions start. Those readings, less the prefix cache, are the memory
+    the process retains: the RSS between turns also holds freed memory glibc has not returned,
+    which rises and falls with the traffic. Their trend is the test for a leak."""
     import gc
     import tracemalloc
 
@@ -202,15 +221,24 @@ def soak(
 
     proc = psutil.Process()
     samples: list[tuple[float, float, float, float]] = []
+    checkpoints: list[tuple[float, float, float]] = []
     done = threading.Event()
     if trace:
         tracemalloc.start(1)
 
+    def cached_mib() -> float:
+        return prefix_cache.stats.bytes / 2**20 if prefix_cache is not None else 0.0
+
+    def checkpoint() -> None:
+        gc.collect()
+        release_freed_heap()
+        rss_now = proc.memory_info().rss / 2**20
+        checkpoints.append((time.monotonic() - t0, rss_now, cached_mib()))
+
     def sample() -> None:
-        t0 = time.monotonic()
         while not done.is_set():
             heap = tracemalloc.get_traced_memory()[0] / 2**20 if trace else 0.0
-            cached = prefix_cache.stats.bytes / 2**20 if prefix_cache is not None else 0.0
+            cached = cached_mib()
             rss_now = proc.memory_info().rss / 2**20
             samples.append((time.monotonic() - t0, rss_now, heap, cached))
             done.wait(every)
@@ -221,11 +249,20 @@ def soak(
         if not done.wait(seconds / 2) and trace:
             halfway.append(tracemalloc.take_snapshot())
 
+    t0 = time.monotonic()
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     half_thread = threading.Thread(target=snapshot_at_half, daemon=True)
     half_thread.start()
-    level = run_level(url, users, n, seconds, max_turns=10**9)
+    parts: list[dict[str, Any]] = []
+    if checkpoint_every > 0:
+        checkpoint()
+    while (left := seconds - (time.monotonic() - t0)) > 0:
+        got, _ = _sessions(url, users, n, min(checkpoint_every or left, left), 10**9)
+        parts += got
+        if checkpoint_every > 0:
+            checkpoint()
+    level = _level(parts, n, time.monotonic() - t0)
     done.set()
     sampler.join()
     half_thread.join()
@@ -272,6 +309,17 @@ def soak(
         "rss_floor": floor_trend(t, rss),
         "samples": [[round(a, 1), round(b, 1), round(d, 1)] for a, b, _, d in samples],
     }
+    if checkpoints:
+        ct, crss, ccache = (np.array(c) for c in zip(*checkpoints, strict=True))
+        out["quiesced"] = {
+            "every_s": checkpoint_every,
+            "t_s": [round(float(v), 1) for v in ct],
+            "rss_mib": [round(float(v), 1) for v in crss],
+            "prefix_cache_mib": [round(float(v), 1) for v in ccache],
+            # what the process keeps with no turn in flight, less the bounded prefix cache
+            "retained_mib": [round(float(v), 1) for v in crss - ccache],
+            **trend(ct, crss - ccache),
+        }
     if prefix_cache is not None:
         rest = rss - cache
         out["prefix_cache_mib"] = {
@@ -312,20 +360,24 @@ def floor_trend(t: Any, y: Any, window: float = 60.0) -> dict[str, Any]:
         if inside.sum() >= 3:
             x.append(start + window / 2)
             lows.append(float(y[inside].min()))
+    return {"window_s": window, "floors_mib": [round(v, 1) for v in lows], **trend(x, lows)}
+
+
+def trend(x: Any, y: Any) -> dict[str, Any]:
+    """Least-squares slopes of ``y`` (MiB) over ``x`` (seconds), per minute: over all points and
+    over the second half, with the second half's 95% interval. The second half is past the
+    warm-up (caches filling): its interval says whether memory still grows."""
+    x, y = [float(v) for v in x], [float(v) for v in y]
     half = len(x) // 2
 
     def slope(part: slice) -> float | None:
-        xs, ys = x[part], lows[part]
+        xs, ys = x[part], y[part]
         return round(float(np.polyfit(xs, ys, 1)[0]) * 60, 2) if len(xs) > 2 else None
 
     return {
-        "window_s": window,
-        "floors_mib": [round(v, 1) for v in lows],
         "slope_mib_per_min": slope(slice(None)),
         "slope_second_half_mib_per_min": slope(slice(half, None)),
-        # the second half is past the warm-up (caches filling): its interval says whether
-        # memory still grows
-        "slope_second_half_ci95_mib_per_min": _slope_interval(x[half:], lows[half:]),
+        "slope_second_half_ci95_mib_per_min": _slope_interval(x[half:], y[half:]),
     }
 
 
@@ -347,6 +399,13 @@ def main() -> None:
     p.add_argument("--max-turns", type=int, default=400, help="per level")
     p.add_argument("--soak-seconds", type=float, default=60.0)
     p.add_argument("--soak-sessions", type=int, default=16)
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=120.0,
+        help="pause the soak's sessions this often, gc + malloc_trim, read the RSS with no turn "
+        "in flight (default %(default)s; 0: never)",
+    )
     p.add_argument("--embedder", default="minilm")
     p.add_argument(
         "--trace-python",
@@ -386,6 +445,8 @@ def main() -> None:
     args = p.parse_args()
     if not 0 < args.soak_seconds <= 3600 or not 0 < args.level_seconds <= 600:
         p.error("--soak-seconds must be within 0..3600 and --level-seconds within 0..600")
+    if not 0 <= args.checkpoint_seconds <= args.soak_seconds:
+        p.error("--checkpoint-seconds must be within 0..--soak-seconds (0: no checkpoints)")
     try:
         arenas_set = limit_heap_arenas(args.heap_arenas)  # as app.py does, before any thread
     except ConfigError as exc:
@@ -422,6 +483,7 @@ def main() -> None:
             every=2.0,
             trace=args.trace_python,
             prefix_cache=prefix_cache,
+            checkpoint_every=args.checkpoint_seconds,
         )
         server.should_exit = True
     finally:
@@ -495,7 +557,7 @@ soak, {s["rss_slope_second_half_mib_per_min"]} MiB/min over its second half. Aft
 {s["rss_mib"]["after_gc"]} MiB after `gc.collect()`, {s["rss_mib"]["after_malloc_trim"]} MiB after
 glibc `malloc_trim(0)` (memory the allocator had kept after it was freed).
 The RSS floor (lowest RSS per {s["rss_floor"]["window_s"]:.0f} s, between model turns): {_floors(s["rss_floor"])}.
-{_cache_markdown(s)}{_heap_markdown(s)}"""
+{_cache_markdown(s)}{_quiesced_markdown(s)}{_heap_markdown(s)}"""
     name = args.name or ("load" if args.model == "none" else f"load-{args.model}")
     write_results(name, result, md)
 
@@ -514,15 +576,33 @@ floor: {_floors(rest["floor"])}.
 """
 
 
-def _floors(f: dict[str, Any]) -> str:
-    lows = f["floors_mib"]
-    shown = ", ".join(f"{v:.0f}" for v in lows)
+def _quiesced_markdown(s: dict[str, Any]) -> str:
+    q = s.get("quiesced")
+    if not q:
+        return ""
+    shown = ", ".join(f"{v:.0f}" for v in q["retained_mib"])
+    return f"""
+Quiesced checkpoints (every {q["every_s"]:.0f} s the sessions stopped; with no turn in flight,
+`gc.collect()` + `malloc_trim(0)`, then the RSS was read; new sessions followed). RSS less the
+prefix cache at the {len(q["retained_mib"])} checkpoints: {shown} MiB. {_slopes(q)}.
+This is the memory the process retains; the floor above also holds freed memory that glibc keeps
+while turns run (and, with checkpoints, dips after each trim).
+"""
+
+
+def _slopes(f: dict[str, Any]) -> str:
     ci = f.get("slope_second_half_ci95_mib_per_min")
     second = f"{f['slope_second_half_mib_per_min']} MiB/min over its second half"
     if ci:
         verdict = "includes 0" if ci[0] <= 0 <= ci[1] else "excludes 0: a trend"
         second += f" (95% interval {ci[0]} to {ci[1]}: {verdict})"
-    return f"{shown} MiB; trend {f['slope_mib_per_min']} MiB/min over the soak, {second}"
+    return f"Trend {f['slope_mib_per_min']} MiB/min over the soak, {second}"
+
+
+def _floors(f: dict[str, Any]) -> str:
+    shown = ", ".join(f"{v:.0f}" for v in f["floors_mib"])
+    slopes: str = _slopes(f)
+    return f"{shown} MiB; t{slopes[1:]}"
 
 
 def _heap_markdown(s: dict[str, Any]) -> str:

@@ -118,3 +118,44 @@ def test_report_says_when_the_test_users_were_not_scored() -> None:
     md = markdown(res)
     assert "test not scored (weight 0 serves the stage's order" in md
     assert "(validation)" in md
+
+
+def test_load_soak_checkpoints_quiesce_the_real_server(tmp_path: Path) -> None:
+    """The soak's checkpoints stop the sessions between segments and read the RSS with no turn
+    in flight; the sessions and their counts carry on across segments."""
+    from benchmarks.load import soak, start
+    from knowledge.store import Store, StoreConfig
+    from tests.fixtures.stores import SMALL_EVENTS, SMALL_ITEMS
+
+    path = tmp_path / "store"
+    with Store(StoreConfig(path=str(path), embedder="hashing")) as store:
+        store.upsert_items(SMALL_ITEMS)
+        store.add_events(SMALL_EVENTS)
+    url, server, _ = start(path, "hashing", max_concurrency=2)
+    try:
+        out = soak(url, ["alice", "bob"], 2, seconds=6.0, every=0.5, checkpoint_every=2.0)
+    finally:
+        server.should_exit = True
+    assert out["errors"] == 0 and out["turns"] > 0
+    q = out["quiesced"]
+    # one before the first segment, one after each of the three 2-second segments
+    assert len(q["t_s"]) == 4 and q["t_s"] == sorted(q["t_s"]) and q["t_s"][0] < 1.0
+    assert all(r > 0 for r in q["retained_mib"])
+    assert set(q) >= {"slope_mib_per_min", "slope_second_half_ci95_mib_per_min"}
+
+
+def test_trend_interval_tells_growth_from_noise() -> None:
+    import numpy as np
+
+    from benchmarks.load import trend
+
+    x = np.arange(0.0, 3600.0, 180.0)  # an hour of 3-minute checkpoints
+    rng = np.random.default_rng(0)
+    flat = trend(x, 900.0 + rng.normal(0.0, 3.0, x.size))
+    lo, hi = flat["slope_second_half_ci95_mib_per_min"]
+    assert lo <= 0 <= hi
+    rising = trend(x, 900.0 + 0.5 * x / 60 + rng.normal(0.0, 3.0, x.size))  # 0.5 MiB/min
+    lo, hi = rising["slope_second_half_ci95_mib_per_min"]
+    assert lo > 0  # a trend: the interval excludes 0
+    assert rising["slope_mib_per_min"] == pytest.approx(0.5, abs=0.1)
+    assert trend(x[:2], x[:2])["slope_mib_per_min"] is None  # too few points to fit
