@@ -20,6 +20,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -222,6 +223,8 @@ def soak(
     proc = psutil.Process()
     samples: list[tuple[float, float, float, float]] = []
     checkpoints: list[tuple[float, float, float]] = []
+    parts_at: list[dict[str, float]] = []  # per checkpoint: anonymous/file RSS, Python objects
+    types_at: dict[str, Counter[str]] = {}  # Python objects by type: halfway and at the end
     done = threading.Event()
     if trace:
         tracemalloc.start(1)
@@ -234,6 +237,13 @@ def soak(
         release_freed_heap()
         rss_now = proc.memory_info().rss / 2**20
         checkpoints.append((time.monotonic() - t0, rss_now, cached_mib()))
+        objects = gc.get_objects()
+        parts_at.append({**rss_parts(), "python_objects": len(objects)})
+        types = Counter(type(o).__qualname__ for o in objects)
+        del objects
+        if "half" not in types_at and checkpoints[-1][0] >= seconds / 2:
+            types_at["half"] = types
+        types_at["end"] = types
 
     def sample() -> None:
         while not done.is_set():
@@ -319,6 +329,13 @@ def soak(
             # what the process keeps with no turn in flight, less the bounded prefix cache
             "retained_mib": [round(float(v), 1) for v in crss - ccache],
             **trend(ct, crss - ccache),
+            # the first reading comes before the soak's load; from the second on, after it
+            "after_first": trend(ct[1:], (crss - ccache)[1:])
+            | {"ci95_mib_per_min": _slope_interval(ct[1:], (crss - ccache)[1:])},
+            # heap and other private memory vs mapped files (weights, Chroma's files), and the
+            # number of objects Python's collector tracks: which of them moves
+            "parts": {k: [p.get(k) for p in parts_at] for k in parts_at[0]},
+            "python_types_growth_second_half": _type_growth(types_at),
         }
     if prefix_cache is not None:
         rest = rss - cache
@@ -343,6 +360,30 @@ def soak(
             "slope_second_half_mib_per_min": round(fit(heap, slice(half, None)), 3),
         }
         out["python_heap_growth_second_half"] = growth
+    return out
+
+
+def _type_growth(types_at: dict[str, Counter[str]], top: int = 10) -> list[list[Any]]:
+    """The object types whose count grew most from the halfway checkpoint to the last."""
+    if "half" not in types_at:
+        return []
+    diff = types_at["end"].copy()
+    diff.subtract(types_at["half"])
+    return [[name, n] for name, n in diff.most_common(top) if n > 0]
+
+
+def rss_parts() -> dict[str, float]:
+    """This process's resident memory split as Linux reports it (``/proc/self/status``):
+    anonymous (heap, arenas, tensors) and file-backed (mapped files) MiB; empty elsewhere."""
+    out: dict[str, float] = {}
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key in ("RssAnon", "RssFile"):
+            out[key.lower().replace("rss", "") + "_mib"] = round(int(value.split()[0]) / 1024, 1)
     return out
 
 
@@ -585,9 +626,45 @@ def _quiesced_markdown(s: dict[str, Any]) -> str:
 Quiesced checkpoints (every {q["every_s"]:.0f} s the sessions stopped; with no turn in flight,
 `gc.collect()` + `malloc_trim(0)`, then the RSS was read; new sessions followed). RSS less the
 prefix cache at the {len(q["retained_mib"])} checkpoints: {shown} MiB. {_slopes(q)}.
+{_after_first(q.get("after_first"))}
+{_parts_markdown(q.get("parts", {}))}{_types_markdown(q.get("python_types_growth_second_half"))}
 This is the memory the process retains; the floor above also holds freed memory that glibc keeps
 while turns run (and, with checkpoints, dips after each trim).
 """
+
+
+def _after_first(f: dict[str, Any] | None) -> str:
+    """The retained memory's trend from the second checkpoint on (the first precedes the load)."""
+    if not f or f.get("ci95_mib_per_min") is None:
+        return ""
+    lo, hi = f["ci95_mib_per_min"]
+    verdict = "includes 0: no trend detected" if lo <= 0 <= hi else "excludes 0: a trend"
+    return (
+        f"From the second checkpoint on (under load): {f['slope_mib_per_min']} MiB/min "
+        f"(95% interval {lo} to {hi}: {verdict})."
+    )
+
+
+def _parts_markdown(parts: dict[str, list[Any]]) -> str:
+    """First, middle and last checkpoint of each part of the quiesced memory."""
+    names = {
+        "anon_mib": "anonymous RSS (MiB)",
+        "file_mib": "file-backed RSS (MiB)",
+        "python_objects": "objects Python's collector tracks",
+    }
+    said = [
+        f"{label} {v[0]} -> {v[len(v) // 2]} -> {v[-1]}"
+        for key, label in names.items()
+        if (v := parts.get(key)) and None not in v
+    ]
+    return ("At the first, middle and last checkpoint: " + "; ".join(said) + ".") if said else ""
+
+
+def _types_markdown(growth: list[list[Any]] | None) -> str:
+    if not growth:
+        return ""
+    said = ", ".join(f"{name} +{n}" for name, n in growth)
+    return f" Python object types that grew most from the halfway checkpoint to the last: {said}."
 
 
 def _slopes(f: dict[str, Any]) -> str:

@@ -123,7 +123,7 @@ def test_report_says_when_the_test_users_were_not_scored() -> None:
 def test_load_soak_checkpoints_quiesce_the_real_server(tmp_path: Path) -> None:
     """The soak's checkpoints stop the sessions between segments and read the RSS with no turn
     in flight; the sessions and their counts carry on across segments."""
-    from benchmarks.load import soak, start
+    from benchmarks.load import _quiesced_markdown, soak, start
     from knowledge.store import Store, StoreConfig
     from tests.fixtures.stores import SMALL_EVENTS, SMALL_ITEMS
 
@@ -133,15 +133,22 @@ def test_load_soak_checkpoints_quiesce_the_real_server(tmp_path: Path) -> None:
         store.add_events(SMALL_EVENTS)
     url, server, _ = start(path, "hashing", max_concurrency=2)
     try:
-        out = soak(url, ["alice", "bob"], 2, seconds=6.0, every=0.5, checkpoint_every=2.0)
+        out = soak(url, ["alice", "bob"], 2, seconds=8.0, every=0.5, checkpoint_every=2.0)
     finally:
         server.should_exit = True
     assert out["errors"] == 0 and out["turns"] > 0
     q = out["quiesced"]
-    # one before the first segment, one after each of the three 2-second segments
-    assert len(q["t_s"]) == 4 and q["t_s"] == sorted(q["t_s"]) and q["t_s"][0] < 1.0
+    # one before the first segment, one after each of the four 2-second segments
+    assert len(q["t_s"]) == 5 and q["t_s"] == sorted(q["t_s"]) and q["t_s"][0] < 1.0
     assert all(r > 0 for r in q["retained_mib"])
+    parts = q["parts"]
+    assert len(parts["python_objects"]) == 5 and min(parts["python_objects"]) > 1000
+    assert all(a > 0 for a in parts["anon_mib"]) and all(f > 0 for f in parts["file_mib"])
+    assert all(n > 0 and isinstance(name, str) for name, n in q["python_types_growth_second_half"])
+    md = _quiesced_markdown(out)
+    assert "at the 5 checkpoints" in md and "anonymous RSS (MiB)" in md
     assert set(q) >= {"slope_mib_per_min", "slope_second_half_ci95_mib_per_min"}
+    assert len(q["after_first"]["ci95_mib_per_min"]) == 2  # four readings under load
 
 
 def test_trend_interval_tells_growth_from_noise() -> None:
