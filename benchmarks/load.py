@@ -652,12 +652,17 @@ def _parts_markdown(parts: dict[str, list[Any]]) -> str:
         "file_mib": "file-backed RSS (MiB)",
         "python_objects": "objects Python's collector tracks",
     }
+    shown = [v for v in parts.values() if v and None not in v]
+    if not shown:
+        return ""
+    picks = sorted({0, len(shown[0]) // 2, len(shown[0]) - 1})  # first, middle, last
+    which = "first, middle and last" if len(picks) == 3 else "first and last"
     said = [
-        f"{label} {v[0]} -> {v[len(v) // 2]} -> {v[-1]}"
+        f"{label} " + " -> ".join(str(v[i]) for i in picks)
         for key, label in names.items()
         if (v := parts.get(key)) and None not in v
     ]
-    return ("At the first, middle and last checkpoint: " + "; ".join(said) + ".") if said else ""
+    return f"At the {which} checkpoints: " + "; ".join(said) + "."
 
 
 def _types_markdown(growth: list[list[Any]] | None) -> str:
@@ -668,6 +673,8 @@ def _types_markdown(growth: list[list[Any]] | None) -> str:
 
 
 def _slopes(f: dict[str, Any]) -> str:
+    if f["slope_mib_per_min"] is None:
+        return "Too few points for a trend"
     ci = f.get("slope_second_half_ci95_mib_per_min")
     second = f"{f['slope_second_half_mib_per_min']} MiB/min over its second half"
     if ci:
