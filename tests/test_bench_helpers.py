@@ -133,22 +133,26 @@ def test_load_soak_checkpoints_quiesce_the_real_server(tmp_path: Path) -> None:
         store.add_events(SMALL_EVENTS)
     url, server, _ = start(path, "hashing", max_concurrency=2)
     try:
-        out = soak(url, ["alice", "bob"], 2, seconds=8.0, every=0.5, checkpoint_every=2.0)
+        out = soak(url, ["alice", "bob"], 2, seconds=12.0, every=0.5, checkpoint_every=2.0)
     finally:
         server.should_exit = True
     assert out["errors"] == 0 and out["turns"] > 0
     q = out["quiesced"]
-    # one before the first segment, one after each of the four 2-second segments
-    assert len(q["t_s"]) == 5 and q["t_s"] == sorted(q["t_s"]) and q["t_s"][0] < 1.0
+    # one before the first segment, then one after each segment of at least 2 s (a checkpoint
+    # itself takes a moment, so the number of segments depends on the machine's pace)
+    n = len(q["t_s"])
+    gaps = [b - a for a, b in zip(q["t_s"], q["t_s"][1:], strict=False)]
+    assert n >= 5 and q["t_s"][0] < 1.0 and q["t_s"][-1] >= 12.0
+    assert all(g >= 2.0 for g in gaps[:-1]) and gaps[-1] > 0
     assert all(r > 0 for r in q["retained_mib"])
     parts = q["parts"]
-    assert len(parts["python_objects"]) == 5 and min(parts["python_objects"]) > 1000
+    assert len(parts["python_objects"]) == n and min(parts["python_objects"]) > 1000
     assert all(a > 0 for a in parts["anon_mib"]) and all(f > 0 for f in parts["file_mib"])
     assert all(n > 0 and isinstance(name, str) for name, n in q["python_types_growth_second_half"])
     md = _quiesced_markdown(out)
-    assert "at the 5 checkpoints" in md and "anonymous RSS (MiB)" in md
+    assert f"at the {n} checkpoints" in md and "anonymous RSS (MiB)" in md
     assert set(q) >= {"slope_mib_per_min", "slope_second_half_ci95_mib_per_min"}
-    assert len(q["after_first"]["ci95_mib_per_min"]) == 2  # four readings under load
+    assert len(q["after_first"]["ci95_mib_per_min"]) == 2  # four or more readings under load
 
 
 def test_trend_interval_tells_growth_from_noise() -> None:
