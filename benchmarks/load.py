@@ -4,6 +4,11 @@
     python -m benchmarks.load                      # quick: 20 s per level, 60 s soak
     python -m benchmarks.load --soak-seconds 600   # the full 10-minute soak
     python -m benchmarks.load --model nf4          # with the default language model in 4-bit
+    python -m benchmarks.load --model nf4 --soak-seconds 2400 --rank-weight 1   # the memory test
+
+Every ``--checkpoint-seconds`` (120) the soak pauses its sessions and reads the memory the
+process retains with no turn in flight; the warm-up (the prefix cache filling, the allocator's
+pools growing) takes 5-10 minutes at 16 sessions, so a memory trend needs a longer soak.
 
 Every session replays a short conversation (recommend, explain, describe, refine) as a
 different demo user over ``/v1/chat/completions``. A 503 ``busy`` answer is the server's
