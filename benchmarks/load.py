@@ -643,7 +643,7 @@ def _after_first(f: dict[str, Any] | None) -> str:
     if not f or f.get("ci95_mib_per_min") is None:
         return ""
     lo, hi = f["ci95_mib_per_min"]
-    verdict = "includes 0: no trend detected" if lo <= 0 <= hi else "excludes 0: a trend"
+    verdict = _verdict(lo, hi)
     return (
         f"From the second checkpoint on (under load): {f['slope_mib_per_min']} MiB/min "
         f"(95% interval {lo} to {hi}: {verdict})."
@@ -677,13 +677,22 @@ def _types_markdown(growth: list[list[Any]] | None) -> str:
     return f" Python object types that grew most from the halfway checkpoint to the last: {said}."
 
 
+def _verdict(lo: float, hi: float) -> str:
+    """What a slope's 95% interval says: growth, decline, or neither detected."""
+    if lo > 0:
+        return "excludes 0: growing"
+    if hi < 0:
+        return "excludes 0: falling"
+    return "includes 0: no trend detected"
+
+
 def _slopes(f: dict[str, Any]) -> str:
     if f["slope_mib_per_min"] is None:
         return "Too few points for a trend"
     ci = f.get("slope_second_half_ci95_mib_per_min")
     second = f"{f['slope_second_half_mib_per_min']} MiB/min over its second half"
     if ci:
-        verdict = "includes 0" if ci[0] <= 0 <= ci[1] else "excludes 0: a trend"
+        verdict = _verdict(*ci)
         second += f" (95% interval {ci[0]} to {ci[1]}: {verdict})"
     return f"Trend {f['slope_mib_per_min']} MiB/min over the soak, {second}"
 

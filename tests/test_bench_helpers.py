@@ -158,7 +158,7 @@ def test_load_soak_checkpoints_quiesce_the_real_server(tmp_path: Path) -> None:
 def test_trend_interval_tells_growth_from_noise() -> None:
     import numpy as np
 
-    from benchmarks.load import trend
+    from benchmarks.load import _slopes, trend
 
     x = np.arange(0.0, 3600.0, 180.0)  # an hour of 3-minute checkpoints
     rng = np.random.default_rng(0)
@@ -170,3 +170,8 @@ def test_trend_interval_tells_growth_from_noise() -> None:
     assert lo > 0  # a trend: the interval excludes 0
     assert rising["slope_mib_per_min"] == pytest.approx(0.5, abs=0.1)
     assert trend(x[:2], x[:2])["slope_mib_per_min"] is None  # too few points to fit
+    falling = trend(x, 900.0 - 0.5 * x / 60 + rng.normal(0.0, 3.0, x.size))
+    said = _slopes(falling)
+    assert "excludes 0: falling" in said and "growing" not in said
+    assert "excludes 0: growing" in _slopes(rising)
+    assert "includes 0: no trend detected" in _slopes(flat)
