@@ -244,11 +244,13 @@ def soak(
         checkpoints.append((time.monotonic() - t0, rss_now, cached_mib()))
         objects = gc.get_objects()
         parts_at.append({**rss_parts(), "python_objects": len(objects)})
-        types = Counter(type(o).__qualname__ for o in objects)
+        # objects by type only where they are compared: halfway and at the end
+        half = "half" not in types_at and checkpoints[-1][0] >= seconds / 2
+        if half or checkpoints[-1][0] >= seconds:
+            types = Counter(type(o).__qualname__ for o in objects)
+            types_at.update({"half": types} if half else {})
+            types_at["end"] = types
         del objects
-        if "half" not in types_at and checkpoints[-1][0] >= seconds / 2:
-            types_at["half"] = types
-        types_at["end"] = types
 
     def sample() -> None:
         while not done.is_set():

