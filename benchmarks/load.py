@@ -248,7 +248,8 @@ def soak(
         half = "half" not in types_at and checkpoints[-1][0] >= seconds / 2
         if half or checkpoints[-1][0] >= seconds:
             types = Counter(type(o).__qualname__ for o in objects)
-            types_at.update({"half": types} if half else {})
+            if half:
+                types_at["half"] = types
             types_at["end"] = types
         del objects
 
@@ -328,17 +329,17 @@ def soak(
     }
     if checkpoints:
         ct, crss, ccache = (np.array(c) for c in zip(*checkpoints, strict=True))
+        retained = crss - ccache  # what the process keeps, less the bounded prefix cache
         out["quiesced"] = {
             "every_s": checkpoint_every,
             "t_s": [round(float(v), 1) for v in ct],
             "rss_mib": [round(float(v), 1) for v in crss],
             "prefix_cache_mib": [round(float(v), 1) for v in ccache],
-            # what the process keeps with no turn in flight, less the bounded prefix cache
-            "retained_mib": [round(float(v), 1) for v in crss - ccache],
-            **trend(ct, crss - ccache),
+            "retained_mib": [round(float(v), 1) for v in retained],
+            **trend(ct, retained),
             # the first reading comes before the soak's load; from the second on, after it
-            "after_first": trend(ct[1:], (crss - ccache)[1:])
-            | {"ci95_mib_per_min": _slope_interval(ct[1:], (crss - ccache)[1:])},
+            "after_first": trend(ct[1:], retained[1:])
+            | {"ci95_mib_per_min": _slope_interval(ct[1:], retained[1:])},
             # heap and other private memory vs mapped files (weights, Chroma's files), and the
             # number of objects Python's collector tracks: which of them moves
             "parts": {k: [p.get(k) for p in parts_at] for k in parts_at[0]},
@@ -659,16 +660,13 @@ def _parts_markdown(parts: dict[str, list[Any]]) -> str:
         "file_mib": "file-backed RSS (MiB)",
         "python_objects": "objects Python's collector tracks",
     }
-    shown = [v for v in parts.values() if v and None not in v]
+    shown = {label: v for key, label in names.items() if (v := parts.get(key)) and None not in v}
     if not shown:
         return ""
-    picks = sorted({0, len(shown[0]) // 2, len(shown[0]) - 1})  # first, middle, last
+    n = len(next(iter(shown.values())))
+    picks = sorted({0, n // 2, n - 1})  # first, middle, last
     which = "first, middle and last" if len(picks) == 3 else "first and last"
-    said = [
-        f"{label} " + " -> ".join(str(v[i]) for i in picks)
-        for key, label in names.items()
-        if (v := parts.get(key)) and None not in v
-    ]
+    said = [f"{label} " + " -> ".join(str(v[i]) for i in picks) for label, v in shown.items()]
     return f"At the {which} checkpoints: " + "; ".join(said) + "."
 
 
@@ -701,8 +699,8 @@ def _slopes(f: dict[str, Any]) -> str:
 
 def _floors(f: dict[str, Any]) -> str:
     shown = ", ".join(f"{v:.0f}" for v in f["floors_mib"])
-    slopes: str = _slopes(f)
-    return f"{shown} MiB; t{slopes[1:]}"
+    slopes = _slopes(f)
+    return f"{shown} MiB; {slopes[:1].lower()}{slopes[1:]}"
 
 
 def _heap_markdown(s: dict[str, Any]) -> str:

@@ -149,7 +149,8 @@ def test_load_soak_checkpoints_quiesce_the_real_server(tmp_path: Path) -> None:
     parts = q["parts"]
     assert len(parts["python_objects"]) == n and min(parts["python_objects"]) > 1000
     assert all(a > 0 for a in parts["anon_mib"]) and all(f > 0 for f in parts["file_mib"])
-    assert all(n > 0 and isinstance(name, str) for name, n in q["python_types_growth_second_half"])
+    growth = q["python_types_growth_second_half"]
+    assert all(count > 0 and isinstance(name, str) for name, count in growth)
     md = _quiesced_markdown(out)
     assert f"at the {n} checkpoints" in md and "anonymous RSS (MiB)" in md
     assert set(q) >= {"slope_mib_per_min", "slope_second_half_ci95_mib_per_min"}
