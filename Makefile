@@ -32,7 +32,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 model: install
-	$(PY) -m bot.model fetch
+	$(PY) -m bot.llm.model fetch
 
 # The stamp names the store layout (knowledge/layout.py LAYOUT_VERSION): a demo store built by
 # an older nextneed is rebuilt from scratch instead of being refused at start-up.

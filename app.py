@@ -14,7 +14,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from bot.errors import ConfigError  # noqa: E402
-from bot.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas  # noqa: E402
+from bot.llm.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -60,18 +60,18 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"--heap-arenas: {exc}") from None
     import uvicorn
 
-    from bot.assistant import Assistant, AssistantConfig
-    from bot.server import ServerConfig, create_app, parse_api_keys, parse_logins
+    from bot.chat.assistant import Assistant, AssistantConfig
+    from bot.serve import ServerConfig, create_app, parse_api_keys, parse_logins
     from knowledge.store import StoreConfig
 
     store_kw = {k: v for k, v in (("path", args.store), ("embedder", args.embedder)) if v}
     model = None
     if args.model != "none" and not args.llm_base_url:
-        from bot.model import ModelConfig
+        from bot.llm.model import ModelConfig
 
         model_kw = {"quantization": args.quantization, "adapter": args.adapter}
         model = ModelConfig(model=args.model, **{k: v for k, v in model_kw.items() if v})
-    from bot.pipeline import PipelineConfig
+    from bot.recsys.pipeline import PipelineConfig
 
     assistant = Assistant.from_config(
         AssistantConfig(store=StoreConfig.from_env(**store_kw), model=model,

@@ -113,10 +113,10 @@ class _TimedTarget:
 
 def run_turns(quantization: str, turns: int, max_s: float, threads: int | None) -> dict[str, Any]:
     """In this process: build the Assistant and replay dialogs until ``turns`` timed turns."""
-    from bot.assistant import Assistant, AssistantConfig
+    from bot.chat.assistant import Assistant, AssistantConfig
     from bot.evaluate.checks import PrivateData
     from bot.evaluate.runner import DialogRunner, RunConfig, copy_store
-    from bot.model import ModelConfig
+    from bot.llm.model import ModelConfig
     from knowledge.store import StoreConfig
 
     dialogs = select_dialogs()

@@ -45,7 +45,7 @@ from benchmarks.common import (
     write_results,
 )
 from bot.errors import ConfigError
-from bot.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas
+from bot.llm.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas
 
 log = logging.getLogger("benchmarks.load")
 DIALOG = [
@@ -72,14 +72,14 @@ def start(
 ) -> tuple[str, Any, Any]:
     import uvicorn
 
-    from bot.assistant import Assistant, AssistantConfig
-    from bot.pipeline import PipelineConfig
-    from bot.server import ServerConfig, create_app
+    from bot.chat.assistant import Assistant, AssistantConfig
+    from bot.recsys.pipeline import PipelineConfig
+    from bot.serve import ServerConfig, create_app
     from knowledge.store import StoreConfig
 
     model_config = None
     if model != "none":
-        from bot.model import ModelConfig
+        from bot.llm.model import ModelConfig
 
         model_config = ModelConfig(quantization=model)  # type: ignore[arg-type]
         if prefix_cache_mib is not None:
@@ -223,7 +223,7 @@ def soak(
     import gc
     import tracemalloc
 
-    from bot.generation import release_freed_heap
+    from bot.llm.generation import release_freed_heap
 
     proc = psutil.Process()
     samples: list[tuple[float, float, float, float]] = []
@@ -546,7 +546,7 @@ def main() -> None:
     result = {
         "environment": env,
         "setup": {
-            "server": "bot.server.create_app under uvicorn, 127.0.0.1, in this process",
+            "server": "bot.serve.server.create_app under uvicorn, 127.0.0.1, in this process",
             "store": f"demo store (knowledge.demo, seed 0), {args.embedder} embedder, a copy",
             "model": model_text,
             "gate": f"max_concurrency={args.max_concurrency}, busy_wait_s=3.0",
@@ -583,7 +583,7 @@ def main() -> None:
 
 {environment_markdown(env)}
 
-Server: `bot.server` (FastAPI + Gradio) under uvicorn on 127.0.0.1, gate
+Server: `bot.serve.server` (FastAPI + Gradio) under uvicorn on 127.0.0.1, gate
 max_concurrency={args.max_concurrency} with a 3 s wait before answering 503 `busy`. Store: the
 demo shop ({args.embedder} embedder). Model: {model_text}.
 Prefix cache bound: {args.prefix_cache_mib if args.prefix_cache_mib is not None else "default"} MiB.

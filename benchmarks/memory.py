@@ -54,7 +54,7 @@ def _malloc_trim() -> int | None:
 
     Shows how much of the RSS is freed-but-kept memory from loading (e.g. the fp32 weights that
     nf4 quantisation reads and drops), i.e. what a trim after load would save."""
-    from bot.generation import release_freed_heap
+    from bot.llm.generation import release_freed_heap
 
     return _rss() if release_freed_heap() else None
 
@@ -66,7 +66,7 @@ def _one(quantization: str) -> dict[str, Any]:
     import torch  # noqa: F401  (imported before the baseline so its code is not counted)
     import transformers  # noqa: F401
 
-    from bot.model import ModelConfig, ensure_default_model, load_model
+    from bot.llm.model import ModelConfig, ensure_default_model, load_model
 
     ensure_default_model()
     gc.collect()
@@ -99,9 +99,9 @@ def _one(quantization: str) -> dict[str, Any]:
 def _prefix_cache_cost(loaded: Any) -> dict[str, Any]:
     """Bytes the ranker's prefix cache keeps per prompt token, from one ranking prompt with a
     six-line history (what each returning customer's entry costs)."""
-    from bot.generation import TransformersGenerator
-    from bot.prefix_cache import token_cuts
-    from bot.prompts import CandidateLine, HistoryLine, ranking_prompt_parts
+    from bot.llm.generation import TransformersGenerator
+    from bot.llm.prefix_cache import token_cuts
+    from bot.tasks.prompts import CandidateLine, HistoryLine, ranking_prompt_parts
 
     gen = TransformersGenerator(loaded)
     history = [

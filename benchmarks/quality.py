@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from benchmarks.common import environment, write_results
-from bot.candidates import (
+from bot.recsys.candidates import (
     CandidateSource,
     CoOccurrence,
     FusedCandidates,
@@ -40,7 +40,7 @@ from bot.candidates import (
     Transitions,
     tune_weights,
 )
-from bot.sasrec import SASRecConfig, SASRecModel, train_sasrec
+from bot.recsys.sasrec import SASRecConfig, SASRecModel, train_sasrec
 from finetune.metrics import rank_of, ranking_report, report_with_ci
 from finetune.splits import LeaveOneOut, leave_one_out, load_beauty_sequences
 

@@ -1,6 +1,6 @@
 """The LLM rankers in the quality benchmark: the candidate stage's top N re-ranked by
-:class:`bot.ranker.LLMRanker`, combined with the stage's order exactly as the product does
-(:func:`bot.ranker.served_order`: log-rank prior + ``rank_weight`` x label log-probability, ties
+:class:`bot.tasks.ranker.LLMRanker`, combined with the stage's order exactly as the product does
+(:func:`bot.recsys.rerank.served_order`: log-rank prior + ``rank_weight`` x label log-probability, ties
 keep the stage's order).
 
 Importing this module registers two systems with :func:`benchmarks.quality.register`:
@@ -29,16 +29,16 @@ from typing import Any
 
 from benchmarks.common import load
 from benchmarks.quality import Context, LLMOptions, register
-from bot.history import UserView
-from bot.ranker import (
+from bot.recsys.history import UserView
+from bot.recsys.rerank import (
     RANK_WEIGHT_GRID,
     UNTUNED_RANK_WEIGHT,
-    LLMRanker,
     best_rank_weight,
     rank_weight_sweep,
     record_rank_weight,
     served_order,
 )
+from bot.tasks.ranker import LLMRanker
 from finetune.dataset import plain_title
 from finetune.metrics import ranking_report
 from knowledge.errors import ConfigError
@@ -57,8 +57,8 @@ class LLMReranker:
     """Re-ranks the precomputed candidate-stage list of each user with one LLM forward pass."""
 
     def __init__(self, ctx: Context, options: LLMOptions, adapter: str | None) -> None:
-        from bot.generation import TransformersGenerator
-        from bot.model import ModelConfig, load_model
+        from bot.llm.generation import TransformersGenerator
+        from bot.llm.model import ModelConfig, load_model
         from finetune.dataset import corpus_from_beauty
         from finetune.splits import resolve_data_dir
 

@@ -6,7 +6,7 @@ write the ranked list of item names, and a held-out quality check of the ranking
     git show e7451d6:bot/prompts.py > /tmp/old_prompts.py         # compare with an older prompt
     .venv/bin/python -m benchmarks.ranking --baseline-prompts /tmp/old_prompts.py
 
-One-pass: the ranker the pipeline uses (``bot.ranker.LLMRanker`` over the default model),
+One-pass: the ranker the pipeline uses (``bot.tasks.ranker.LLMRanker`` over the default model),
 one call per candidate list, timed twice per user as in a conversation: the first turn (the
 instruction prefix is cached, the user's history is not) and a next turn with another candidate
 list of the same size (the history's key/values come from the prefix cache). Generative: the same user and candidates in a chat prompt asking
@@ -76,7 +76,7 @@ def _listing_messages(
 
 def _score(ranker: Any, view: Any, cands: list[Any], items: dict[str, Any]) -> int:
     """Score like the pipeline; lists longer than the label alphabet take several passes."""
-    from bot.prompts import MAX_CANDIDATES
+    from bot.tasks.prompts import MAX_CANDIDATES
 
     passes = 0
     for start in range(0, len(cands), MAX_CANDIDATES):
@@ -101,7 +101,7 @@ def quality(
     generator: Any, pipeline: Any, n_users: int, baseline: str | None, seed: int = 0
 ) -> dict[str, Any]:
     """HR@1/HR@5/MRR of the held-out next purchase among 20 candidates, LLM scores only."""
-    from bot.ranker import LLMRanker, RankerConfig, candidate_lines, history_lines
+    from bot.tasks.ranker import LLMRanker, RankerConfig, candidate_lines, history_lines
 
     truth_path = BENCH_DIR / "demo-minilm-0" / "data" / "next_needs.jsonl"
     truth = [json.loads(x) for x in truth_path.read_text().splitlines() if x.strip()]
@@ -171,12 +171,12 @@ def run(
     baseline: str | None = None,
     threads: int | None = None,
 ) -> dict[str, Any]:
-    from bot.generation import TransformersGenerator
-    from bot.model import ModelConfig, load_model
-    from bot.pipeline import RecommendationPipeline
-    from bot.prefix_cache import token_cuts
-    from bot.prompts import MAX_CANDIDATES
-    from bot.ranker import LLMRanker, candidate_lines, history_lines
+    from bot.llm.generation import TransformersGenerator
+    from bot.llm.model import ModelConfig, load_model
+    from bot.llm.prefix_cache import token_cuts
+    from bot.recsys.pipeline import RecommendationPipeline
+    from bot.tasks.prompts import MAX_CANDIDATES
+    from bot.tasks.ranker import LLMRanker, candidate_lines, history_lines
     from knowledge.store import Store, StoreConfig
 
     env = environment()
@@ -336,7 +336,7 @@ def markdown(r: dict[str, Any]) -> str:
             environment_markdown(r["environment"]),
             "",
             f"Model: default, {r['quantization']}. Store: {r['store']}. One-pass: "
-            "`bot.ranker.LLMRanker.score` (what the pipeline runs), seconds p50 / p95: on a "
+            "`bot.tasks.ranker.LLMRanker.score` (what the pipeline runs), seconds p50 / p95: on a "
             "conversation's first turn (instruction prefix cached, the user's history not) and on "
             "its next turn (history from the prefix cache; only the turn tokens are computed). "
             f"Target: 20 candidates <= {TARGET_20_S} s (p95; first / next turn). Generative: the "

@@ -80,7 +80,7 @@ def beauty_store(
 def long_list_hits(assistant: Any, targets: list[tuple[str, Item]], n: int) -> float:
     """A second baseline: one non-conversational list of ``n`` items (the most a chat of
     five turns of five items can show is 25)."""
-    from bot.pipeline import PipelineConfig, RecommendationPipeline
+    from bot.recsys.pipeline import PipelineConfig, RecommendationPipeline
 
     pipe = RecommendationPipeline(assistant.store, PipelineConfig(n_results=n, n_candidates=100))
     hits = 0
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from bot.assistant import Assistant, AssistantConfig
+    from bot.chat.assistant import Assistant, AssistantConfig
 
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="nextneed-sim-") as tmp:
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         built = time.time() - started
         model = None
         if args.model != "none":
-            from bot.model import ModelConfig
+            from bot.llm.model import ModelConfig
 
             model = ModelConfig(args.model)
         cfg = AssistantConfig(

@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from bot.assistant import Assistant, AssistantConfig
-from bot.model import ModelConfig
+from bot.chat.assistant import Assistant, AssistantConfig
+from bot.llm.model import ModelConfig
 from knowledge.errors import NextNeedError
 from knowledge.store import StoreConfig
 

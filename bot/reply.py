@@ -1,4 +1,8 @@
-"""Typed, JSON-serialisable replies: what every adapter (UI, HTTP, CLI, evaluator) receives."""
+"""Typed, JSON-serialisable replies: what every adapter (UI, HTTP, CLI, evaluator) receives.
+
+One schema: the HTTP API serves these dataclasses as they are (pydantic reads dataclasses), and
+:meth:`Reply.from_dict` reads the JSON form back (the evaluator's HTTP target).
+"""
 
 from __future__ import annotations
 
@@ -55,9 +59,19 @@ class Reply:
     constraints: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    # the conversation's state after this turn (bot.chat.state.DialogueState.to_dict()); send it
+    # back with the next message to continue the conversation
+    state: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        """A Reply from its JSON form; unknown keys are ignored."""
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(cls).validate_python(data)
 
 
 @dataclass

@@ -33,7 +33,7 @@ tags: [lora, qlora, recommendation, nextneed]
 
 A LoRA adapter for the nextneed recommender, trained by `python -m finetune train` on
 instruction data built from the store with `python -m finetune prepare`. Prompts are bot's own
-serving prompts (`bot.prompts`), so load it with `ModelConfig(adapter=<this directory>)`.
+serving prompts (`bot.tasks.prompts`), so load it with `ModelConfig(adapter=<this directory>)`.
 
 ## Data
 

@@ -27,9 +27,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from bot.describe import describe_messages, item_facts
-from bot.history import UserView
-from bot.prompts import (
+from bot.recsys.history import UserView
+from bot.tasks.describe import describe_messages, item_facts
+from bot.tasks.prompts import (
     MAX_CANDIDATES,
     MAX_HISTORY,
     SNIPPET_CHARS,
@@ -37,7 +37,7 @@ from bot.prompts import (
     explanation_messages,
     next_need_messages,
 )
-from bot.ranker import LLMRanker, RankerConfig, history_lines
+from bot.tasks.ranker import LLMRanker, RankerConfig, history_lines
 from knowledge.errors import ConfigError
 from knowledge.schema import Event, Item
 
@@ -172,10 +172,10 @@ def corpus_from_beauty(data_dir: str | Path) -> Corpus:
 
 class FusedCandidates:
     """The serving pipeline's history-driven candidate stage: transitions, co-occurrence and
-    popularity fused with the same weights and rank discount as ``bot.pipeline``."""
+    popularity fused with the same weights and rank discount as ``bot.recsys.pipeline``."""
 
     def __init__(self, weights: Sequence[tuple[str, float]] | None = None) -> None:
-        from bot.candidates import CoOccurrence, Popularity, Transitions
+        from bot.recsys.candidates import CoOccurrence, Popularity, Transitions
 
         makers = {
             "transitions": Transitions,

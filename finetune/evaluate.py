@@ -37,9 +37,11 @@ class EvalConfig:
     max_examples: int | None = None
     ks: tuple[int, ...] = (1, 5, 10)
     seed: int = 0
-    prior_weight: float = 1.0  # as bot.ranker.RankerConfig: served score = LLM + w * log-rank prior
+    prior_weight: float = (
+        1.0  # as bot.tasks.ranker.RankerConfig: served score = LLM + w * log-rank prior
+    )
     output: str | None = None  # a JSON report path
-    # tune the served rank weight (bot.ranker.RANK_WEIGHT_GRID) on this split and record it in
+    # tune the served rank weight (bot.recsys.rerank.RANK_WEIGHT_GRID) on this split and record it in
     # the adapter's ranking.json, which the bot then uses; validation split and adapter only
     record_rank_weight: bool = False
 
@@ -105,13 +107,13 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
     if not rows:
         raise ConfigError(f"EvalConfig.data_dir: {path} holds no ranking records")
     if generator is None:
-        from bot.generation import TransformersGenerator
-        from bot.model import ModelConfig, load_model
+        from bot.llm.generation import TransformersGenerator
+        from bot.llm.model import ModelConfig, load_model
 
         generator = TransformersGenerator(
             load_model(ModelConfig(cfg.base_model, cfg.quantization, adapter=cfg.adapter))
         )
-    from bot.ranker import rank_prior
+    from bot.recsys.rerank import rank_prior
 
     model_ranks: list[int | None] = []
     served_ranks: list[int | None] = []
@@ -158,7 +160,7 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
     sweep = _rank_weight_sweep(model_ranks, per_example, cfg.ks)
     report["rank_weight_sweep"] = sweep
     if cfg.record_rank_weight and cfg.adapter:
-        from bot.ranker import best_rank_weight, record_rank_weight
+        from bot.recsys.rerank import best_rank_weight, record_rank_weight
 
         ndcg = f"ndcg@{max(cfg.ks)}"
         best = best_rank_weight({w: m[ndcg] for w, m in sweep.items()})
@@ -181,9 +183,9 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
 def _rank_weight_sweep(
     model_ranks: list[int | None], per_example: list[dict[str, Any]], ks: tuple[int, ...]
 ) -> dict[str, dict[str, float]]:
-    """Served metrics for every weight of ``bot.ranker.RANK_WEIGHT_GRID`` (prompts whose
+    """Served metrics for every weight of ``bot.recsys.rerank.RANK_WEIGHT_GRID`` (prompts whose
     candidates missed the true item stay misses)."""
-    from bot.ranker import rank_weight_sweep
+    from bot.recsys.rerank import rank_weight_sweep
 
     misses: list[tuple[None, None]] = [(None, None)] * (len(model_ranks) - len(per_example))
     records = misses + [(ex["scores"], ex["target_index"]) for ex in per_example]

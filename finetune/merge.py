@@ -80,7 +80,7 @@ def _last_logits(model: Any, tokenizer: Any, prompt: str) -> Any:
 
 def merge_adapter(cfg: MergeConfig) -> MergeResult:
     """Merge, verify logits within ``atol``, save model + tokenizer; raises if they drift."""
-    from bot.model import ModelConfig, load_model
+    from bot.llm.model import ModelConfig, load_model
 
     base = cfg.base_model or adapter_base_model(cfg.adapter)
     atol = cfg.atol if cfg.atol is not None else (1e-3 if cfg.dtype == "fp32" else 5e-2)

@@ -1,9 +1,9 @@
 """QLoRA fine-tuning recipe: one file, a plain PyTorch loop.
 
-The base model is loaded by ``bot.model.load_model`` (the serving loader; nf4 through
+The base model is loaded by ``bot.llm.model.load_model`` (the serving loader; nf4 through
 bitsandbytes by default, float32 compute on CPU), LoRA comes from peft, and the loss covers
 target tokens only: for ranking, the single label token after the exact serving prompt, so the
-adapter learns the one-pass scoring that ``bot.ranker`` does at serving time.
+adapter learns the one-pass scoring that ``bot.tasks.ranker`` does at serving time.
 
 Checkpoints (adapter + optimizer + scheduler + step + RNG state) are written every
 ``save_every`` steps; a second run with the same ``output_dir`` resumes from the latest one and
@@ -201,7 +201,7 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any, str]:
     """Base model through the serving loader, prepared for k-bit training, with fresh LoRA."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from bot.model import ModelConfig, load_model
+    from bot.llm.model import ModelConfig, load_model
 
     loaded = load_model(ModelConfig(model=cfg.base_model, quantization=cfg.quantization))
     model = loaded.model

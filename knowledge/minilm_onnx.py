@@ -34,7 +34,7 @@ def onnx_cache_dir(model_path: str) -> Path:
     weights = Path(model_path) / "model.safetensors"
     stamp = f"{weights.resolve()}:{weights.stat().st_size if weights.exists() else 0}"
     key = hashlib.sha1(stamp.encode()).hexdigest()[:16]
-    # the same cache root as the language model (bot.model.default_model_dir)
+    # the same cache root as the language model (bot.llm.model.default_model_dir)
     root = os.environ.get("NEXTNEED_MODEL_DIR") or str(
         Path.home() / ".cache" / "nextneed" / "models"
     )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.assistant import Assistant, AssistantConfig
+from bot.chat.assistant import Assistant, AssistantConfig
 from bot.reply import Reply
 from knowledge.errors import InputError, UnknownItemError
 from knowledge.schema import Item

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.candidates import (
+from bot.recsys.candidates import (
     CandidateSource,
     CoOccurrence,
     CoOccurrenceConfig,

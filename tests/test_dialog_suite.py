@@ -40,8 +40,8 @@ def demo_store_dir(factory: pytest.TempPathFactory) -> Path:
 
 def open_demo_assistant(factory: pytest.TempPathFactory, name: str, **pipeline: Any) -> Any:
     """An Assistant (no language model) over a private copy of the demo store."""
-    from bot.assistant import Assistant, AssistantConfig
-    from bot.pipeline import PipelineConfig
+    from bot.chat.assistant import Assistant, AssistantConfig
+    from bot.recsys.pipeline import PipelineConfig
     from knowledge.store import StoreConfig
 
     copy = copy_store(demo_store_dir(factory), factory.mktemp(name) / "store")

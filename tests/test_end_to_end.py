@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.assistant import Assistant, AssistantConfig
-from bot.model import ModelConfig
-from bot.pipeline import PipelineConfig
+from bot.chat.assistant import Assistant, AssistantConfig
+from bot.llm.model import ModelConfig
+from bot.recsys.pipeline import PipelineConfig
 from knowledge.demo import write_demo
 from knowledge.ingest import ingest_events, ingest_items
 from knowledge.store import Store, StoreConfig

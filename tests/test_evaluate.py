@@ -29,7 +29,6 @@ from bot.evaluate.report import (
     markdown_report,
     write_reports,
 )
-from bot.evaluate.runner import reply_from_dict
 from bot.reply import Recommendation, Reply
 from knowledge.schema import Event, Item
 from tests.fixtures import app_server as server_fixtures
@@ -304,7 +303,7 @@ def test_refill_owned_after_thumbs_up_and_a_check_that_raises() -> None:
 
 def test_reply_round_trips_through_json() -> None:
     reply = Reply("t", "recommend", [rec("blades", evidence=["e-1"])], need="blades", data={"a": 1})
-    again = reply_from_dict(json.loads(json.dumps({**reply.to_dict(), "extra": 1})))
+    again = Reply.from_dict(json.loads(json.dumps({**reply.to_dict(), "extra": 1})))
     assert again == reply
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.pipeline import RecommendationPipeline
+from bot.recsys.pipeline import RecommendationPipeline
 from knowledge.schema import Event, Item
 from knowledge.store import Store
 

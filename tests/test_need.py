@@ -6,9 +6,9 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from bot.assistant import Assistant, AssistantConfig
-from bot.history import UserView
-from bot.need import NeedPredictor, clean_phrase
+from bot.chat.assistant import Assistant, AssistantConfig
+from bot.recsys.history import UserView
+from bot.tasks.need import NeedPredictor, clean_phrase
 from knowledge.errors import ConfigError
 from knowledge.store import Store
 
@@ -110,7 +110,7 @@ def test_need_is_off_by_default_without_an_adapter(small_store: Store) -> None:
 
 
 def test_need_config_is_checked() -> None:
-    from bot.need import NeedConfig
+    from bot.tasks.need import NeedConfig
 
     with pytest.raises(ConfigError, match="max_new_tokens"):
         NeedConfig(max_new_tokens=0)

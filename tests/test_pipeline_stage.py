@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.candidate_stage import (
+from bot.recsys.pipeline import PipelineConfig, RecommendationPipeline
+from bot.recsys.stage import (
     CACHE_DIRNAME,
     DEFAULT_WEIGHTS,
     TOTAL_WEIGHT,
@@ -15,7 +16,6 @@ from bot.candidate_stage import (
     fit_stage,
     sequences_key,
 )
-from bot.pipeline import PipelineConfig, RecommendationPipeline
 from knowledge.errors import ConfigError
 from knowledge.schema import Event, Item
 from knowledge.store import Store

@@ -1,4 +1,4 @@
-"""bot.prefix_cache: reusing the key/values of the ranking prompt's prefixes, on the tiny model.
+"""bot.llm.prefix_cache: reusing the key/values of the ranking prompt's prefixes, on the tiny model.
 
 The promise: the same prompt and breaks give bit-identical scores whether the prefixes were
 cached, evicted or never kept; a cached prefix is not computed again; the cache stays within
@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from bot.errors import ConfigError
-from bot.generation import TransformersGenerator
-from bot.model import ModelConfig, load_model
-from bot.prefix_cache import PrefixCache, token_cuts
-from bot.prompts import CandidateLine, HistoryLine, RankingPrompt, ranking_prompt_parts
+from bot.llm.generation import TransformersGenerator
+from bot.llm.model import ModelConfig, load_model
+from bot.llm.prefix_cache import PrefixCache, token_cuts
+from bot.tasks.prompts import CandidateLine, HistoryLine, RankingPrompt, ranking_prompt_parts
 from tests.fixtures.tiny_model import tiny_model_dir  # noqa: F401
 
 ALICE = [

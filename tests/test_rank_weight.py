@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.assistant import AssistantConfig, _with_rank_weight
+from bot.chat.assistant import AssistantConfig, _with_rank_weight
 from bot.errors import ConfigError
-from bot.model import ModelConfig
-from bot.pipeline import PipelineConfig
-from bot.ranker import (
+from bot.llm.model import ModelConfig
+from bot.recsys.pipeline import PipelineConfig
+from bot.recsys.rerank import (
     DEFAULT_MODEL_RANK_WEIGHT,
     RANKING_FILE,
     UNTUNED_RANK_WEIGHT,

@@ -1,4 +1,4 @@
-"""bot.ranker and bot.prompts: one forward pass over labelled candidates, on the tiny model."""
+"""bot.tasks.ranker and bot.tasks.prompts: one forward pass over labelled candidates, on the tiny model."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError, InputError
-from bot.generation import TransformersGenerator
-from bot.history import UserView
-from bot.model import ModelConfig, load_model
-from bot.prompts import (
+from bot.llm.generation import TransformersGenerator
+from bot.llm.model import ModelConfig, load_model
+from bot.recsys.history import UserView
+from bot.recsys.rerank import rank_prior
+from bot.tasks.prompts import (
     LABELS,
     MAX_CANDIDATES,
     CandidateLine,
@@ -25,7 +26,7 @@ from bot.prompts import (
     ranking_prompt_parts,
     review_reply_messages,
 )
-from bot.ranker import LLMRanker, RankerConfig, candidate_lines, history_lines, rank_prior
+from bot.tasks.ranker import LLMRanker, RankerConfig, candidate_lines, history_lines
 from knowledge.schema import Event, Item
 from tests.fixtures.tiny_model import tiny_model_dir  # noqa: F401
 
@@ -254,7 +255,7 @@ def test_chat_builders_are_grounded() -> None:
 
 
 def test_describe_messages_match_the_serving_builder() -> None:
-    from bot.describe import describe_messages as serving_describe
+    from bot.tasks.describe import describe_messages as serving_describe
 
     facts = ["Title: Soap", "Brand: Acme", "Price: $2.00"]
     assert describe_messages(facts) == serving_describe(facts)

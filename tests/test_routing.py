@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from bot.assistant import Assistant, AssistantConfig
-from bot.intents import route
+from bot.chat.assistant import Assistant, AssistantConfig
+from bot.chat.intents import route
 from knowledge.store import Store
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.server import ServerConfig
+from bot.serve import ServerConfig
 from tests.fixtures import app_server as fixtures
 from tests.fixtures.app_server import API_KEY, SERVICE_KEY, RunningServer
 
@@ -294,7 +294,7 @@ def test_scale_out_store_on_a_chroma_server(
     chroma_server: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The deploy/compose.yaml set-up: the store behind `chroma run`, chosen by environment."""
-    from bot.assistant import Assistant, AssistantConfig
+    from bot.chat.assistant import Assistant, AssistantConfig
     from knowledge.store import StoreConfig
     from tests.fixtures.app_server import fill_store, start_server
 

@@ -165,7 +165,7 @@ def test_busy_message_when_every_slot_is_taken(app_server: RunningServer, page: 
 
 
 def test_cards_escape_untrusted_text() -> None:
-    from bot.ui import render_card
+    from bot.serve.ui import render_card
 
     card = render_card(
         {

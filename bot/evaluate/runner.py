@@ -20,8 +20,8 @@ from typing import Any, Protocol
 from bot.evaluate.checks import PrivateData, TurnContext, run_checks
 from bot.evaluate.dialogs import Dialog, SetupEvent, load_dialogs
 from bot.evaluate.report import DialogResult, RunResult, TurnResult
-from bot.pipeline import PipelineConfig
-from bot.reply import Recommendation, Reply
+from bot.recsys.pipeline import PipelineConfig
+from bot.reply import Reply
 from knowledge.errors import ConfigError, NextNeedError
 from knowledge.schema import Event, Item
 from knowledge.store import Store, StoreConfig
@@ -32,7 +32,6 @@ __all__ = [
     "AssistantTarget",
     "HttpTarget",
     "DialogRunner",
-    "reply_from_dict",
     "EvaluateConfig",
     "evaluate",
     "build_demo_store",
@@ -93,7 +92,7 @@ def _setup_event(user_id: str, ev: SetupEvent, clock: int, order: int) -> Event:
 
 
 class AssistantTarget:
-    """An in-process :class:`bot.assistant.Assistant` (and its store)."""
+    """An in-process :class:`bot.chat.assistant.Assistant` (and its store)."""
 
     name = "in-process"
 
@@ -174,7 +173,7 @@ class HttpTarget:
         data = self._post("/v1/chat/completions", user_id, body)
         if not isinstance(data.get("nextneed"), dict):
             raise NextNeedError("the server's chat reply has no `nextneed` field; is it nextneed?")
-        return reply_from_dict(data["nextneed"])
+        return Reply.from_dict(data["nextneed"])
 
     def user_events(self, user_id: str) -> list[Event]:
         data = self._json(self._client.get("/api/export", headers={"X-User-Id": user_id}))
@@ -206,25 +205,6 @@ class HttpTarget:
         if dialog.user.new:
             self._post("/api/forget", user_id, {"confirm": True})
         # an existing user's feedback stays on the server: the API can't delete single events
-
-
-def reply_from_dict(data: dict[str, Any]) -> Reply:
-    """A :class:`Reply` from its JSON form (the server's ``nextneed`` field)."""
-    fields = Recommendation.__dataclass_fields__
-    recs = [
-        Recommendation(**{k: v for k, v in r.items() if k in fields})
-        for r in data.get("recommendations", [])
-    ]
-    return Reply(
-        text=data.get("text", ""),
-        intent=data.get("intent", ""),
-        recommendations=recs,
-        need=data.get("need", ""),
-        item_id=data.get("item_id"),
-        constraints=dict(data.get("constraints") or {}),
-        timings=dict(data.get("timings") or {}),
-        data=dict(data.get("data") or {}),
-    )
 
 
 def _seed(seed: int) -> None:
@@ -426,11 +406,11 @@ def copy_store(src: str | Path, dst: str | Path) -> Path:
 
 def open_assistant(store_dir: str | Path, config: EvaluateConfig) -> Any:
     """An Assistant over ``store_dir`` with the configured model (greedy decoding)."""
-    from bot.assistant import Assistant, AssistantConfig
+    from bot.chat.assistant import Assistant, AssistantConfig
 
     model = None
     if config.model != "none":
-        from bot.model import ModelConfig
+        from bot.llm.model import ModelConfig
 
         model = ModelConfig(config.model, config.quantization)  # type: ignore[arg-type]
     store = StoreConfig(path=str(store_dir), embedder=config.embedder_name)

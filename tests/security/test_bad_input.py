@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.assistant import Assistant, AssistantConfig
-from bot.server import ServerConfig
+from bot.chat.assistant import Assistant, AssistantConfig
+from bot.serve import ServerConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import IngestError, InputError
 from knowledge.ingest import ingest_dataset, ingest_events, ingest_items

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.assistant import Assistant, AssistantConfig
-from bot.server import ServerConfig
+from bot.chat.assistant import Assistant, AssistantConfig
+from bot.serve import ServerConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.errors import ModelNotFoundError, StoreUnavailableError
 from knowledge.schema import Event
@@ -227,7 +227,7 @@ def test_chroma_server_down_mid_conversation_then_back(chroma_server: Any, tmp_p
 
 
 def test_missing_or_corrupt_model_fails_at_start_up(tiny_model_dir: Path, tmp_path: Path) -> None:
-    from bot.model import ModelConfig
+    from bot.llm.model import ModelConfig
 
     store_cfg = StoreConfig(path=str(tmp_path / "store"), embedder="hashing")
     corrupt = tmp_path / "corrupt-model"

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.assistant import Assistant, AssistantConfig
+from bot.chat.assistant import Assistant, AssistantConfig
 from bot.reply import Reply
 from knowledge.embed import HashingEmbedder
 from knowledge.schema import Event, Item
@@ -69,8 +69,8 @@ def system_windows(n: int = 6) -> set[str]:
 @pytest.fixture(scope="module")
 def generator(request: pytest.FixtureRequest) -> Any:
     """The tiny in-process model, loaded through the serving loader."""
-    from bot.generation import TransformersGenerator
-    from bot.model import ModelConfig, load_model
+    from bot.llm.generation import TransformersGenerator
+    from bot.llm.model import ModelConfig, load_model
 
     tiny = request.getfixturevalue("tiny_model_dir")
     return TransformersGenerator(load_model(ModelConfig(model=str(tiny), quantization="fp32")))
@@ -87,7 +87,7 @@ _prefix = itertools.count()
 def build(
     chroma_dir: Path, generator: Any, items: list[Item], events: list[Event], llm_rank: bool = True
 ) -> Assistant:
-    from bot.ranker import LLMRanker
+    from bot.tasks.ranker import LLMRanker
 
     cfg = StoreConfig(path=str(chroma_dir), embedder="hashing", prefix=f"inj{next(_prefix)}")
     store = Store(cfg, HashingEmbedder(256))

@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.assistant import Assistant, AssistantConfig
+from bot.chat.assistant import Assistant, AssistantConfig
 from bot.reply import Reply
-from bot.server import ServerConfig
+from bot.serve import ServerConfig
 from knowledge.embed import HashingEmbedder
 from knowledge.schema import Event, Item
 from knowledge.store import Store, StoreConfig

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from bot.assistant import Assistant, AssistantConfig
+from bot.chat.assistant import Assistant, AssistantConfig
 from knowledge.schema import Event
 from knowledge.store import Store
 
@@ -60,7 +60,7 @@ def test_forget_me_leaves_no_trace(small_store: Store) -> None:
 
 
 def test_forget_over_http(small_store: Store) -> None:
-    from bot.server import ServerConfig
+    from bot.serve import ServerConfig
     from tests.fixtures.app_server import start_server
 
     small_store.add_events(EXTRA)
@@ -81,9 +81,9 @@ def test_forget_over_http(small_store: Store) -> None:
 
 def test_forget_me_clears_the_models_prompt_cache(small_store: Store, tiny_model_dir: Path) -> None:
     """The ranker keeps key/values of prompt prefixes (made of a user's history) in memory."""
-    from bot.generation import TransformersGenerator
-    from bot.model import ModelConfig, load_model
-    from bot.ranker import LLMRanker
+    from bot.llm.generation import TransformersGenerator
+    from bot.llm.model import ModelConfig, load_model
+    from bot.tasks.ranker import LLMRanker
 
     small_store.add_events(EXTRA)
     gen = TransformersGenerator(

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from knowledge.schema import Item
 
-__all__ = ["CatalogIndex", "STOP_WORDS", "query_words", "category_forms"]
+__all__ = ["query_from", "CatalogIndex", "STOP_WORDS", "query_words", "category_forms"]
 
 STOP_WORDS = frozenset(
     "a an the i me my to for of and or is it this that some something any please can you could "
@@ -34,6 +34,11 @@ class ItemSearch(Protocol):
 def query_words(text: str) -> list[str]:
     """The content words of a message, in order (the semantic query it carries)."""
     return [w for w in re.findall(r"[A-Za-z][A-Za-z'-]+", text) if w.lower() not in STOP_WORDS][:12]
+
+
+def query_from(text: str) -> str:
+    """The content words of a message as one search query."""
+    return " ".join(query_words(text))
 
 
 def category_forms(label: str) -> set[str]:

@@ -89,6 +89,33 @@ class Constraints:
                 out[key] = list(value) if isinstance(value, tuple) else value
         return out
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Constraints:
+        """Constraints from :meth:`to_dict`'s form; a wrong value raises ValueError naming it."""
+        if not isinstance(data, dict):
+            raise ValueError("constraints must be an object")
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in ("max_price", "min_price", "cheaper_than"):
+                if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, int | float) or value < 0
+                ):
+                    raise ValueError(f"constraints.{key} must be a number >= 0, got {value!r}")
+                kwargs[key] = None if value is None else float(value)
+            elif key in ("categories", "exclude_brands"):
+                if not isinstance(value, list) or not all(
+                    isinstance(v, str) and len(v) <= 200 for v in value
+                ):
+                    raise ValueError(f"constraints.{key} must be a list of strings")
+                kwargs[key] = tuple(value[:50])
+            elif key == "purpose":
+                if not isinstance(value, str) or len(value) > 200:
+                    raise ValueError("constraints.purpose must be a string of <= 200 characters")
+                kwargs[key] = value
+            else:
+                raise ValueError(f"constraints has no field {key!r}")
+        return cls(**kwargs)
+
 
 def _money(text: str) -> float:
     return float(text.replace(",", "."))

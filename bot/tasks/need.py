@@ -1,7 +1,7 @@
 """The customer's likely next need, stated by the language model in a few words.
 
 The model reads the same history lines the ranker sees and answers the prompt the fine-tuning
-``next_need`` task trains (:func:`bot.prompts.next_need_messages`), so an adapter trained on it
+``next_need`` task trains (:func:`bot.tasks.prompts.next_need_messages`), so an adapter trained on it
 is what speaks here. Its words are used two ways: as an extra semantic query for candidates
 (items the co-purchase statistics would not reach), and shown to the customer ("Likely next
 need: conditioner refill"). Free text from a small model can be anything, so a phrase is kept
@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.history import UserView
-from bot.prompts import HistoryLine, next_need_messages
-from bot.ranker import history_lines
+from bot.recsys.history import UserView
+from bot.tasks.prompts import HistoryLine, next_need_messages
+from bot.tasks.ranker import history_lines
 from knowledge.errors import ConfigError
 from knowledge.schema import Item
 from knowledge.store import ItemFilter
@@ -89,7 +89,7 @@ def _echoes_history(raw: str, phrase: str, lines: list[HistoryLine]) -> bool:
 
 
 class NeedPredictor:
-    """Asks a :class:`bot.generation.Generator` for the next need and grounds it in the catalog."""
+    """Asks a :class:`bot.llm.generation.Generator` for the next need and grounds it in the catalog."""
 
     def __init__(
         self, generator: Any, search: ItemSearch, config: NeedConfig | None = None

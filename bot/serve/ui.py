@@ -1,6 +1,6 @@
 """The web chat (Gradio Blocks): streaming chat, recommendation cards with feedback buttons, a
 profile panel. Each callback is an adapter: resolve the user, call one Assistant method inside
-the shared :class:`bot.server.Gate`, render the result.
+the shared :class:`bot.serve.config.Gate`, render the result.
 
 The user id comes from the session only: the picker in demo mode, the login (Gradio auth or a
 trusted proxy header) in shop mode. Nothing a user types can change it.
@@ -14,20 +14,20 @@ import logging
 import os
 import tempfile
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
+from bot.serve.config import Gate, ServerConfig  # noqa: E402
 from knowledge.errors import ConfigError, NextNeedError  # noqa: E402
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from bot.assistant import Assistant
-    from bot.server import Gate, ServerConfig
+    from bot.chat.assistant import Assistant
 
 __all__ = ["UIConfig", "build_ui", "mount_ui", "render_card", "render_cards_header"]
 
@@ -44,37 +44,20 @@ EXAMPLES = [
 
 @dataclass(frozen=True)
 class UIConfig:
-    """Web chat settings (derived from :class:`bot.server.ServerConfig`)."""
+    """Web chat settings; who may log in and how much runs at once come from ``server``."""
 
-    mode: Literal["demo", "shop"] = "demo"
-    auth: tuple[tuple[str, str], ...] = ()
-    trust_proxy_header: bool = False
-    proxy_header: str = "X-Forwarded-User"
-    max_concurrency: int = 2
-    queue_size: int = 16
+    server: ServerConfig = field(default_factory=ServerConfig)
     n_cards: int = 5
-    title: str = "nextneed"
     users_in_picker: int = 50
 
     def __post_init__(self) -> None:
-        if self.mode == "shop" and not (self.auth or self.trust_proxy_header):
+        s = self.server
+        if s.mode == "shop" and not (s.auth or s.trust_proxy_header):
             raise ConfigError(
                 "UIConfig: shop mode needs a login: give auth pairs or trust_proxy_header"
             )
         if not 1 <= self.n_cards <= 20:
             raise ConfigError(f"UIConfig.n_cards must be 1..20, got {self.n_cards}")
-
-    @classmethod
-    def from_server(cls, config: ServerConfig) -> UIConfig:
-        return cls(
-            mode=config.mode,
-            auth=config.auth,
-            trust_proxy_header=config.trust_proxy_header,
-            proxy_header=config.proxy_header,
-            max_concurrency=config.max_concurrency,
-            queue_size=config.queue_size,
-            title=config.title,
-        )
 
 
 # ---- rendering (pure; every text from the store or the user is escaped) --------------------
@@ -166,7 +149,7 @@ class _Handlers:
         self.config = config
 
     def user(self, picked: str | None, request: gr.Request | None) -> str:
-        if self.config.mode == "shop":
+        if self.config.server.mode == "shop":
             name = getattr(request, "username", None)
             if not name:
                 raise gr.Error("Please sign in first.")
@@ -273,7 +256,7 @@ class _Handlers:
         return [welcome, welcome, [], dropdown, *self.cards_out(user, [])]
 
     def load(self, request: gr.Request) -> Any:
-        if self.config.mode == "shop":
+        if self.config.server.mode == "shop":
             user = self.user(None, request)
             welcome = _welcome(user, False)
             signed = f'<div class="nn-picks">Signed in as <b>{html.escape(user)}</b></div>'
@@ -309,14 +292,14 @@ def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -
     config = config or UIConfig()
     h = _Handlers(assistant, gate, config)
     limit: dict[str, Any] = {
-        "concurrency_limit": config.max_concurrency,
+        "concurrency_limit": config.server.max_concurrency,
         "concurrency_id": "assistant",
     }
-    with gr.Blocks(title=f"{config.title}: your next need", analytics_enabled=False) as demo:
+    with gr.Blocks(title=f"{config.server.title}: your next need", analytics_enabled=False) as demo:
         history = gr.State([])
         cards = gr.State([])
         gr.HTML(
-            f'<div class="nn-header"><h1>{html.escape(config.title)}</h1>'
+            f'<div class="nn-header"><h1>{html.escape(config.server.title)}</h1>'
             "<p>Your shop assistant: what you'll need next, from what you already have.</p></div>"
         )
         with gr.Row(equal_height=False):
@@ -324,9 +307,9 @@ def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -
                 with gr.Row():
                     picker = gr.Dropdown(
                         h.choices(), value=None, label="Customer", scale=3, elem_id="nn-user",
-                        visible=config.mode == "demo", interactive=True,
+                        visible=config.server.mode == "demo", interactive=True,
                     )  # fmt: skip
-                    signed = gr.HTML("", visible=config.mode == "shop")
+                    signed = gr.HTML("", visible=config.server.mode == "shop")
                 chat = gr.Chatbot(
                     height=540, show_label=False, elem_id="nn-chat", buttons=["copy"],
                     feedback_options=None, placeholder="Pick a customer, then ask away.",
@@ -389,7 +372,9 @@ def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -
             h.forget, [picker], [confirm_row, profile_md, chat, history, cards, *card_outs],
             api_name="forget", api_visibility="private", **limit,
         )  # fmt: skip
-    demo.queue(max_size=config.queue_size, default_concurrency_limit=config.max_concurrency)
+    demo.queue(
+        max_size=config.server.queue_size, default_concurrency_limit=config.server.max_concurrency
+    )
     return demo
 
 
@@ -417,7 +402,7 @@ def _wire_card(h: _Handlers, i: int, bought: Any, nope: Any, more: Any, slot: An
 def mount_ui(app: FastAPI, assistant: Assistant, gate: Gate, config: UIConfig) -> None:
     """Mount the chat at ``/`` of ``app`` with the configured login."""
     blocks = build_ui(assistant, gate, config)
-    header = config.proxy_header
+    header = config.server.proxy_header
 
     def proxy_user(request: Any) -> str | None:
         return request.headers.get(header) or None
@@ -426,9 +411,9 @@ def mount_ui(app: FastAPI, assistant: Assistant, gate: Gate, config: UIConfig) -
         app,
         blocks,
         path="/",
-        auth=list(config.auth) or None,
-        auth_dependency=proxy_user if config.trust_proxy_header else None,
-        auth_message="Sign in to see your recommendations." if config.auth else None,
+        auth=list(config.server.auth) or None,
+        auth_dependency=proxy_user if config.server.trust_proxy_header else None,
+        auth_message="Sign in to see your recommendations." if config.server.auth else None,
         footer_links=[],
         run_history=False,
         ssr_mode=False,

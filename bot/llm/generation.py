@@ -4,7 +4,7 @@ OpenAI-compatible HTTP server (vLLM with the LoRA adapter, llama.cpp, nextneed's
 Both are greedy, so the same prompt gives the same text, and both score labelled choices from
 one next-token distribution (what the one-pass ranker and the intent router need). The
 in-process backend keeps the key/values of marked prompt prefixes (``breaks``) in a bounded
-LRU (:mod:`bot.prefix_cache`), so a prefix shared by many requests is computed once.
+LRU (:mod:`bot.llm.prefix_cache`), so a prefix shared by many requests is computed once.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bot.errors import ConfigError, GenerationError, ScoringUnsupportedError
-from bot.prefix_cache import PrefixCache, prefill, token_cuts
+from bot.llm.prefix_cache import PrefixCache, prefill, token_cuts
 
 if TYPE_CHECKING:
-    from bot.model import LoadedModel
+    from bot.llm.model import LoadedModel
 
 __all__ = [
     "FreedMemory",
@@ -198,7 +198,7 @@ class FreedMemory:
 
 
 class TransformersGenerator:
-    """A model loaded by :func:`bot.model.load_model`. One call at a time per model: a lock
+    """A model loaded by :func:`bot.llm.model.load_model`. One call at a time per model: a lock
     keeps concurrent requests from interleaving on the same weights (and the CPU cores)."""
 
     def __init__(self, loaded: LoadedModel) -> None:
@@ -321,7 +321,7 @@ class TransformersGenerator:
             if len(toks) != 1:
                 raise GenerationError(
                     f"choice {c!r} is {len(toks)} tokens for the tokenizer of {self.loaded.path}; "
-                    "one-pass scoring needs single-token labels (see bot.prompts.LABELS)"
+                    "one-pass scoring needs single-token labels (see bot.tasks.prompts.LABELS)"
                 )
             ids.append(int(toks[0]))
         return ids

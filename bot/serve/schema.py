@@ -2,25 +2,24 @@
 
 Validation happens here, at the edge: wrong types, missing fields, empty or over-long text and
 control characters are refused with a 422 before the assistant sees anything. Identity is never
-a field of any request: it comes from the API key or a trusted header (see :mod:`bot.server`).
+a field of any request: it comes from the API key or a trusted header (see :mod:`bot.serve.server`).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from bot.chat.state import CONTROL_CHARS
+from bot.reply import Reply
+
 __all__ = [
     "MAX_MESSAGE_CHARS",
     "MAX_REVIEW_CHARS",
-    "FEEDBACK_KINDS",
     "ErrorDetail",
     "ErrorResponse",
     "HistoryMessage",
-    "RecommendationModel",
-    "ReplyModel",
     "RecommendRequest",
     "ReviewReplyRequest",
     "DescribeRequest",
@@ -42,15 +41,12 @@ __all__ = [
 
 MAX_MESSAGE_CHARS = 2000  # AssistantConfig.max_message_chars
 MAX_REVIEW_CHARS = 2000
-FEEDBACK_KINDS = ("bought", "not_interested", "owned", "thumbs_up", "thumbs_down")
-
 # Tab, newline and carriage return are ordinary in pasted text; every other C0 control and DEL
-# is refused so nothing invisible reaches the prompt or the store.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# is refused so nothing invisible reaches the prompt or the store (bot.chat.state.CONTROL_CHARS).
 
 
 def _plain_text(value: str) -> str:
-    if _CONTROL.search(value):
+    if CONTROL_CHARS.search(value):
         raise ValueError("contains control characters; send plain text")
     if not value.strip():
         raise ValueError("is empty or only whitespace")
@@ -85,41 +81,14 @@ class HistoryMessage(_Strict):
     content: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS * 4)]
 
 
-class RecommendationModel(BaseModel):
-    item_id: str
-    title: str
-    rank: int
-    score: float
-    reason: str
-    evidence: list[str] = Field(
-        default_factory=list, description="Ids of the asking user's own events."
-    )
-    need: str = ""
-    price: float | None = None
-    category: str = ""
-    brand: str = ""
-    replenishment: bool = False
-    source: str = ""
-
-
-class ReplyModel(BaseModel):
-    """The assistant's structured answer (``bot.reply.Reply``)."""
-
-    text: str
-    intent: str
-    recommendations: list[RecommendationModel] = Field(default_factory=list)
-    need: str = ""
-    item_id: str | None = None
-    constraints: dict[str, Any] = Field(default_factory=dict)
-    timings: dict[str, float] = Field(default_factory=dict)
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
 class RecommendRequest(_Strict):
     message: Message | None = Field(
         default=None, description="What the user asked; leave out for a plain 'what next?'."
     )
     history: list[HistoryMessage] = Field(default_factory=list, max_length=100)
+    state: dict[str, Any] | None = Field(
+        default=None, description="The conversation state of the previous reply (its `state`)."
+    )
 
 
 class ReviewReplyRequest(_Strict):
@@ -205,6 +174,11 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1, max_length=200)
     stream: Annotated[bool, Field(strict=True)] = False
     user: str | None = Field(default=None, description="Ignored; never used as identity.")
+    nextneed_state: dict[str, Any] | None = Field(
+        default=None,
+        description="The previous reply's `nextneed.state`; without it the state is looked up "
+        "from the last assistant message.",
+    )
 
 
 class ChatChoiceMessage(BaseModel):
@@ -231,7 +205,7 @@ class ChatCompletionResponse(BaseModel):
     model: str
     choices: list[ChatChoice]
     usage: Usage = Field(default_factory=Usage)
-    nextneed: ReplyModel = Field(description="The structured reply behind the text.")
+    nextneed: Reply = Field(description="The structured reply behind the text.")
 
 
 class ModelCard(BaseModel):

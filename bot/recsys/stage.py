@@ -1,8 +1,8 @@
 """Fitting the history-driven candidate stage the product serves.
 
-Transitions, co-occurrence and popularity always; a SASRec (``bot.sasrec``) as well once the
+Transitions, co-occurrence and popularity always; a SASRec (``bot.recsys.sasrec``) as well once the
 store has enough users with a sequence to learn from. The sources are merged by weighted
-reciprocal-rank fusion (:class:`bot.candidates.FusedCandidates`), with weights tuned for
+reciprocal-rank fusion (:class:`bot.recsys.candidates.FusedCandidates`), with weights tuned for
 NDCG@10 on a leave-last-out validation split when there is enough data, else sensible defaults.
 
 The trained SASRec and the tuned weights are cached in a folder next to the store, keyed by a
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.candidates import (
+from bot.recsys.candidates import (
     CandidateSource,
     CoOccurrence,
     FusedCandidates,
@@ -128,7 +128,7 @@ def _count_sources() -> list[tuple[str, CandidateSource]]:
 
 
 def _sasrec_config(config: StageConfig) -> Any:
-    from bot.sasrec import SASRecConfig
+    from bot.recsys.sasrec import SASRecConfig
 
     return SASRecConfig(
         max_epochs=config.sasrec_max_epochs,
@@ -147,7 +147,7 @@ def _load_cache(folder: Path) -> tuple[dict[str, Any], Any] | None:
         meta = json.loads(meta_file.read_text())
         model = None
         if meta.get("sasrec"):
-            from bot.sasrec import SASRecModel
+            from bot.recsys.sasrec import SASRecModel
 
             model = SASRecModel.load(folder / "sasrec")
         return meta, model

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from knowledge.schema import Item
 
 if TYPE_CHECKING:
-    from bot.generation import Generator
+    from bot.llm.generation import Generator
 
 __all__ = [
     "DESCRIBE_MAX_NEW_TOKENS",
@@ -34,7 +34,7 @@ DESCRIBE_MAX_NEW_TOKENS = 32
 _SENTENCE_END = re.compile(r"[.!?]\s")  # "$12." may go on as "$12.50"
 
 # The prompt lives with the other prompts (shared with fine-tuning); re-exported here.
-from bot.prompts import describe_messages  # noqa: E402
+from bot.tasks.prompts import describe_messages  # noqa: E402
 
 _CLAIMS = re.compile(
     r"\b(warrant\w*|guarantee\w*|clinically|dermatologist|certified|award|patent\w*|organic|vegan|"

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from knowledge.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot.sasrec import SASRecConfig, SASRecModel
+    from bot.recsys.sasrec import SASRecConfig, SASRecModel
 
 __all__ = [
     "CandidateSource",
@@ -287,7 +287,7 @@ class SemanticNeighbours:
 
 
 class SequentialModel:
-    """A trained SASRec (``bot.sasrec``) as a candidate source.
+    """A trained SASRec (``bot.recsys.sasrec``) as a candidate source.
 
     Pass a trained model, or a config to train one in :meth:`fit` (the last item of each
     sequence is then held out for early stopping).
@@ -300,7 +300,7 @@ class SequentialModel:
     def fit(self, sequences: Sequence[Sequence[str]]) -> None:
         if self.model is not None and self.config is None:
             return  # already trained; refitting needs an explicit config
-        from bot.sasrec import SASRecConfig, train_sasrec
+        from bot.recsys.sasrec import SASRecConfig, train_sasrec
 
         train = [list(s[:-1]) for s in sequences]
         valid = [s[-1] if len(s) >= 2 else None for s in sequences]

@@ -357,10 +357,10 @@ def _attach_adapter(model: Any, adapter: str) -> Any:
 
 
 def _main(argv: list[str]) -> int:
-    """``python -m bot.model fetch``: convert the default model once; print its directory."""
+    """``python -m bot.llm.model fetch``: convert the default model once; print its directory."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if argv[:1] != ["fetch"]:
-        log.error("usage: python -m bot.model fetch")
+        log.error("usage: python -m bot.llm.model fetch")
         return 2
     try:
         path = ensure_default_model()

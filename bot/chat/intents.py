@@ -2,7 +2,7 @@
 
 Rules decide where wording is reliable (orders, forgetting, feedback, ordinals, prices, review
 replies, injections); the language model is asked only when no rule matches and the message
-looks like a real request (see :meth:`bot.assistant.Assistant._route`). Rules are checked in
+looks like a real request (see :meth:`bot.chat.assistant.Assistant._route`). Rules are checked in
 order: the first match wins, so specific patterns come before general ones.
 """
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from knowledge.schema import Event, Item
 
-__all__ = ["UserView", "RepurchaseModel", "DAY"]
+__all__ = ["short_date", "UserView", "RepurchaseModel", "DAY"]
 
 DAY = 86_400
 
@@ -113,3 +113,10 @@ class UserView:
             if period and last is not None and self.days_since(last) >= factor * period:
                 due[item_id] = (last, period)
         return due
+
+
+def short_date(ts: int) -> str:
+    """A timestamp as "03 Jun 2024" (UTC)."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%d %b %Y")

@@ -1,7 +1,7 @@
 """Key/value tensors of prompt prefixes, kept in a bounded LRU so a prefix is read once.
 
 The ranking prompt starts with the same instruction text for every request and, within one
-conversation, the same customer history on every turn (:class:`bot.prompts.RankingPrompt`
+conversation, the same customer history on every turn (:class:`bot.tasks.prompts.RankingPrompt`
 marks where those parts end). :func:`prefill` runs a prompt through the model in chunks cut
 at those marks and keeps the key/values of each prefix, keyed by its exact token ids; a later
 prompt with the same prefix starts from them and computes only the rest.

@@ -1,7 +1,7 @@
 """One HTTP server for everything: the Gradio chat at ``/``, an OpenAI-compatible ``/v1`` and a
 JSON ``/api`` for embedding nextneed in a shop, plus ``/health``.
 
-Every route is an adapter over one :class:`bot.assistant.Assistant` call. Identity is resolved
+Every route is an adapter over one :class:`bot.chat.assistant.Assistant` call. Identity is resolved
 here and only here: from the API key (a key -> user map), or from ``X-User-Id`` when the server
 is configured to trust it (demo mode, or a service key held by the shop's own backend). It is
 never read from a message or a request body.
@@ -16,13 +16,11 @@ import contextlib
 import hmac
 import json
 import logging
-import re
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
 from fastapi import Depends, FastAPI, Request
@@ -30,7 +28,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
-from bot.api_schema import (
+from bot.chat.state import CONTROL_CHARS
+from bot.errors import AuthError, BusyError
+from bot.reply import Reply
+from bot.serve.config import Gate, ServerConfig
+from bot.serve.schema import (
     MAX_MESSAGE_CHARS,
     ChatChoice,
     ChatChoiceMessage,
@@ -46,13 +48,10 @@ from bot.api_schema import (
     ModelCard,
     ModelList,
     RecommendRequest,
-    ReplyModel,
     ReviewReplyRequest,
     message_text,
 )
-from bot.errors import AuthError, BusyError
 from knowledge.errors import (
-    ConfigError,
     InputError,
     NextNeedError,
     StoreUnavailableError,
@@ -61,114 +60,11 @@ from knowledge.errors import (
 )
 
 if TYPE_CHECKING:
-    from bot.assistant import Assistant
+    from bot.chat.assistant import Assistant
 
-__all__ = [
-    "ServerConfig",
-    "Gate",
-    "BusyError",
-    "AuthError",
-    "create_app",
-    "resolve_caller",
-    "parse_api_keys",
-    "parse_logins",
-]
+__all__ = ["create_app", "resolve_caller"]
 
 log = logging.getLogger(__name__)
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """How the server authenticates, whom it trusts, and how much it runs at once.
-
-    ``api_keys`` maps a key to the user it acts for; a key mapped to ``None`` is a *service key*
-    (the shop's backend) whose requests name the user in ``user_header``. ``trust_user_header``
-    lets key-less requests name the user in that header: only for demos or behind a proxy that
-    sets it. ``auth`` (web login pairs) and ``trust_proxy_header`` apply to the web UI in shop mode.
-    """
-
-    mode: Literal["demo", "shop"] = "demo"
-    api_keys: dict[str, str | None] = field(default_factory=dict)
-    trust_user_header: bool = False
-    user_header: str = "X-User-Id"
-    auth: tuple[tuple[str, str], ...] = ()
-    trust_proxy_header: bool = False
-    proxy_header: str = "X-Forwarded-User"
-    max_concurrency: int = 2
-    busy_wait_s: float = 3.0
-    queue_size: int = 16
-    model_name: str = "nextneed"
-    title: str = "nextneed"
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("demo", "shop"):
-            raise ConfigError(f"ServerConfig.mode must be 'demo' or 'shop', got {self.mode!r}")
-        if not 1 <= self.max_concurrency <= 256:
-            raise ConfigError(
-                f"ServerConfig.max_concurrency must be 1..256, got {self.max_concurrency}"
-            )
-        if not 0 <= self.busy_wait_s <= 300:
-            raise ConfigError(f"ServerConfig.busy_wait_s must be 0..300, got {self.busy_wait_s}")
-        if not 1 <= self.queue_size <= 10_000:
-            raise ConfigError(f"ServerConfig.queue_size must be 1..10000, got {self.queue_size}")
-        if any(not k or len(k) < 8 for k in self.api_keys):
-            raise ConfigError("ServerConfig.api_keys: every key must be at least 8 characters")
-        if self.auth and self.trust_proxy_header:
-            raise ConfigError("ServerConfig: use either auth (web login) or trust_proxy_header")
-
-
-def parse_api_keys(specs: list[str]) -> dict[str, str | None]:
-    """``["KEY=USER", "KEY"]`` -> key map; a bare key is a service key (user from the header)."""
-    keys: dict[str, str | None] = {}
-    for spec in specs:
-        key, sep, user = spec.partition("=")
-        if not key or (sep and not user):
-            raise ConfigError(f"--api-key {spec!r}: use KEY=USER or KEY")
-        keys[key] = user or None
-    return keys
-
-
-def parse_logins(specs: list[str]) -> tuple[tuple[str, str], ...]:
-    """``["user:pass"]`` -> web login pairs."""
-    pairs = []
-    for spec in specs:
-        user, sep, password = spec.partition(":")
-        if not (user and sep and password):
-            raise ConfigError(f"--auth {spec!r}: use USER:PASSWORD")
-        pairs.append((user, password))
-    return tuple(pairs)
-
-
-class Gate:
-    """A bounded semaphore with a short wait, shared by the HTTP API and the web UI."""
-
-    def __init__(self, capacity: int, wait_s: float) -> None:
-        self.capacity = capacity
-        self.wait_s = wait_s
-        self._sem = threading.BoundedSemaphore(capacity)
-        self._lock = threading.Lock()
-        self.running = 0
-
-    def acquire(self) -> None:
-        if not self._sem.acquire(timeout=self.wait_s):
-            raise BusyError("the assistant is busy; try again in a moment")
-        with self._lock:
-            self.running += 1
-
-    def release(self) -> None:
-        with self._lock:
-            self.running -= 1
-        self._sem.release()
-
-    @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
-        self.acquire()
-        try:
-            yield
-        finally:
-            self.release()
 
 
 # ---- errors -------------------------------------------------------------------------------
@@ -301,10 +197,6 @@ def _need_user(caller: Caller, config: ServerConfig) -> str:
 # ---- the app ------------------------------------------------------------------------------
 
 
-def _reply_model(reply: Any) -> ReplyModel:
-    return ReplyModel.model_validate(reply.to_dict())
-
-
 def _split_chat(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]:
     """The last user message and the earlier user/assistant turns (system prompts are ignored:
     an embedding page must not be able to rewrite the assistant's rules)."""
@@ -314,7 +206,7 @@ def _split_chat(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]
     message = turns[-1][1]
     if not message.strip():
         raise InputError("the last user message is empty; type a question or request")
-    if _CONTROL.search(message):
+    if CONTROL_CHARS.search(message):
         raise InputError("the last user message contains control characters; send plain text")
     if len(message) > MAX_MESSAGE_CHARS:
         raise InputError(
@@ -367,7 +259,7 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
             # bad input are proper status codes rather than a stream cut short.
             gate.acquire()
             try:
-                chunks = assistant.stream(user, message, history)
+                chunks = assistant.stream(user, message, history, body.nextneed_state)
                 first = next(chunks)
             except BaseException:
                 gate.release()
@@ -377,31 +269,31 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache"},
             )
-        reply = run(assistant.chat, user, message, history)
+        reply = run(assistant.chat, user, message, history, body.nextneed_state)
         return ChatCompletionResponse(
             id=ident,
             created=created,
             model=config.model_name,
             choices=[ChatChoice(message=ChatChoiceMessage(content=reply.text))],
-            nextneed=_reply_model(reply),
+            nextneed=reply,
         )
 
-    @app.post("/api/recommend", response_model=ReplyModel, tags=["api"])
-    def recommend(body: RecommendRequest, who: CallerDep) -> ReplyModel:
+    @app.post("/api/recommend", response_model=Reply, tags=["api"])
+    def recommend(body: RecommendRequest, who: CallerDep) -> Reply:
         """Ranked next-need recommendations for the caller."""
         history = [h.model_dump() for h in body.history]
         user = _need_user(who, config)
-        return _reply_model(run(assistant.recommend, user, body.message or "", history))
+        return run(assistant.recommend, user, body.message or "", history, body.state)
 
-    @app.post("/api/review-reply", response_model=ReplyModel, tags=["api"])
-    def review_reply(body: ReviewReplyRequest, who: CallerDep) -> ReplyModel:
+    @app.post("/api/review-reply", response_model=Reply, tags=["api"])
+    def review_reply(body: ReviewReplyRequest, who: CallerDep) -> Reply:
         """A customer-service reply to a review (the review is treated as data)."""
-        return _reply_model(run(assistant.review_reply, body.review, body.rating, body.item_id))
+        return run(assistant.review_reply, body.review, body.rating, body.item_id)
 
-    @app.post("/api/describe", response_model=ReplyModel, tags=["api"])
-    def describe(body: DescribeRequest, who: CallerDep) -> ReplyModel:
+    @app.post("/api/describe", response_model=Reply, tags=["api"])
+    def describe(body: DescribeRequest, who: CallerDep) -> Reply:
         """A grounded description of one item, personalised when the caller is known."""
-        return _reply_model(run(assistant.describe, body.item, who.user_id))
+        return run(assistant.describe, body.item, who.user_id)
 
     @app.post("/api/feedback", response_model=FeedbackResponse, tags=["api"])
     def feedback(body: FeedbackRequest, who: CallerDep) -> FeedbackResponse:
@@ -410,10 +302,10 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         run(assistant.feedback, user, body.item_id, body.kind)
         return FeedbackResponse(user_id=user, item_id=body.item_id, kind=body.kind)
 
-    @app.get("/api/profile", response_model=ReplyModel, tags=["api"])
-    def profile(who: CallerDep) -> ReplyModel:
+    @app.get("/api/profile", response_model=Reply, tags=["api"])
+    def profile(who: CallerDep) -> Reply:
         """What the store knows about the caller, summarised."""
-        return _reply_model(run(assistant.profile, _need_user(who, config)))
+        return run(assistant.profile, _need_user(who, config))
 
     @app.post("/api/forget", response_model=ForgetResponse, tags=["api"])
     def forget(body: ForgetRequest, who: CallerDep) -> ForgetResponse:
@@ -426,9 +318,9 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         """Everything stored about the caller, as JSON."""
         return dict(run(assistant.export, _need_user(who, config)))
 
-    from bot.ui import UIConfig, mount_ui
+    from bot.serve.ui import UIConfig, mount_ui
 
-    mount_ui(app, assistant, gate, UIConfig.from_server(config))
+    mount_ui(app, assistant, gate, UIConfig(server=config))
     return app
 
 
@@ -460,7 +352,7 @@ async def _sse(
             if chunk.delta:
                 yield event({"content": chunk.delta}, None)
             if chunk.reply is not None:
-                yield event({}, "stop", {"nextneed": _reply_model(chunk.reply).model_dump()})
+                yield event({}, "stop", {"nextneed": chunk.reply.to_dict()})
             chunk = await anyio.to_thread.run_sync(next, chunks, done)
     except Exception as exc:  # the status line is gone; report the error in-band
         status, kind, message = _classify(exc)

@@ -15,11 +15,11 @@ from typing import Protocol
 
 import numpy as np
 
-from bot.candidate_stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_stage
-from bot.candidates import CoOccurrence, Transitions
-from bot.constraints import Constraints
-from bot.history import DAY, RepurchaseModel, UserView
-from bot.ranker import UNTUNED_RANK_WEIGHT, check_rank_weight, served_scores
+from bot.recsys.candidates import CoOccurrence, Transitions
+from bot.recsys.constraints import Constraints
+from bot.recsys.history import DAY, RepurchaseModel, UserView
+from bot.recsys.rerank import UNTUNED_RANK_WEIGHT, check_rank_weight, served_scores
+from bot.recsys.stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_stage
 from bot.reply import Recommendation
 from knowledge.errors import ConfigError
 from knowledge.schema import Event, Item
@@ -151,7 +151,7 @@ class RecommendationPipeline:
 
     # -- model fitting -----------------------------------------------------------------
     def refresh(self) -> None:
-        """(Re)fit the candidate stage from the store's events (see ``bot.candidate_stage``)."""
+        """(Re)fit the candidate stage from the store's events (see ``bot.recsys.stage``)."""
         t0 = time.perf_counter()
         timelines: dict[str, list[tuple[int, int, str]]] = {}
         clock = 0
@@ -221,7 +221,7 @@ class RecommendationPipeline:
         """Ranked, explained recommendations, the predicted need, and stage timings.
 
         ``need_query`` is the language model's phrase for the next need (see
-        :mod:`bot.need`): an extra semantic query, weighted by ``config.need_weight``."""
+        :mod:`bot.tasks.need`): an extra semantic query, weighted by ``config.need_weight``."""
         constraints = constraints or Constraints()
         timings: dict[str, float] = {}
         n = n or self.config.n_results
@@ -244,7 +244,7 @@ class RecommendationPipeline:
         timings["rank_s"] = time.perf_counter() - t2
         chosen = self._long_tail(allowed, n)
         t3 = time.perf_counter()
-        recs = [self._explain(view, s, rank) for rank, s in enumerate(chosen, 1)]
+        recs = [self.explain(view, s, rank) for rank, s in enumerate(chosen, 1)]
         need = self.need_phrase(chosen, view)
         for r in recs:
             r.need = r.need or need
@@ -435,7 +435,7 @@ class RecommendationPipeline:
                 total += src.share(owned_id, item_id)
         return total
 
-    def _explain(self, view: UserView, s: Scored, rank: int) -> Recommendation:
+    def explain(self, view: UserView, s: Scored, rank: int) -> Recommendation:
         item = s.item
         evidence = s.evidence or self.evidence_for(view, item)
         reason = ""

@@ -133,7 +133,7 @@ def _history_text(
 def _candidate_row(label: str, c: CandidateLine, title_chars: int) -> str:
     # The short title only: brand is usually in it, a category costs ~5 tokens a line, and every
     # digit of a price or size is a token in the SmolLM2 vocabulary. Price limits are applied
-    # before ranking (bot.constraints), so the model never has to weigh them.
+    # before ranking (bot.recsys.constraints), so the model never has to weigh them.
     return f"{label}) {_title(c.title, title_chars)}"
 
 
@@ -228,7 +228,7 @@ def explanation_messages(history: Sequence[HistoryLine], item: CandidateLine) ->
 
 def describe_messages(facts: Sequence[str], review_snippets: Sequence[str] = ()) -> Messages:
     """Ask for one short sentence from the item's facts (and, if given, a few quoted review
-    snippets). Without snippets this is exactly ``bot.describe.describe_messages``.
+    snippets). Without snippets this is exactly ``bot.tasks.describe.describe_messages``.
 
     One sentence because the fact description is shown first and the model's sentence is an
     addition to it; each fact line is clipped (the grounding check still sees the full facts)."""

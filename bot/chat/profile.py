@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.history import UserView
+from bot.recsys.history import UserView
 from knowledge.schema import Item
 
 __all__ = ["profile_summary"]
