@@ -2,6 +2,7 @@
 
 python app.py --store .nextneed/demo-store                     # demo: pick any customer
 python app.py --mode shop --auth alice:pw --api-key KEY=alice  # shop: login and API keys
+python app.py --config shop.toml                               # settings from a file
 """
 
 from __future__ import annotations
@@ -14,79 +15,65 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 from bot.errors import ConfigError  # noqa: E402
-from bot.llm.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas  # noqa: E402
+from bot.llm.memory import DEFAULT_HEAP_ARENAS, limit_heap_arenas  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--config", help="a TOML/YAML shop config (sections: bot/serve/launch.py)")
     p.add_argument("--store", help="store directory (default $NEXTNEED_STORE or .nextneed/store)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--model", default="default", help="default | none | a path | a HF id")
+    p.add_argument("--model", default=None, help="default | none | a path | a HF id")
     p.add_argument("--quantization", choices=["nf4", "bf16", "fp32"], default=None)
     p.add_argument("--adapter", help="LoRA adapter directory")
-    p.add_argument("--llm-base-url", default=os.environ.get("NEXTNEED_LLM_BASE_URL"),
-                   help="OpenAI-compatible server instead of in-process weights (e.g. vLLM)")  # fmt: skip
-    p.add_argument("--llm-model", default=os.environ.get("NEXTNEED_LLM_MODEL", "nextneed"))
+    p.add_argument("--llm-base-url", help="OpenAI-compatible server instead of in-process weights")
+    p.add_argument("--llm-model", default=None)
     p.add_argument("--rank-weight", type=float, default=None,
-                   help="weight of the LLM ranker against the candidate stage's order (0 skips "
-                   "it; default: the adapter's tuned ranking.json, else the measured base default)")  # fmt: skip
+                   help="weight of the LLM ranker against the candidate stage's order (0 skips it)")  # fmt: skip
     p.add_argument("--embedder", choices=["minilm", "hashing"], default=None)
-    p.add_argument("--mode", choices=["demo", "shop"], default="demo")
+    p.add_argument("--mode", choices=["demo", "shop"], default=None)
     p.add_argument("--auth", nargs="+", default=[], metavar="USER:PASS", help="web logins")
     p.add_argument("--api-key", action="append", default=[], metavar="KEY[=USER]",
                    help="KEY=USER acts for USER; a bare KEY is a service key (X-User-Id names the user)")  # fmt: skip
-    p.add_argument("--trust-user-header", action="store_true",
+    p.add_argument("--trust-user-header", action="store_true", default=None,
                    help="accept X-User-Id without a key (default in demo mode)")  # fmt: skip
-    p.add_argument("--trust-proxy-header", action="store_true",
+    p.add_argument("--trust-proxy-header", action="store_true", default=None,
                    help="web UI user from X-Forwarded-User (set by your reverse proxy)")  # fmt: skip
-    p.add_argument("--max-concurrency", type=int, default=2)
-    p.add_argument(
-        "--heap-arenas",
-        type=int,
-        default=DEFAULT_HEAP_ARENAS,
-        help="cap on glibc malloc arenas, so buffers freed by model calls are reused "
-        "(0 = glibc's default)",
-    )
+    p.add_argument("--max-concurrency", type=int, default=None)
+    p.add_argument("--heap-arenas", type=int, default=DEFAULT_HEAP_ARENAS,
+                   help="cap on glibc malloc arenas (0 = glibc's default)")  # fmt: skip
     return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    a = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
-        limit_heap_arenas(args.heap_arenas)  # before any worker thread exists
+        limit_heap_arenas(a.heap_arenas)  # before any worker thread exists
+        from bot.serve import create_app, parse_api_keys, parse_logins
+        from bot.serve.launch import load_config
+
+        keys = parse_api_keys(a.api_key) or None
+        cfg = load_config(a.config, {
+            "store": {"path": a.store, "embedder": a.embedder},
+            "model": {"model": a.model, "quantization": a.quantization, "adapter": a.adapter},
+            "pipeline": {"rank_weight": a.rank_weight},
+            "assistant": {"llm_base_url": a.llm_base_url, "llm_model": a.llm_model},
+            "server": {"mode": a.mode, "api_keys": keys, "auth": parse_logins(a.auth) or None,
+                       "trust_user_header": a.trust_user_header, "max_concurrency": a.max_concurrency,
+                       "trust_proxy_header": a.trust_proxy_header},
+        })  # fmt: skip
+        from bot.chat.assistant import Assistant
+
+        assistant = Assistant.from_config(cfg.assistant)
     except ConfigError as exc:
-        raise SystemExit(f"--heap-arenas: {exc}") from None
+        raise SystemExit(f"nextneed: {exc}") from None
     import uvicorn
 
-    from bot.chat.assistant import Assistant, AssistantConfig
-    from bot.serve import ServerConfig, create_app, parse_api_keys, parse_logins
-    from knowledge.store import StoreConfig
-
-    store_kw = {k: v for k, v in (("path", args.store), ("embedder", args.embedder)) if v}
-    model = None
-    if args.model != "none" and not args.llm_base_url:
-        from bot.llm.model import ModelConfig
-
-        model_kw = {"quantization": args.quantization, "adapter": args.adapter}
-        model = ModelConfig(model=args.model, **{k: v for k, v in model_kw.items() if v})
-    from bot.recsys.pipeline import PipelineConfig
-
-    assistant = Assistant.from_config(
-        AssistantConfig(store=StoreConfig.from_env(**store_kw), model=model,
-                        llm_base_url=args.llm_base_url, llm_model=args.llm_model,
-                        pipeline=PipelineConfig(rank_weight=args.rank_weight))
-    )  # fmt: skip
-    keys = parse_api_keys(args.api_key)
-    server = ServerConfig(
-        mode=args.mode, api_keys=keys, auth=parse_logins(args.auth),
-        trust_user_header=args.trust_user_header or (args.mode == "demo" and not keys),
-        trust_proxy_header=args.trust_proxy_header, max_concurrency=args.max_concurrency,
-    )  # fmt: skip
     # keep idle connections longer than uvicorn's 5 s: a help-desk client that waited out a
     # busy answer must not find its keep-alive connection closed under it
-    uvicorn.run(create_app(assistant, server), host=args.host, port=args.port,
+    uvicorn.run(create_app(assistant, cfg.server), host=a.host, port=a.port,
                 log_level="info", timeout_keep_alive=30)  # fmt: skip
 
 

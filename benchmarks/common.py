@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from bot.llm.memory import cpu_name  # noqa: F401  (re-exported for the benchmarks)
+
 __all__ = [
     "REPO",
     "RESULTS",
@@ -46,16 +48,6 @@ _PACKAGES = ("torch", "transformers", "bitsandbytes", "chromadb", "sentence-tran
 def load() -> list[float]:
     """The 1, 5 and 15 minute load averages, rounded."""
     return [round(x, 2) for x in os.getloadavg()]
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _cpu_flags() -> list[str]:

@@ -45,7 +45,7 @@ from benchmarks.common import (
     write_results,
 )
 from bot.errors import ConfigError
-from bot.llm.generation import DEFAULT_HEAP_ARENAS, limit_heap_arenas
+from bot.llm.memory import DEFAULT_HEAP_ARENAS, limit_heap_arenas
 
 log = logging.getLogger("benchmarks.load")
 DIALOG = [
@@ -223,7 +223,7 @@ def soak(
     import gc
     import tracemalloc
 
-    from bot.llm.generation import release_freed_heap
+    from bot.llm.memory import release_freed_heap
 
     proc = psutil.Process()
     samples: list[tuple[float, float, float, float]] = []

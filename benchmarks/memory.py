@@ -54,7 +54,7 @@ def _malloc_trim() -> int | None:
 
     Shows how much of the RSS is freed-but-kept memory from loading (e.g. the fp32 weights that
     nf4 quantisation reads and drops), i.e. what a trim after load would save."""
-    from bot.llm.generation import release_freed_heap
+    from bot.llm.memory import release_freed_heap
 
     return _rss() if release_freed_heap() else None
 

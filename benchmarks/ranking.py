@@ -107,7 +107,7 @@ def quality(
     truth = [json.loads(x) for x in truth_path.read_text().splitlines() if x.strip()]
     items = pipeline.items
     popular = [i for i, _ in pipeline.popularity.most_common()] + sorted(items)
-    ranker = LLMRanker(generator, RankerConfig(prior_weight=0.0))
+    ranker = LLMRanker(generator, RankerConfig())
     old = _load_prompts_module(baseline) if baseline else None
     ranks: dict[str, list[int]] = {"current": []}
     if old is not None:

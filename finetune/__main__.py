@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from dataclasses import fields
 from typing import Any
 
 from knowledge.errors import NextNeedError
+from knowledge.settings import env_settings
 
 
 def _add_fields(p: argparse.ArgumentParser, cls: Any, skip: tuple[str, ...] = ()) -> None:
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--store", help="store path (default: $NEXTNEED_STORE)")
     src.add_argument("--beauty", action="store_true", help="Amazon Beauty from the data dir")
-    p.add_argument("--data-dir", default=os.environ.get("NEXTNEED_DATA_DIR", "../shared/data"))
+    p.add_argument("--data-dir", default=env_settings().data_dir or "../shared/data")
     p.add_argument("--out", required=True, help="output directory")
     _add_fields(p, DatasetConfig)
     _add_fields(sub.add_parser("train", help="QLoRA fine-tuning"), TrainConfig)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from tqdm import tqdm
 
+from bot.recsys.rerank import check_rank_weight
 from finetune.dataset import read_jsonl
 from knowledge.errors import ConfigError
 
@@ -37,9 +38,8 @@ class EvalConfig:
     max_examples: int | None = None
     ks: tuple[int, ...] = (1, 5, 10)
     seed: int = 0
-    prior_weight: float = (
-        1.0  # as bot.tasks.ranker.RankerConfig: served score = LLM + w * log-rank prior
-    )
+    # the served score, as in the bot: log-rank prior + rank_weight x LLM log-prob
+    rank_weight: float = 1.0
     output: str | None = None  # a JSON report path
     # tune the served rank weight (bot.recsys.rerank.RANK_WEIGHT_GRID) on this split and record it in
     # the adapter's ranking.json, which the bot then uses; validation split and adapter only
@@ -56,8 +56,7 @@ class EvalConfig:
             raise ConfigError(f"EvalConfig.split must be valid or test, got {self.split!r}")
         if self.max_examples is not None and self.max_examples < 1:
             raise ConfigError("EvalConfig.max_examples must be >= 1 or None")
-        if not self.prior_weight >= 0:
-            raise ConfigError(f"EvalConfig.prior_weight must be >= 0, got {self.prior_weight!r}")
+        check_rank_weight(self.rank_weight, "EvalConfig.rank_weight")
         if self.record_rank_weight and (self.adapter is None or self.split != "valid"):
             raise ConfigError(
                 "EvalConfig.record_rank_weight needs an adapter and split='valid' "
@@ -113,7 +112,7 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
         generator = TransformersGenerator(
             load_model(ModelConfig(cfg.base_model, cfg.quantization, adapter=cfg.adapter))
         )
-    from bot.recsys.rerank import rank_prior
+    from bot.recsys.rerank import served_scores
 
     model_ranks: list[int | None] = []
     served_ranks: list[int | None] = []
@@ -129,9 +128,7 @@ def evaluate_ranking(cfg: EvalConfig, generator: Any | None = None) -> dict[str,
             stage_ranks.append(None)
             continue
         scores = [float(x) for x in generator.score_choices(r["prompt"], r["labels"])]
-        served = [
-            x + cfg.prior_weight * p for x, p in zip(scores, rank_prior(len(scores)), strict=True)
-        ]
+        served = served_scores(scores, cfg.rank_weight)
         scored += 1
         model_ranks.append(rank_of_target(scores, target))
         served_ranks.append(rank_of_target(served, target))

@@ -103,7 +103,9 @@ def resolve_data_dir(
 ) -> Path:
     """The dataset folder: ``data_dir`` (the data root or the dataset folder itself), else
     ``$NEXTNEED_DATA_DIR``, else ``../shared/data`` next to the repository."""
-    root = Path(data_dir or os.environ.get("NEXTNEED_DATA_DIR") or DEFAULT_DATA_DIR)
+    from knowledge.settings import env_settings
+
+    root = Path(data_dir or env_settings().data_dir or DEFAULT_DATA_DIR)
     for cand in (root, root / dataset):
         if (cand / "interactions.csv").is_file():
             return cand

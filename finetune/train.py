@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import platform
 import random
 import shutil
 import time
@@ -372,13 +371,9 @@ def _hardware() -> str:
 
     if torch.cuda.is_available():
         return f"{torch.cuda.get_device_name(0)} (CUDA)"
-    try:
-        from benchmarks.common import cpu_name  # type: ignore[attr-defined]
+    from bot.llm.memory import cpu_name
 
-        name = str(cpu_name())
-    except Exception:
-        name = platform.processor() or platform.machine()
-    return f"CPU {name}, {torch.get_num_threads()} threads"
+    return f"CPU {cpu_name()}, {torch.get_num_threads()} threads"
 
 
 def train(cfg: TrainConfig) -> TrainResult:

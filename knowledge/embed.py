@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import threading
 from collections import OrderedDict
@@ -18,6 +17,7 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from knowledge.errors import ConfigError, ModelNotFoundError
+from knowledge.settings import env_settings
 
 __all__ = [
     "Embedder",
@@ -95,7 +95,7 @@ class MiniLMEmbedder:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._batch_size = batch_size
-        self.backend = backend or os.environ.get("NEXTNEED_EMBED_BACKEND", "auto")
+        self.backend = backend or env_settings().embed_backend
         self.engine = ""  # what runs it once loaded: "onnxruntime" or "torch"
         if self.backend not in ("auto", "onnx", "torch"):
             raise ConfigError(

@@ -35,10 +35,9 @@ def onnx_cache_dir(model_path: str) -> Path:
     stamp = f"{weights.resolve()}:{weights.stat().st_size if weights.exists() else 0}"
     key = hashlib.sha1(stamp.encode()).hexdigest()[:16]
     # the same cache root as the language model (bot.llm.model.default_model_dir)
-    root = os.environ.get("NEXTNEED_MODEL_DIR") or str(
-        Path.home() / ".cache" / "nextneed" / "models"
-    )
-    return Path(root) / "minilm-onnx" / key
+    from knowledge.settings import model_cache_root
+
+    return model_cache_root() / "minilm-onnx" / key
 
 
 class OnnxMiniLM:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from knowledge.errors import ConfigError
+from knowledge.settings import env_settings
 
 __all__ = ["StoreConfig", "default_store_path"]
 
 
 def default_store_path() -> str:
     """``$NEXTNEED_STORE`` or ``./.nextneed/store``."""
-    return os.environ.get("NEXTNEED_STORE", str(Path(".nextneed") / "store"))
+    return env_settings().store or str(Path(".nextneed") / "store")
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,12 @@ class StoreConfig:
     @classmethod
     def from_env(cls, **overrides: Any) -> StoreConfig:
         """Read ``NEXTNEED_CHROMA_HOST``/``_PORT``, ``NEXTNEED_STORE``, ``NEXTNEED_EMBEDDER``."""
+        env = env_settings()
         kw: dict[str, Any] = {}
-        if os.environ.get("NEXTNEED_CHROMA_HOST"):
-            kw["host"] = os.environ["NEXTNEED_CHROMA_HOST"]
-            kw["port"] = int(os.environ.get("NEXTNEED_CHROMA_PORT", "8000"))
-        if os.environ.get("NEXTNEED_EMBEDDER"):
-            kw["embedder"] = os.environ["NEXTNEED_EMBEDDER"]
+        if env.chroma_host:
+            kw["host"] = env.chroma_host
+            kw["port"] = env.chroma_port
+        if env.embedder:
+            kw["embedder"] = env.embedder
         kw.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**kw)

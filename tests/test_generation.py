@@ -358,7 +358,7 @@ def test_generated_sentence_keeps_the_grounding_filter() -> None:
 
 
 def test_freed_memory_is_returned_at_most_once_per_interval() -> None:
-    from bot.llm.generation import FreedMemory, release_freed_heap
+    from bot.llm.memory import FreedMemory, release_freed_heap
 
     now = [100.0]
     freed = FreedMemory(every_s=30.0, clock=lambda: now[0])
@@ -378,11 +378,13 @@ def test_heap_arena_cap_is_set_once_at_start_unless_the_environment_sets_it() ->
     import subprocess
     import sys
 
-    from bot.llm.generation import limit_heap_arenas, release_freed_heap
+    from bot.llm.memory import limit_heap_arenas, release_freed_heap
 
     if not release_freed_heap():
         pytest.skip("no glibc on this system")
-    code = "import sys; from bot.llm.generation import limit_heap_arenas as f; print(f(int(sys.argv[1])))"
+    code = (
+        "import sys; from bot.llm.memory import limit_heap_arenas as f; print(f(int(sys.argv[1])))"
+    )
 
     def run(arenas: int, **env: str) -> str:
         clean = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
@@ -403,7 +405,7 @@ def test_heap_arena_cap_is_set_once_at_start_unless_the_environment_sets_it() ->
 
 
 def test_model_calls_return_freed_memory(gen: TransformersGenerator) -> None:
-    from bot.llm.generation import release_freed_heap
+    from bot.llm.memory import release_freed_heap
 
     if not release_freed_heap():
         pytest.skip("no glibc malloc_trim on this system")

@@ -13,7 +13,7 @@ from bot.errors import ConfigError, InputError
 from bot.llm.generation import TransformersGenerator
 from bot.llm.model import ModelConfig, load_model
 from bot.recsys.history import UserView
-from bot.recsys.rerank import rank_prior
+from bot.recsys.rerank import rank_prior, served_order, served_scores
 from bot.tasks.prompts import (
     LABELS,
     MAX_CANDIDATES,
@@ -48,8 +48,8 @@ def gen(tiny_model_dir: Path) -> TransformersGenerator:
     )
 
 
-def _ranker(gen: TransformersGenerator, w: float = 0.0) -> LLMRanker:
-    return LLMRanker(gen, RankerConfig(prior_weight=w))
+def _ranker(gen: TransformersGenerator) -> LLMRanker:
+    return LLMRanker(gen, RankerConfig())
 
 
 def test_one_forward_pass_scores_all_candidates(gen: TransformersGenerator) -> None:
@@ -59,20 +59,16 @@ def test_one_forward_pass_scores_all_candidates(gen: TransformersGenerator) -> N
         lambda _m, _a, kw, _o: calls.append(1), with_kwargs=True
     )
     try:
-        ranked = _ranker(gen).rank(HISTORY, CANDIDATES)
+        scores = _ranker(gen).llm_scores(HISTORY, CANDIDATES)
         cold = len(calls)
-        again = _ranker(gen).rank(HISTORY, CANDIDATES[::-1])
+        again = _ranker(gen).llm_scores(HISTORY, CANDIDATES[::-1])
     finally:
         handle.remove()
     # One pass over the prompt, run in its three parts (instruction, history, this turn) the
     # first time; once those prefixes are cached, a new candidate list is one forward call.
     assert cold == 3 and len(calls) == 4
-    assert len(again) == len(CANDIDATES)
-    assert sorted(r.index for r in ranked) == list(range(len(CANDIDATES)))
-    assert [r.rank for r in ranked] == list(range(1, len(CANDIDATES) + 1))
-    scores = [r.score for r in ranked]
-    assert scores == sorted(scores, reverse=True)
-    assert all(math.isfinite(s) for s in scores)
+    assert len(scores) == len(again) == len(CANDIDATES)
+    assert all(math.isfinite(s) and s <= 0 for s in scores)
 
 
 def test_all_labels_are_single_distinct_tokens(gen: TransformersGenerator) -> None:
@@ -82,49 +78,34 @@ def test_all_labels_are_single_distinct_tokens(gen: TransformersGenerator) -> No
     assert len(set(ids)) == len(labels)
 
 
-def test_rank_is_deterministic(gen: TransformersGenerator) -> None:
-    ranker = _ranker(gen, 0.5)
-    assert ranker.rank(HISTORY, CANDIDATES) == ranker.rank(HISTORY, CANDIDATES)
+def test_scores_are_deterministic(gen: TransformersGenerator) -> None:
+    ranker = _ranker(gen)
+    assert ranker.llm_scores(HISTORY, CANDIDATES) == ranker.llm_scores(HISTORY, CANDIDATES)
 
 
-def test_zero_prior_weight_ranks_by_model_alone(gen: TransformersGenerator) -> None:
-    ranker = _ranker(gen, 0.0)
-    llm = ranker.llm_scores(HISTORY, CANDIDATES)
-    ranked = ranker.rank(HISTORY, CANDIDATES)
-    assert [r.index for r in ranked] == sorted(range(len(llm)), key=lambda i: (-llm[i], i))
-    assert [r.llm_logprob for r in ranked] == [r.score for r in ranked]
-
-
-def test_prior_weight_combines_scores(gen: TransformersGenerator) -> None:
+def test_served_order_combines_the_model_with_the_stage_prior(gen: TransformersGenerator) -> None:
     llm = _ranker(gen).llm_scores(HISTORY, CANDIDATES)
-    ranked = _ranker(gen, 0.7).rank(HISTORY, CANDIDATES)
     prior = rank_prior(len(CANDIDATES))
     assert prior[:3] == pytest.approx([0.0, -math.log(2), -math.log(3)])
-    for r in ranked:
-        assert r.score == pytest.approx(llm[r.index] + 0.7 * prior[r.index])
-    # A dominant prior keeps the candidate stage's order; explicit prior scores replace it.
-    assert [r.index for r in _ranker(gen, 1e4).rank(HISTORY, CANDIDATES)] == list(range(20))
-    reverse = [float(i) for i in range(20)]
-    ranked = _ranker(gen, 1e4).rank(HISTORY, CANDIDATES, prior_scores=reverse)
-    assert [r.index for r in ranked] == list(range(19, -1, -1))
-
-
-def test_prior_scores_must_match_candidates(gen: TransformersGenerator) -> None:
-    with pytest.raises(InputError, match="prior_scores"):
-        _ranker(gen).rank(HISTORY, CANDIDATES, prior_scores=[0.0])
+    served = served_scores(llm, 0.7)
+    assert served == pytest.approx([p + 0.7 * x for p, x in zip(prior, llm, strict=True)])
+    # weight 0 keeps the candidate stage's order; a dominant weight ranks by the model alone
+    assert served_order(llm, 0.0) == list(range(len(CANDIDATES)))
+    by_model = sorted(range(len(llm)), key=lambda i: (-llm[i], i))
+    assert served_order(llm, 1e6)[:3] == by_model[:3]
 
 
 def test_too_many_candidates_is_a_clear_error(gen: TransformersGenerator) -> None:
     many = [CandidateLine(f"x{i}") for i in range(MAX_CANDIDATES + 1)]
     with pytest.raises(InputError, match=f"at most {MAX_CANDIDATES} candidates"):
-        _ranker(gen).rank(HISTORY, many)
+        _ranker(gen).llm_scores(HISTORY, many)
     with pytest.raises(InputError, match="at least one"):
-        _ranker(gen).rank(HISTORY, [])
+        _ranker(gen).llm_scores(HISTORY, [])
 
 
 def test_prompt_only_ranker_refuses_to_score() -> None:
     with pytest.raises(ConfigError, match="generator is None"):
-        LLMRanker(None).rank(HISTORY, CANDIDATES)
+        LLMRanker(None).llm_scores(HISTORY, CANDIDATES)
 
 
 @pytest.mark.parametrize(
@@ -132,8 +113,6 @@ def test_prompt_only_ranker_refuses_to_score() -> None:
     [
         ({"max_history": 0}, "max_history"),
         ({"snippet_chars": -1}, "snippet_chars"),
-        ({"prior_weight": -1.0}, "prior_weight"),
-        ({"prior_weight": math.nan}, "prior_weight"),
         ({"title_chars": 4}, "title_chars"),
     ],
 )

@@ -136,10 +136,9 @@ def physical_cores() -> int:
 
 def default_model_dir() -> Path:
     """``$NEXTNEED_MODEL_DIR`` (or ``~/.cache/nextneed/models``) / SmolLM2-135M-Instruct."""
-    root = os.environ.get("NEXTNEED_MODEL_DIR") or str(
-        Path.home() / ".cache" / "nextneed" / "models"
-    )
-    return Path(root).expanduser() / DEFAULT_MODEL_NAME
+    from knowledge.settings import model_cache_root
+
+    return model_cache_root() / DEFAULT_MODEL_NAME
 
 
 def _complete(path: Path) -> bool:

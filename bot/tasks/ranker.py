@@ -47,18 +47,11 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RankerConfig:
-    """How much history the prompt shows, and how much the candidate stage's order counts.
-
-    ``prior_weight`` w: final score = LLM log-prob + w * prior, where the prior is the candidate
-    stage's log-rank (``-log(1 + position)``) unless explicit prior scores are passed. A small
-    zero-shot model's label probabilities carry a strong letter bias (" A" and " I" are common
-    words), so w = 1 keeps the candidate stage's evidence; with a fine-tuned adapter, w = 0
-    ranks by the model alone.
-    """
+    """How much history and text the ranking prompt shows. How the model's scores combine with
+    the candidate stage's order is the served rank weight (:mod:`bot.recsys.rerank`)."""
 
     max_history: int = MAX_HISTORY
     snippet_chars: int = SNIPPET_CHARS
-    prior_weight: float = 1.0
     title_chars: int = TITLE_CHARS
 
     def __post_init__(self) -> None:
@@ -73,10 +66,6 @@ class RankerConfig:
         if not 8 <= self.title_chars <= 200:
             raise ConfigError(
                 f"RankerConfig.title_chars must be within 8..200, got {self.title_chars!r}"
-            )
-        if not (math.isfinite(self.prior_weight) and self.prior_weight >= 0):
-            raise ConfigError(
-                f"RankerConfig.prior_weight must be a finite number >= 0, got {self.prior_weight!r}"
             )
 
 

@@ -51,7 +51,7 @@ results: list[dict[str, Any]] = []
 
 
 def _system_texts() -> list[str]:
-    from bot import prompts
+    from bot.tasks import prompts
 
     msgs = prompts.describe_messages(["fact"]) + prompts.review_reply_messages("x", 3.0, "y")
     # the ranking/explanation system text (a private constant: there is no public accessor)
