@@ -60,7 +60,7 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 pytest: install
-	$(PY) -m pytest -m "not gpu" $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean-demo:
 	rm -rf $(DEMO_STORE) $(DEMO_FILES)

@@ -13,6 +13,16 @@ for _k, _v in {
 }.items():
     os.environ[_k] = _v
 
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Property tests: a bounded profile by default (CI runs on 2 cores within a time limit);
+# HYPOTHESIS_PROFILE=thorough explores more.
+settings.register_profile(
+    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("thorough", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 from tests.fixtures.chroma_server import chroma_server  # noqa: E402,F401
 from tests.fixtures.stores import (  # noqa: E402,F401
     data_dir,

@@ -117,3 +117,26 @@ def test_broken_assistant_fails_the_suite(tmp_path_factory: pytest.TempPathFacto
     assert "refine-more-like-second" in variants
     # nothing else breaks: the failures are the switched-off guardrails (and the known ones)
     assert set(broken) - owned - variants <= set(KNOWN_FAILURES)
+
+
+@pytest.mark.slow
+def test_suite_passes_with_the_shipped_default_configuration(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """What ``make demo`` runs: the default model (SmolLM2-135M, nf4), the MiniLM embedder and
+    the default pipeline weights, over the demo shop the dialogs are written for."""
+    from bot.chat.assistant import Assistant, AssistantConfig
+    from bot.llm.model import ModelConfig
+    from knowledge.store import StoreConfig
+
+    base = tmp_path_factory.mktemp("dialog-suite-default")
+    store_dir = build_demo_store(base, embedder="minilm", seed=DEMO_SEED)
+    cfg = AssistantConfig(store=StoreConfig(path=str(store_dir)), model=ModelConfig())
+    assistant = Assistant.from_config(cfg)
+    try:
+        run = DialogRunner.for_assistant(assistant, RunConfig(progress=False)).run(DIALOGS)
+    finally:
+        assistant.store.close()
+    failed = {d.id for d in run.dialogs if not d.passed} - set(KNOWN_FAILURES)
+    report = markdown_report(RunResult([d for d in run.dialogs if d.id in failed], run.meta))
+    assert not failed, report.split("## Failures", 1)[-1]

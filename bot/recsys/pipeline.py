@@ -301,8 +301,6 @@ class RecommendationPipeline:
         semantic_query = " ".join(x for x in (query, constraints.purpose) if x).strip()
         if anchor is not None:
             semantic_query = (semantic_query + " " + anchor.embedding_text()).strip()
-        if not semantic_query and view.is_new:
-            semantic_query = ""
         if semantic_query or constraints.categories:
             q = semantic_query or " ".join(constraints.categories)
             filt = constraints.to_filter()

@@ -1,9 +1,12 @@
 """Prompt injection: direct attacks (the chat message) and indirect ones (planted in stored
 reviews, item titles and descriptions), from tests/security/injection_corpus.yaml.
 
-The assistant runs with its language-model paths switched on (LLM ranker, model routing,
-generated descriptions) over the tiny in-process model, so every prompt the model would see is
-built and every generated sentence passes the same filters as in production. What success means
+What this suite tests: the code around the model. The language-model paths are switched on
+(LLM ranker, model routing, generated descriptions) but the model is a tiny *randomly
+initialised* Llama, so its outputs are noise: the suite shows that every prompt is built, that
+whatever the model writes passes the same filters as in production, and that planted text never
+reaches a reply through the code's own paths. It does not show how the real default model reacts
+to an attack; the slow tests in tests/security/ that load SmolLM2-135M do. What success means
 per category is written at the top of the corpus; the suite writes the rate per category to
 tests/artifacts/injection-report.md and requires it to be 0.
 """
