@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from knowledge.errors import InputError
 
 __all__ = [
     "EVENT_KINDS",
     "FEEDBACK_KINDS",
     "MAX_TEXT_CHARS",
+    "USER_ID_RULE",
+    "USER_ID_HINT",
+    "check_user_id",
     "Item",
     "Event",
     "EventKind",
@@ -28,6 +34,17 @@ EVENT_KINDS: tuple[str, ...] = ("purchase", "review", "feedback")
 FEEDBACK_KINDS: tuple[str, ...] = ("not_interested", "owned", "thumbs_up", "thumbs_down", "bought")
 # Longer review/description text is refused by ingest (reported per row), not truncated silently.
 MAX_TEXT_CHARS = 20_000
+# One customer-id rule for ingest and serving: what ingest stores, the server can export and
+# forget (ids with spaces, slashes or markup were stored and then refused by /api/export).
+USER_ID_RULE = re.compile(r"[\w.@:+-]{1,128}")
+USER_ID_HINT = "1-128 characters of letters, digits and . @ : + - _"
+
+
+def check_user_id(value: object) -> str:
+    """``value`` when it is a valid customer id (:data:`USER_ID_RULE`), else ``InputError``."""
+    if not isinstance(value, str) or not USER_ID_RULE.fullmatch(value):
+        raise InputError(f"user id must be {USER_ID_HINT}, got {str(value)[:40]!r}")
+    return value
 
 
 @dataclass(frozen=True)

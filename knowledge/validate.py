@@ -17,7 +17,13 @@ import pandas as pd
 
 from knowledge.errors import IngestError
 from knowledge.formats import ROW, ColumnMapping, parse_attributes, parse_categories, parse_price
-from knowledge.schema import EVENT_KINDS, FEEDBACK_KINDS, MAX_TEXT_CHARS
+from knowledge.schema import EVENT_KINDS, FEEDBACK_KINDS, MAX_TEXT_CHARS, USER_ID_HINT, USER_ID_RULE
+from knowledge.screen import (
+    INSTRUCTION_LIKE,
+    SPECIAL_TOKENS,
+    instruction_like,
+    strip_special_tokens,
+)
 
 __all__ = ["Issues", "items_frame", "events_frame"]
 
@@ -119,6 +125,28 @@ def _check_text(issues: Issues, values: pd.Series, column: str | None) -> None:
     issues.flag(nul, column or "text", "text contains NUL bytes: binary or corrupt data?")
 
 
+def _screen(issues: Issues, values: pd.Series, column: str | None, fate: str) -> pd.Series:
+    """``values`` without chat-template control tokens (each removal reported; the row is kept),
+    and a report line (saying ``fate``) for text that reads as instructions to the assistant:
+    it is kept as data, and screened again where it is shown or prompted (knowledge.screen)."""
+    special = values.str.contains(SPECIAL_TOKENS, regex=True).fillna(False).to_numpy(dtype=bool)
+    if special.any():
+        values = values.copy()
+        values[special] = values[special].map(strip_special_tokens)
+        why = "removed chat-template control tokens (e.g. <|im_start|>) from the text"
+        issues.flag(special, column or "text", why, skip=False)
+    odd = values.str.contains(INSTRUCTION_LIKE, regex=True).fillna(False).to_numpy(dtype=bool)
+    if odd.any():
+        reasons = np.asarray([""] * len(values), dtype=object)
+        reasons[odd] = values[odd].map(instruction_like).to_numpy()
+        why = (
+            "quarantined: the text {value} (instructions to the assistant?); "
+            f"it is kept, but {fate}"
+        )
+        issues.flag(odd, column or "text", why, reasons, skip=False)
+    return values
+
+
 def _duplicates(issues: Issues, key: pd.Series, column: str, reason: str) -> None:
     """Flag later rows whose ``key`` equals an earlier valid row's; the first one is kept."""
     valid = ~issues.bad
@@ -141,7 +169,8 @@ def items_frame(raw: pd.DataFrame, m: ColumnMapping, file: str) -> tuple[pd.Data
     for name in ("title", "brand", "description"):
         col = getattr(m, name)
         values = _text(_column(raw, col, issues))
-        out[name] = values.map(html.unescape) if m.html_unescape else values
+        values = values.map(html.unescape) if m.html_unescape else values
+        out[name] = _screen(issues, values, col, "descriptions and prompts leave it out")
         _check_text(issues, out[name], col)
     cats = _column(raw, m.categories, issues)
     out["categories"] = cats.map(lambda v: parse_categories(v, m.categories_sep, m.html_unescape))
@@ -178,6 +207,11 @@ def events_frame(
     for name, col in (("user_id", m.user), ("item_id", m.item)):
         out[name] = _text(raw[col]).str.strip()
         issues.flag(out[name] == "", col, f"empty {name.replace('_', ' ')}")
+    # the server refuses other ids (bot.chat.assistant), so their data could never be exported
+    # or forgotten: refuse them here too
+    bad_user = (out["user_id"] != "") & ~out["user_id"].str.fullmatch(USER_ID_RULE.pattern)
+    why = f"user id {{value!r}} is not valid: use {USER_ID_HINT}"
+    issues.flag(bad_user.to_numpy(dtype=bool), m.user, why, out["user_id"].str.slice(0, 60))
     if known_items is not None:
         unknown = ~out["item_id"].isin(known_items) & (out["item_id"] != "")
         why = "unknown item id {value!r}: not in the catalog (ingest its item first)"
@@ -210,8 +244,9 @@ def events_frame(
         summary = _text(_column(raw, m.summary, issues)).str.strip()
         both = (summary != "") & (text != "")
         text = (summary + np.where(both, "\n", "") + text).astype(str)
-    out["text"] = text
     tcol = m.text or "text"
+    text = _screen(issues, text, tcol, "it is never quoted to the model")
+    out["text"] = text
     _check_text(issues, text, tcol)
     derived = np.where(text != "", "review", "purchase")
     kind = _text(_column(raw, m.kind, issues)).str.strip().str.lower()
