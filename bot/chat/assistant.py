@@ -11,7 +11,6 @@ user. The assistant routes a message to one capability module's handler, which g
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -28,14 +27,14 @@ from bot.recsys.pipeline import RecommendationPipeline
 from bot.reply import Reply, ReplyChunk
 from bot.tasks.need import NeedPredictor
 from knowledge.errors import InputError, UnknownItemError
-from knowledge.schema import Event, Item
+from knowledge.schema import USER_ID_RULE, Event, Item
 from knowledge.store import Store
 
 __all__ = ["AssistantConfig", "Assistant"]
 
 log = logging.getLogger(__name__)
 
-_USER_ID = re.compile(r"^[\w.@:+-]{1,128}$")
+_USER_ID = USER_ID_RULE  # shared with ingest (knowledge.schema)
 _HANDLERS: dict[str, Handler] = {
     **recommend.HANDLERS,
     **items.HANDLERS,
