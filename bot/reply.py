@@ -26,6 +26,8 @@ INTENTS: tuple[str, ...] = (
     "greeting",
     "off_topic",
     "unclear",
+    "compare",
+    "unsupported_language",
 )
 
 

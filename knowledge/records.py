@@ -7,6 +7,7 @@ its attributes are stored as JSON text.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from knowledge.schema import Event, Item
 
 __all__ = [
     "ItemFilter",
+    "item_words",
     "item_metadata",
     "item_from_record",
     "event_metadata",
@@ -32,10 +34,21 @@ class ItemFilter:
     max_price: float | None = None
     exclude_brands: tuple[str, ...] = ()
     exclude_ids: frozenset[str] = field(default_factory=frozenset)
+    brands: tuple[str, ...] = ()  # item must be of one of these brands
+    require_words: tuple[str, ...] = ()  # every word must occur in the item's facts
+    avoid_words: tuple[str, ...] = ()  # no word may occur in the item's facts
 
     def accepts(self, item: Item) -> bool:
         if item.item_id in self.exclude_ids:
             return False
+        if self.brands and item.brand.lower() not in {b.lower() for b in self.brands}:
+            return False
+        if self.require_words or self.avoid_words:
+            words = item_words(item)
+            if not all(_has(words, w) for w in self.require_words):
+                return False
+            if any(_has(words, w) for w in self.avoid_words):
+                return False
         if self.categories:
             labels = {c.lower() for c in item.categories}
             if not any(c.lower() in labels for c in self.categories):
@@ -58,6 +71,29 @@ class ItemFilter:
         if not conds:
             return None
         return conds[0] if len(conds) == 1 else {"$and": conds}
+
+
+def item_words(item: Item) -> set[str]:
+    """The lower-case words of an item's facts: title, brand, categories, description and
+    attribute values."""
+    parts = [item.title, item.brand, " ".join(item.categories), item.description or ""]
+    for value in (item.attributes or {}).values():
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            parts.extend(v for v in value if isinstance(v, str) and " " in v)
+    return set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", " ".join(parts).lower()))
+
+
+def _has(words: set[str], term: str) -> bool:
+    """Whether a (possibly multi-word) term occurs in ``words`` (plural forms count); "a|b"
+    is either."""
+    if ":" in term:  # "red:ruby|berry": the customer's word, then what the items carry
+        term = term.split(":", 1)[1]
+    if "|" in term:
+        return any(_has(words, alt) for alt in term.split("|") if alt)
+    parts = term.lower().split()
+    return all(p in words or p.rstrip("s") in words or p + "s" in words for p in parts)
 
 
 def item_metadata(item: Item) -> dict[str, Any]:

@@ -56,14 +56,16 @@ def test_a_request_after_a_greeting_is_still_a_request(text: str) -> None:
     assert route(text).intent == "recommend"
 
 
-def test_model_vote_for_describe_without_a_product_describes_nothing(small_store: Store) -> None:
+def test_a_describe_reading_needs_an_item_on_screen(small_store: Store) -> None:
+    """The routing is the parser's: a model that would always vote "describe" changes nothing
+    (the model's routing vote claimed requests nobody made and is gone)."""
     config = AssistantConfig(use_llm_ranker=False, llm_descriptions=False)
     a = Assistant(small_store, config, generator=VotesB())
-    # a new user, an unclear message of >= 3 words, no list shown: the vote cannot pick an item
+    # a new user, an unclear message, no list shown: there is no item to describe
     reply = a.chat("newcomer", "well that is interesting")
     assert reply.intent != "describe" and reply.item_id is None
     assert "expert in the world of music" not in reply.text
-    # with a list on screen, "describe" is a reading the assistant can act on
+    # with a list on screen, a question about "that one" is about the item shown
     shown = a.chat("dave", "what should I get next?")
     assert shown.recommendations
     history = [

@@ -19,10 +19,10 @@ from typing import Any
 from bot.chat import account, items, orders, recommend, reviews, smalltalk
 from bot.chat.config import AssistantConfig
 from bot.chat.context import Context, Handler, Turn, record_feedback
-from bot.chat.intents import Routed, route
+from bot.chat.intents import Routed
+from bot.chat.parse import Parser, Request, RuleParser
 from bot.chat.state import DialogueState, StateMemo, clean_message, message_content
 from bot.recsys.catalog import CatalogIndex
-from bot.recsys.constraints import parse_constraints
 from bot.recsys.pipeline import RecommendationPipeline
 from bot.reply import Reply, ReplyChunk
 from bot.tasks.need import NeedPredictor
@@ -71,6 +71,11 @@ class Assistant:
             store, self.pipeline, CatalogIndex(self.pipeline.items), self.config, generator, need
         )
         self.memo = StateMemo()
+        self.parser: Parser = RuleParser()
+        if self.config.parser == "embedding":
+            from bot.chat.parse_embed import EmbeddingParser
+
+            self.parser = EmbeddingParser(store, RuleParser())
 
     @classmethod
     def from_config(cls, config: AssistantConfig) -> Assistant:
@@ -146,11 +151,14 @@ class Assistant:
         text = clean_message(message, self.config.max_message_chars)
         prior = self.prior_state(user_id, history, state)
         view = self.pipeline.view(user_id)
-        turn = Turn(user_id, text, view, prior.copy(), self._route(text, prior, view), started)
+        request = self._route(self.parser.parse(text, prior, self.context.catalog), prior, view)
+        routed = Routed(request.intent, request.rule, request.ordinal, request.injection)
+        turn = Turn(user_id, text, view, prior.copy(), routed, started, request)
         turn.state.turns += 1
+        turn.state.language = request.language
         if turn.state.asked_preferences and not turn.state.stated_preferences:
             turn.state.stated_preferences = text[:500]
-        recommend.track_constraints(self.context, turn)
+        recommend.track_request(self.context, turn)
         reply: Reply | None = None
         for piece in _HANDLERS[turn.routed.intent](self.context, turn):
             if isinstance(piece, Reply):
@@ -247,50 +255,19 @@ class Assistant:
             raise InputError("user id must be 1-128 characters of letters, digits and . @ : + - _")
         return user_id
 
-    def _route(self, text: str, state: DialogueState, view: Any) -> Routed:
-        routed = route(text)
-        lookup = self.context.catalog
-        cons, cheaper = parse_constraints(text, lookup.brands, lookup.categories)
-        if routed.intent == "unclear":
-            if not cons.is_empty() or cheaper:
-                routed = Routed(
-                    "refine" if state.last_list else "recommend", "constraints", routed.ordinal
-                )
-            elif state.asked_preferences and not state.last_list:
-                routed = Routed("recommend", "preferences", None)
-            elif state.last_list and routed.ordinal is not None:
-                routed = Routed("describe", "ordinal", routed.ordinal)
-            elif lookup.names_products(text):
-                routed = Routed("recommend", "product words", None)
-            elif self.generator is not None and len(text.split()) >= 3:
-                routed = self._route_by_model(text)
-                if routed.intent == "describe" and not state.last_list:
-                    # no product named and no list shown: there is nothing to describe (the 4-bit
-                    # default model put "Hi, I'm new here." here and a random item was described)
-                    routed = Routed("unclear", "model: nothing to describe")
-        if view.is_new and routed.intent in ("recommend", "greeting", "unclear"):
-            if (
-                not state.asked_preferences
-                and cons.is_empty()
-                and not lookup.mentions_category(text)
-            ):
-                return Routed("cold_start", "new user", None)
-        return routed
-
-    def _route_by_model(self, text: str) -> Routed:
-        """Ask the model when no rule fits: one forward pass over three labelled options."""
-        prompt = (
-            "Classify the shop customer's message.\n"
-            "A: wants product recommendations\nB: asks about a specific product\nC: something else\n"
-            f"Message: {text[:300]}\nAnswer:"
-        )
-        try:
-            scores = self.generator.score_choices(prompt, [" A", " B", " C"])
-        except Exception as exc:  # a routing hint is optional; fall back to asking
-            log.warning("model routing failed: %s", exc)
-            return Routed("unclear", "none")
-        best = max(range(3), key=lambda i: scores[i])
-        return Routed(("recommend", "describe", "unclear")[best], "model")
+    def _route(self, request: Request, state: DialogueState, view: Any) -> Request:
+        """The parser's request, with what only the conversation knows: a new customer with
+        no stated need is asked what they shop for first."""
+        if request.intent == "unclear" and state.asked_preferences and not state.last_list:
+            return replace(request, intent="recommend", rule="preferences")
+        if request.intent == "unclear" and state.last_list and request.ordinal is not None:
+            return replace(request, intent="describe", rule="ordinal")
+        fresh = not (state.need or state.last_list or state.stated_preferences)
+        if view.is_new and fresh and request.intent in ("recommend", "greeting", "unclear"):
+            asks = request.has_need or request.max_price or request.min_price or request.facts
+            if not state.asked_preferences and not asks and not request.not_carried:
+                return replace(request, intent="cold_start", rule="new user")
+        return request
 
 
 def _with_rank_weight(config: AssistantConfig) -> AssistantConfig:

@@ -34,6 +34,9 @@ class AssistantConfig:
     need: NeedConfig = field(default_factory=NeedConfig)
     llm_descriptions: bool = True
     describe_max_tokens: int = 32  # one sentence; generation stops at its end
+    # how messages are read (bot.chat.parse): "rules" (wording rules + catalog lexicon) or
+    # "embedding" (rules, then the nearest labelled example by MiniLM where no rule decides)
+    parser: str = "rules"
     max_message_chars: int = 2000
     max_history_turns: int = 40
 
@@ -42,5 +45,9 @@ class AssistantConfig:
             raise ConfigError("AssistantConfig.max_message_chars must be within 1..100000")
         if not 2 <= self.max_history_turns <= 1000:
             raise ConfigError("AssistantConfig.max_history_turns must be within 2..1000")
+        if self.parser not in ("rules", "embedding"):
+            raise ConfigError(
+                f"AssistantConfig.parser must be 'rules' or 'embedding', got {self.parser!r}"
+            )
         if not 0 <= self.describe_max_tokens <= 512:
             raise ConfigError("AssistantConfig.describe_max_tokens must be within 0..512")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.chat.config import AssistantConfig
 from bot.chat.intents import Routed
+from bot.chat.parse import Request
 from bot.chat.state import DialogueState
 from bot.recsys.catalog import CatalogIndex
 from bot.recsys.history import UserView
@@ -61,6 +62,7 @@ class Turn:
     state: DialogueState
     routed: Routed
     started: float
+    request: Request = field(default_factory=lambda: Request("unclear"))
 
 
 Handler = Callable[[Context, Turn], Iterator[str | Reply]]

@@ -134,4 +134,84 @@ def describe_parts(ctx: Context, item: Item, view: UserView | None) -> Iterator[
     )
 
 
-HANDLERS: dict[str, Handler] = {"explain": on_explain, "describe": on_describe}
+def _size(item: Item) -> str:
+    m = re.search(r"\bSize:\s*([^.]+)", item.description or "") or re.search(
+        r",\s*(\d+(?:\.\d+)?\s*(?:ml|g|kg|oz|l|pack|pcs|count|x\s*\d+)\b.*)$", item.title, re.I
+    )
+    return m.group(1).strip() if m else ""
+
+
+def compare_rows(ctx: Context, chosen: list[Item]) -> list[dict[str, object]]:
+    """Each item's comparable facts: price, size, brand, line/shade, rating, reorder period."""
+    rows = []
+    for item in chosen:
+        attrs = item.attributes or {}
+        stats = ctx.store.item_review_stats(item.item_id)
+        period = ctx.pipeline.repurchase.period_days(item)
+        rows.append(
+            {
+                "item_id": item.item_id,
+                "title": item.title,
+                "price": item.price,
+                "size": _size(item),
+                "brand": item.brand,
+                "variant": " ".join(str(attrs[k]) for k in ("line", "shade") if attrs.get(k)),
+                "rating": stats,
+                "reorder_days": round(period) if period else None,
+            }
+        )
+    return rows
+
+
+def on_compare(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
+    """Two or more shown items side by side, from their facts."""
+    state = turn.state
+    positions = list(turn.request.ordinals) or [1, 2]
+    if len(positions) == 1:
+        positions = [positions[0], 1 if positions[0] != 1 else 2]
+    chosen: list[Item] = []
+    for pos in positions:
+        idx = len(state.last_list) - 1 if pos == -1 else pos - 1
+        if 0 <= idx < len(state.last_list) and state.last_list[idx] in ctx.items:
+            item = ctx.items[state.last_list[idx]]
+            if item not in chosen:
+                chosen.append(item)
+    if len(chosen) < 2:
+        text = "Which items should I compare? Ask for suggestions first, then say for example \u201ccompare the first two\u201d."
+        yield text
+        yield Reply(text=text, intent="compare")
+        return
+    rows = compare_rows(ctx, chosen)
+    lines = ["Side by side:"]
+    for row in rows:
+        parts = [f"${row['price']:.2f}" if row["price"] is not None else "price not listed"]
+        if row["size"]:
+            parts.append(str(row["size"]))
+        if row["variant"]:
+            parts.append(str(row["variant"]))
+        mean, count = row["rating"]  # type: ignore[misc]
+        if count:
+            # one rating would reveal that customer's own score: only shown from three up
+            parts.append(f"rated {mean:.1f}/5 by {count}" if count >= 3 else "few ratings yet")
+        if row["reorder_days"]:
+            parts.append(f"usually lasts about {row['reorder_days']} days")
+        lines.append(f"- **{row['title']}** ({row['brand']}): " + ", ".join(parts) + ".")
+    priced = [r for r in rows if r["price"] is not None]
+    if len(priced) >= 2:
+        cheapest = min(priced, key=lambda r: r["price"])  # type: ignore[arg-type,return-value]
+        lines.append(f"The cheaper one is {cheapest['title']}.")
+    text = "\n".join(lines)
+    yield text
+    yield Reply(
+        text=text,
+        intent="compare",
+        data={"compared": rows},
+        item_id=chosen[0].item_id,
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "explain": on_explain,
+    "describe": on_describe,
+    "compare": on_compare,
+}

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 from bot.chat.context import Context, Handler, Turn, record_feedback
 from bot.chat.items import ordinal_item, referenced_item
 from bot.recsys.catalog import query_from
-from bot.recsys.constraints import Constraints, parse_constraints
+from bot.recsys.constraints import Constraints
 from bot.reply import Recommendation, Reply
 from knowledge.schema import Item
 
-__all__ = ["HANDLERS", "recommend", "format_rec", "track_constraints"]
+__all__ = ["HANDLERS", "recommend", "format_rec", "track_request"]
 
 _VARIANTS = re.compile(r"\b(shades?|colou?rs?|variants?|sizes?|all of them)\b", re.I)
 _FEEDBACK_DONE = {
@@ -35,20 +36,19 @@ def format_rec(r: Recommendation) -> str:
     return f"{r.rank}. **{r.title}**{price}{flag} \u2014 {r.reason}"
 
 
-def _nothing_found(constraints: Constraints) -> str:
-    if not constraints.is_empty():
-        return (
-            "I couldn't find anything that meets all of your conditions ("
-            + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in constraints.to_dict().items())
-            + "). Try relaxing one of them."
-        )
-    return "I don't have a good suggestion right now. Tell me what you're looking for?"
-
-
-def _intro(ctx: Context, turn: Turn, query: str) -> str:
+def _intro(ctx: Context, turn: Turn, query: str, personal: bool) -> str:
     view = turn.view
+    if not personal:
+        who = turn.state.recipient
+        return (
+            "Gift ideas"
+            + (f" for your {who}" if who and who != "someone else" else "")
+            + (f" (\u201c{query}\u201d):" if query else ":")
+        )
+    if query:
+        return f"For \u201c{query}\u201d, here is what I'd suggest:"
     if view.is_new:
-        return "Here are some popular picks" + (f" for \u201c{query}\u201d" if query else "") + ":"
+        return "Here are some popular picks:"
     titles = (
         ctx.items[e.item_id].title for e in reversed(view.purchases) if e.item_id in ctx.items
     )
@@ -58,6 +58,24 @@ def _intro(ctx: Context, turn: Turn, query: str) -> str:
         + "; ".join(recent)
         + "), here is what you may need next:"
     )
+
+
+def _department(ctx: Context, turn: Turn) -> str:
+    """The most specific department of the list shown last (what "cheaper" widens to)."""
+    cats = [
+        ctx.items[i].categories[-1]
+        for i in turn.state.last_list
+        if i in ctx.items and ctx.items[i].categories
+    ]
+    return max(set(cats), key=cats.count) if cats else ""
+
+
+def _nearest_department(ctx: Context, query: str) -> str:
+    hits = ctx.store.search_items(query, k=3) if query else []
+    # a weak nearest hit is no department to offer ("back pain" is not a cat toy)
+    floor = ctx.pipeline.config.request_min_similarity
+    cats = [item.categories[0] for item, sim in hits if item.categories and sim >= floor]
+    return max(set(cats), key=cats.count) if cats else ""
 
 
 def recommend(
@@ -70,13 +88,23 @@ def recommend(
     anchor: Item | None = None,
     intro: str = "",
     diversity: bool | None = None,
+    notes: tuple[str, ...] = (),
 ) -> Iterator[str | Reply]:
-    """Rank, explain and show a list; record it in the turn's state."""
+    """Rank, explain and show a list; record it in the turn's state.
+
+    A request (``query``, or wanted categories, brands or attributes) drives the list: only
+    items that match it are shown. An open "what next?" ranks by the history stage."""
     view = turn.view
-    intro = intro or _intro(ctx, turn, query)
+    personal = not turn.state.recipient
+    request_only = bool(
+        query or constraints.categories or constraints.brands or constraints.attributes
+    )
+    intro = intro or _intro(ctx, turn, query, personal)
+    if notes:
+        intro = " ".join(notes) + " " + intro
     yield intro + "\n"
     predicted = None
-    if ctx.need is not None and not view.is_new and not query and anchor is None:
+    if ctx.need is not None and not view.is_new and not query and anchor is None and personal:
         predicted = ctx.need.predict(view, ctx.items)
     recs, need, timings = ctx.pipeline.recommend(
         view,
@@ -86,6 +114,9 @@ def recommend(
         anchor=anchor,
         diversity=diversity,
         need_query=predicted.phrase if predicted else "",
+        request_only=request_only and anchor is None,
+        personal=personal,
+        exclude_things=tuple(turn.state.owned_things) if personal else (),
     )
     turn.state.constraints = constraints
     if predicted is not None:
@@ -93,14 +124,41 @@ def recommend(
         timings["need_s"] = round(predicted.seconds, 4)
         for r in recs:
             r.need = need
+    data: dict[str, object] = {}
+    if notes:
+        data["notes"] = list(notes)
+    if turn.request.not_carried:
+        data["not_carried"] = list(turn.request.not_carried)
+    if turn.request.facts:
+        data["facts"] = list(turn.request.facts)
+    dept = _department(ctx, turn)
+    if not recs and request_only and dept and not constraints.categories:
+        # nothing of the kind asked for meets the conditions: the same conditions within its
+        # department ("nothing cheaper in yoga mats; cheaper in Yoga: ...")
+        wider = replace(constraints, categories=(dept,))
+        recs, need, timings = ctx.pipeline.recommend(
+            view, wider, exclude=exclude or set(), diversity=diversity, personal=personal,
+            request_only=False,
+        )  # fmt: skip
+        if recs:
+            note = f"Nothing for \u201c{query}\u201d meets that; in {dept}:"
+            data["widened_to"] = dept
+            yield note + "\n"
+            intro = intro + "\n" + note
     if not recs:
-        text = intro + "\n" + _nothing_found(constraints)
+        text = intro + "\n" + _nothing_found(ctx, constraints, query)
         yield text[len(intro) + 1 :]
-        yield Reply(text=text, intent=intent, constraints=constraints.to_dict(), timings=timings)
+        yield Reply(
+            text=text, intent=intent, constraints=constraints.to_dict(), timings=timings, data=data
+        )
         return
     turn.state.show([r.item_id for r in recs], [r.price for r in recs])
+    if request_only:
+        cats = [r.category for r in recs if r.category]
+        tops = [ctx.items[r.item_id].categories[0] for r in recs if ctx.items[r.item_id].categories]
+        turn.state.need_categories = list(dict.fromkeys(tops + cats))[:6]
     lines = [format_rec(r) for r in recs]
-    tail = f"\nLikely next need: {need}." if need and not view.is_new else ""
+    tail = f"\nLikely next need: {need}." if need and not view.is_new and not request_only else ""
     for i, line in enumerate(lines):
         yield line + ("\n" if i < len(lines) - 1 else "")
     if tail:
@@ -109,39 +167,125 @@ def recommend(
         text=intro + "\n" + "\n".join(lines) + tail,
         intent=intent,
         recommendations=recs,
-        need=need,
+        need=need if not request_only else query,
         constraints=constraints.to_dict(),
         timings=timings,
+        data=data,
     )
 
 
+def _nothing_found(ctx: Context, constraints: Constraints, query: str) -> str:
+    parts = []
+    if query:
+        parts.append(f"I couldn't find anything in our catalog that matches \u201c{query}\u201d")
+    else:
+        parts.append("I couldn't find anything that meets all of your conditions")
+    conds = []
+    if constraints.brands:
+        conds.append("from " + " or ".join(constraints.brands))
+    if constraints.attributes:
+        conds.append("in " + ", ".join(a.split(":")[0] for a in constraints.attributes))
+    if constraints.exclude_brands:
+        conds.append("not from " + ", ".join(constraints.exclude_brands))
+    limit = constraints.effective_max_price()
+    if limit is not None:
+        conds.append(f"under ${limit:.2f}")
+    if constraints.min_price is not None:
+        conds.append(f"over ${constraints.min_price:.2f}")
+    if constraints.categories:
+        conds.append("in " + ", ".join(constraints.categories))
+    text = parts[0] + (" (" + "; ".join(conds) + ")" if conds else "") + "."
+    dept = _nearest_department(ctx, query) if query else ""
+    if dept:
+        text += f" The closest department we have is {dept}: ask me about it if that helps."
+    elif conds:
+        text += " Try relaxing one of the conditions."
+    else:
+        depts = sorted({it.categories[0] for it in ctx.items.values() if it.categories})
+        text += " We carry " + ", ".join(depts[:12]) + "."
+    return text
+
+
+def _implicit_query(ctx: Context, turn: Turn) -> str:
+    """ "Something in red?" after a list: the wanted attribute or brand within the departments
+    of the list shown (no topic words of its own)."""
+    cons = turn.state.constraints
+    if not (cons.attributes or cons.brands) or not turn.state.last_list:
+        return ""
+    depts = [
+        ctx.items[i].categories[-1]
+        for i in turn.state.last_list
+        if i in ctx.items and ctx.items[i].categories
+    ]
+    words = [a.split(":")[-1].replace("|", " ") for a in cons.attributes] + list(cons.brands)
+    return " ".join(words + list(dict.fromkeys(depts))[:3])
+
+
+def _refined_intro(cons: Constraints) -> str:
+    parts = [a.split(":")[0] for a in cons.attributes] + [f"from {b}" for b in cons.brands]
+    if cons.exclude_brands:
+        parts.append("not from " + ", ".join(cons.exclude_brands))
+    return ("Here is what I found " + ", ".join(parts) + ":") if parts else ""
+
+
+def _notes(ctx: Context, turn: Turn) -> tuple[str, ...]:
+    req = turn.request
+    notes = []
+    if req.not_carried:
+        names = ", ".join(req.not_carried)
+        notes.append(f"Sorry, we don't carry anything from or in \u201c{names}\u201d.")
+    if req.facts and req.rule == "stated fact":
+        notes.append("Noted for this conversation (I haven't added anything to your purchases).")
+    return tuple(notes)
+
+
 def on_recommend(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
-    query = query_from(turn.message)
-    if turn.view.is_new:
-        query = query or query_from(turn.state.stated_preferences)
+    state, req = turn.state, turn.request
+    query = state.need
+    if turn.view.is_new and not query:
+        query = query_from(state.stated_preferences)
+    if req.not_carried and not (req.need or req.categories or req.brands or req.attributes):
+        if not state.need and not state.last_list:
+            names = ", ".join(req.not_carried)
+            text = (
+                f"Sorry, we don't carry anything from or in \u201c{names}\u201d. "
+                "Tell me what you're looking for and I'll show what we have."
+            )
+            yield text
+            yield Reply(text=text, intent="recommend", data={"not_carried": list(req.not_carried)})
+            return
+    implicit = "" if query else _implicit_query(ctx, turn)
     diversity = False if _VARIANTS.search(turn.message) else None
     yield from recommend(
-        ctx, turn, "recommend", turn.state.constraints, query=query, diversity=diversity
+        ctx,
+        turn,
+        "recommend",
+        state.constraints,
+        query=query or implicit,
+        diversity=diversity,
+        intro=_refined_intro(state.constraints) if implicit else "",
+        notes=_notes(ctx, turn),
     )
 
 
 def on_refine(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     state, msg = turn.state, turn.message.lower()
-    constraints = state.constraints
     anchor = None
     if re.search(r"more like|similar to", msg):
         anchor = ordinal_item(ctx, turn) or (
             ctx.items.get(state.last_list[0]) if state.last_list else None
         )
-    query = query_from(
-        re.sub(
-            r"(?i)cheaper|another|something else|more like|similar to|the (first|second|third|last) one",
-            " ",
-            turn.message,
-        )
-    )
+    exclude = set(state.shown)
     yield from recommend(
-        ctx, turn, "refine", constraints, query=query, exclude=set(state.shown), anchor=anchor
+        ctx,
+        turn,
+        "refine",
+        state.constraints,
+        query=state.need or _implicit_query(ctx, turn),
+        intro="" if state.need else _refined_intro(state.constraints),
+        exclude=exclude,
+        anchor=anchor,
+        notes=_notes(ctx, turn),
     )
 
 
@@ -176,7 +320,10 @@ def on_feedback(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
         yield Reply(text=text, intent="feedback")
         return
     event = record_feedback(ctx, turn.user_id, item.item_id, kind)
-    done = _FEEDBACK_DONE[kind].format(title=item.title)
+    turn.state.recorded = (turn.state.recorded + [event.event_id])[-20:]
+    done = (
+        _FEEDBACK_DONE[kind].format(title=item.title) + " (Say \u201cundo\u201d if that's wrong.)"
+    )
     turn.view = ctx.pipeline.view(turn.user_id)  # the feedback counts from this very reply on
     pieces = list(
         recommend(
@@ -195,29 +342,90 @@ def on_feedback(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     yield from pieces
 
 
-def track_constraints(ctx: Context, turn: Turn) -> None:
-    """Fold this message's constraints into the state: price limits, brands, categories and
-    "cheaper" (below the named item, else below the cheapest of the last list)."""
-    state = turn.state
-    cons, cheaper = parse_constraints(turn.message, ctx.catalog.brands, ctx.catalog.categories)
+def _words(text: str) -> set[str]:
+    return {w.rstrip("s") for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2}
+
+
+def track_request(ctx: Context, turn: Turn) -> None:
+    """Fold this message's request into the state: a new topic resets the old one's
+    constraints; price limits, brands, attributes, categories, "cheaper" (below the named
+    item, else below the cheapest of the last list), "another brand", the recipient and stated
+    facts."""
+    state, req = turn.state, turn.request
+    if req.intent not in ("recommend", "refine", "feedback", "compare", "explain", "describe"):
+        return
+    open_request = not (
+        req.has_need or req.max_price or req.min_price or req.exclude_brands or req.cheaper
+        or req.facts or req.recipient or req.not_carried or req.more or req.another_brand
+    )  # fmt: skip
+    returning = not turn.view.is_new  # a new customer's open question continues their topic
+    if req.intent == "recommend" and open_request and returning and (state.need or state.recipient):
+        # "what should I get next?" after a topic: back to the customer's own next needs
+        state.new_topic()
+    if req.intent == "recommend" and req.need and state.need:
+        same_words = _words(req.need) & _words(state.need)
+        same_dept = set(req.categories) & set(state.need_categories) or set(req.categories) & set(
+            state.constraints.categories
+        )
+        if not same_words and not same_dept:
+            state.new_topic()
+    if req.intent == "recommend" and req.recipient:
+        state.recipient = req.recipient
+    if req.intent in ("recommend", "refine") and req.need:
+        state.need = (
+            req.need if req.intent == "recommend" else (state.need + " " + req.need).strip()[:200]
+        )
+    cons = Constraints(
+        max_price=req.max_price,
+        min_price=req.min_price,
+        categories=req.categories,
+        exclude_brands=req.exclude_brands,
+        brands=req.brands,
+        attributes=req.attributes,
+    )
     state.constraints = state.constraints.merge(cons)
-    if cheaper and state.last_prices:
+    if req.another_brand and state.last_list:
+        shown = tuple(
+            b for i in state.last_list if (b := ctx.items[i].brand if i in ctx.items else "")
+        )
+        state.constraints = replace(
+            state.constraints,
+            brands=(),
+            exclude_brands=tuple(dict.fromkeys(state.constraints.exclude_brands + shown)),
+        )
+    if req.cheaper and state.last_prices:
         ref = ordinal_item(ctx, turn)
-        prices = [
-            p
-            for i, p in zip(state.last_list, state.last_prices, strict=False)
-            if p is not None and (ref is None or i == ref.item_id)
-        ]
+        prices = [p for p in state.last_prices if p is not None]
         if ref is not None and ref.price is not None:
             prices = [ref.price]
         if prices:
-            # "something cheaper" holds for the rest of the conversation ("another option"
-            # after it must not go back up in price)
+            # "something cheaper" holds for the rest of the topic ("another option" after it
+            # must not go back up in price)
             state.constraints = state.constraints.with_cheaper_than(min(prices))
+    for fact in req.facts:
+        if fact not in state.facts:
+            state.facts = (state.facts + [fact])[-10:]
+    for thing in req.owned_things:
+        if thing not in state.owned_things:
+            state.owned_things = (state.owned_things + [thing])[-10:]
+
+
+def on_undo(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
+    """Take back the last thing this conversation recorded."""
+    event_id = turn.state.recorded.pop()
+    removed = ctx.store.delete_events(turn.user_id, [event_id])
+    text = (
+        "Done: I removed what I had just recorded."
+        if removed
+        else "There was nothing left to remove: it was already gone."
+    )
+    yield text
+    yield Reply(text=text, intent="feedback", data={"undone": event_id})
 
 
 HANDLERS: dict[str, Handler] = {
     "recommend": on_recommend,
     "refine": on_refine,
     "feedback": on_feedback,
+    "undo": on_undo,
 }

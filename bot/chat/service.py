@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from knowledge.schema import Event, Item
 
-__all__ = ["ServiceConfig", "review_points", "reply_to_review", "complaint_reply", "order_answer"]
+__all__ = ["ServiceConfig", "review_points", "reply_to_review", "complaint_reply"]
 
 # Aspects a review can raise, with the words that signal them and what the reply says about them.
 _ASPECTS: list[tuple[str, str, str]] = [
@@ -115,26 +115,6 @@ def complaint_reply(message: str, order: tuple[Event, Item] | None, config: Serv
         "If you tell me what went wrong, I can also help you find an alternative."
     )
     return " ".join(parts)
-
-
-def order_answer(
-    matches: list[tuple[Event, Item]], asked: str, recent: list[tuple[Event, Item]]
-) -> str:
-    """Answer a question about the user's own past orders."""
-    if matches:
-        lines = [f"Yes \u2014 here is what I found in your order history for \u201c{asked}\u201d:"]
-        lines += [f"- {item.title} on {_date(ev.timestamp)}" for ev, item in matches[:5]]
-        return "\n".join(lines)
-    if asked:
-        head = f"I can't find \u201c{asked}\u201d in your order history."
-    else:
-        head = "Here are your most recent orders:"
-    if recent:
-        head += "\nYour most recent orders:\n" if asked else "\n"
-        head += "\n".join(f"- {item.title} on {_date(ev.timestamp)}" for ev, item in recent[:5])
-    else:
-        head += " You have no orders with us yet."
-    return head
 
 
 def _join(parts: list[str]) -> str:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from bot.chat.context import Context, Handler, Turn
+from bot.chat.language import UNSUPPORTED_REPLY
 from bot.reply import Reply
 
 __all__ = ["HANDLERS"]
@@ -64,7 +65,16 @@ def on_unclear(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     yield Reply(text=text, intent="unclear")
 
 
+def on_unsupported_language(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
+    """A message in a language the assistant doesn't serve: say so in that language."""
+    lang = turn.request.language
+    text = UNSUPPORTED_REPLY.get(lang, UNSUPPORTED_REPLY["de"])
+    yield text
+    yield Reply(text=text, intent="unsupported_language", data={"language": lang})
+
+
 HANDLERS: dict[str, Handler] = {
+    "unsupported_language": on_unsupported_language,
     "cold_start": on_cold_start,
     "greeting": on_greeting,
     "off_topic": on_off_topic,

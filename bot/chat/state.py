@@ -45,8 +45,22 @@ class DialogueState:
     last_item: str | None = None  # the item described or explained last
     asked_preferences: bool = False  # the assistant asked a new customer what they shop for
     stated_preferences: str = ""  # their answer
+    need: str = ""  # what the current topic asks for, in the customer's words
+    need_categories: list[str] = field(default_factory=list)  # catalog departments it maps to
+    recipient: str = ""  # shopping for someone else ("sister"): their needs, not the history's
+    facts: list[str] = field(default_factory=list)  # what the customer said about themselves
+    owned_things: list[str] = field(default_factory=list)  # "my espresso machine" (said, not sold)
+    recorded: list[str] = field(default_factory=list)  # event ids this conversation wrote
+    language: str = "en"
     turns: int = 0
     truncated: bool = False  # the history sent was longer than the assistant reads
+
+    def new_topic(self) -> None:
+        """A different need: the previous topic's constraints and list no longer apply."""
+        avoid = self.constraints.avoid
+        self.constraints = Constraints(avoid=avoid)
+        self.need, self.need_categories, self.recipient = "", [], ""
+        self.last_list, self.last_prices = [], []
 
     def show(self, item_ids: list[str], prices: list[float | None]) -> None:
         """Record a list shown to the customer (what "the second one" refers to next)."""
@@ -89,6 +103,19 @@ class DialogueState:
             out.last_item = None if last_item is None else _ids([last_item], "last_item")[0]
             out.asked_preferences = _bool(data.get("asked_preferences", False), "asked_preferences")
             out.stated_preferences = _text(data.get("stated_preferences", ""), "stated_preferences")
+            out.need = _text(data.get("need", ""), "need")
+            out.need_categories = [
+                _text(c, "need_categories")
+                for c in _list(data.get("need_categories", []), "need_categories")
+            ][:10]
+            out.recipient = _text(data.get("recipient", ""), "recipient")
+            out.facts = [_text(f, "facts") for f in _list(data.get("facts", []), "facts")][:10]
+            out.recorded = _ids(data.get("recorded", []), "recorded")
+            out.owned_things = [
+                _text(t, "owned_things")
+                for t in _list(data.get("owned_things", []), "owned_things")
+            ][:10]
+            out.language = _text(data.get("language", "en"), "language")[:8]
             out.turns = int(_number(data.get("turns", 0), "turns"))
             out.truncated = _bool(data.get("truncated", False), "truncated")
         except (TypeError, ValueError) as exc:
@@ -101,6 +128,10 @@ class DialogueState:
             last_list=list(self.last_list),
             last_prices=list(self.last_prices),
             shown=list(self.shown),
+            need_categories=list(self.need_categories),
+            facts=list(self.facts),
+            owned_things=list(self.owned_things),
+            recorded=list(self.recorded),
         )
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from knowledge.records import item_words
 from knowledge.schema import Item
 
 __all__ = ["query_from", "CatalogIndex", "STOP_WORDS", "query_words", "category_forms"]
@@ -87,6 +88,21 @@ class CatalogIndex:
 
         self.vocabulary = set().union(*self.title_words.values()) if self.title_words else set()
         self.vocabulary |= {w for label in cats for w in _WORD.findall(label)}
+        # brands as the catalog spells them, longest first ("Bean & Bloom" before "Bean")
+        spelled = {it.brand.strip() for it in items.values() if it.brand.strip()}
+        self.brand_names = sorted(spelled, key=lambda b: (-len(b), b))
+        self._spelling = {b.lower(): b for b in spelled}
+        # every word of every item's facts: what a wanted attribute ("red") is checked against
+        self.attribute_words: set[str] = set()
+        self.item_words: dict[str, set[str]] = {}
+        for it in items.values():
+            words = item_words(it)
+            self.item_words[it.item_id] = words
+            self.attribute_words |= words
+
+    def brand_spelling(self, name: str) -> str:
+        """A brand as the catalog spells it ("pelle" -> "Pelle")."""
+        return self._spelling.get(name.strip().lower(), name.strip())
 
     def names_products(self, text: str) -> bool:
         """Whether a short message is just product words ("guitar picks please"): a request

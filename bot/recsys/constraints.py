@@ -46,6 +46,9 @@ class Constraints:
     exclude_brands: tuple[str, ...] = ()
     purpose: str = ""  # free text such as "dry hair", used as a semantic query
     cheaper_than: float | None = None  # set by "something cheaper"
+    brands: tuple[str, ...] = ()  # only these brands ("do you have it from Pelle?")
+    attributes: tuple[str, ...] = ()  # words every item's facts must carry ("red", "vegan")
+    avoid: tuple[str, ...] = ()  # words no item's facts may carry (allergens, disliked lines)
 
     def merge(self, newer: Constraints) -> Constraints:
         """Newer constraints override older ones field by field; brand exclusions accumulate."""
@@ -58,6 +61,9 @@ class Constraints:
             cheaper_than=newer.cheaper_than
             if newer.cheaper_than is not None
             else self.cheaper_than,
+            brands=newer.brands or self.brands,
+            attributes=newer.attributes or self.attributes,
+            avoid=tuple(dict.fromkeys(self.avoid + newer.avoid)),
         )
 
     def effective_max_price(self) -> float | None:
@@ -74,6 +80,9 @@ class Constraints:
             else maxp,
             exclude_brands=self.exclude_brands,
             exclude_ids=exclude_ids,
+            brands=self.brands,
+            require_words=self.attributes,
+            avoid_words=self.avoid,
         )
 
     def is_empty(self) -> bool:
@@ -102,7 +111,7 @@ class Constraints:
                 ):
                     raise ValueError(f"constraints.{key} must be a number >= 0, got {value!r}")
                 kwargs[key] = None if value is None else float(value)
-            elif key in ("categories", "exclude_brands"):
+            elif key in ("categories", "exclude_brands", "brands", "attributes", "avoid"):
                 if not isinstance(value, list) or not all(
                     isinstance(v, str) and len(v) <= 200 for v in value
                 ):

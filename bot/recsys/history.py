@@ -74,6 +74,10 @@ class UserView:
                 self.reviews.append(e)
                 if e.rating is not None and e.rating >= 4:
                     self.liked.add(e.item_id)
+                elif e.rating is not None and e.rating <= 2:
+                    # a 1-2 star review is a negative signal: no refill, no "more like it", and
+                    # never cited as evidence for its neighbours
+                    self.rejected.add(e.item_id)
             if e.kind == "feedback":
                 if e.detail in ("not_interested", "thumbs_down"):
                     self.rejected.add(e.item_id)

@@ -9,15 +9,17 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from bot.recsys.candidates import CoOccurrence, Transitions
 from bot.recsys.constraints import Constraints
 from bot.recsys.history import DAY, RepurchaseModel, UserView
+from bot.recsys.request import RequestMatcher, request_stop_words
 from bot.recsys.rerank import UNTUNED_RANK_WEIGHT, check_rank_weight, served_scores
 from bot.recsys.stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_stage
 from bot.reply import Recommendation
@@ -67,8 +69,19 @@ class PipelineConfig:
     sasrec_budget_s: float = 300.0
     tune_min_users: int = 200
     cache_models: bool = True  # keep the SASRec and tuned weights next to the store
+    # a request-driven list keeps items whose similarity to the request is at least this (and
+    # at least 0.7 of the best hit's): below it an item does not match what was asked
+    request_min_similarity: float = 0.3
+    # the assistant's clock (Unix seconds): None is the real time. Tests and offline benchmarks
+    # pin it (``now=lambda: ts``); it is never the newest event in the store, which on real data
+    # would judge a refill due today against a stale date.
+    now: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
+        if self.now is not None and not callable(self.now):
+            raise ConfigError(
+                f"PipelineConfig.now must be a function returning Unix seconds, got {self.now!r}"
+            )
         if self.rank_weight is not None:
             check_rank_weight(self.rank_weight, "PipelineConfig.rank_weight (or None)")
         if not 1 <= self.n_results <= 20:
@@ -142,7 +155,6 @@ class RecommendationPipeline:
         )
         self.repurchase = RepurchaseModel()
         self._lock = threading.Lock()
-        self.clock = 0
         self.items: dict[str, Item] = {}
         self._vectors: dict[str, np.ndarray] = {}
         self.popularity: Counter[str] = Counter()
@@ -154,9 +166,7 @@ class RecommendationPipeline:
         """(Re)fit the candidate stage from the store's events (see ``bot.recsys.stage``)."""
         t0 = time.perf_counter()
         timelines: dict[str, list[tuple[int, int, str]]] = {}
-        clock = 0
         for e in self.store.iter_events():
-            clock = max(clock, e.timestamp)
             if e.kind in ("purchase", "review"):
                 timelines.setdefault(e.user_id, []).append((e.timestamp, e.order, e.item_id))
         for tl in timelines.values():
@@ -173,10 +183,10 @@ class RecommendationPipeline:
         repurchase.fit(timelines, items)
         with self._lock:
             self.items = items
-            self.clock = clock or int(time.time())
             self.popularity = Counter(i for s in sequences for i in s)
             self.stage = stage
             self.repurchase = repurchase
+            self.matcher = RequestMatcher(items)
             self._vectors = {}
         log.info(
             "pipeline fitted on %d users in %.2fs: weights %s%s",
@@ -199,8 +209,13 @@ class RecommendationPipeline:
             self._vectors.update(self.store.item_vectors(missing))
         return {i: self._vectors[i] for i in item_ids if i in self._vectors}
 
+    @property
+    def clock(self) -> int:
+        """The assistant's "now" in Unix seconds: ``config.now()`` when set, else the real time."""
+        return int(self.config.now() if self.config.now is not None else time.time())
+
     def view(self, user_id: str) -> UserView:
-        return UserView(user_id, self.store.history(user_id), now=max(self.clock, 0))
+        return UserView(user_id, self.store.history(user_id), now=self.clock)
 
     def note_item(self, item: Item) -> None:
         """Make an item added after the last refresh visible."""
@@ -217,19 +232,30 @@ class RecommendationPipeline:
         n: int | None = None,
         diversity: bool | None = None,
         need_query: str = "",
+        request_only: bool = False,
+        personal: bool = True,
+        exclude_things: tuple[str, ...] = (),
     ) -> tuple[list[Recommendation], str, dict[str, float]]:
         """Ranked, explained recommendations, the predicted need, and stage timings.
 
         ``need_query`` is the language model's phrase for the next need (see
-        :mod:`bot.tasks.need`): an extra semantic query, weighted by ``config.need_weight``."""
+        :mod:`bot.tasks.need`): an extra semantic query, weighted by ``config.need_weight``.
+        ``request_only``: every item must match the request (its semantic search above
+        ``config.request_min_similarity``, or its categories/brands/attributes); the history
+        stage and due refills only re-order those, never pad the list. ``personal=False`` (a
+        gift for someone else): no refills, no history stage, no owned-item filter."""
         constraints = constraints or Constraints()
         timings: dict[str, float] = {}
         n = n or self.config.n_results
         t0 = time.perf_counter()
-        pool = self._candidates(view, constraints, query, anchor, need_query)
+        pool = self._candidates(
+            view, constraints, query, anchor, need_query, request_only, personal, exclude_things
+        )
         timings["candidates_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         allowed = self._filter(view, pool, constraints, set(exclude))
+        if request_only:
+            allowed = [s for s in allowed if "semantic" in s.contributions]
         if self.config.diversity if diversity is None else diversity:
             allowed = self._diversify(allowed)
         allowed = allowed[: self.config.n_candidates]
@@ -244,7 +270,7 @@ class RecommendationPipeline:
         timings["rank_s"] = time.perf_counter() - t2
         chosen = self._long_tail(allowed, n)
         t3 = time.perf_counter()
-        recs = [self.explain(view, s, rank) for rank, s in enumerate(chosen, 1)]
+        recs = [self.explain(view, s, rank, query, personal) for rank, s in enumerate(chosen, 1)]
         need = self.need_phrase(chosen, view)
         for r in recs:
             r.need = r.need or need
@@ -259,6 +285,9 @@ class RecommendationPipeline:
         query: str,
         anchor: Item | None,
         need_query: str = "",
+        request_only: bool = False,
+        personal: bool = True,
+        exclude_things: tuple[str, ...] = (),
     ) -> dict[str, Scored]:
         pool: dict[str, Scored] = {}
         k = self.config.n_candidates * 3
@@ -273,7 +302,7 @@ class RecommendationPipeline:
             entry.score += score
             entry.contributions[source] = entry.contributions.get(source, 0.0) + score
 
-        history = view.sequence()
+        history = view.sequence() if personal else []
         if anchor is not None:
             history = history + [anchor.item_id]
         if history and self.stage is not None:
@@ -289,12 +318,16 @@ class RecommendationPipeline:
         else:
             for rank, (item_id, _c) in enumerate(self.popularity.most_common(k)):
                 add(item_id, 0.15 / (rank + 10), "popularity")
-        due = view.due_refills(self.items, self.repurchase, self.config.replenish_factor)
+        due = (
+            view.due_refills(self.items, self.repurchase, self.config.replenish_factor)
+            if personal
+            else {}
+        )
         for item_id, (event, _period) in due.items():
             add(item_id, 0.2, "replenishment")
             pool[item_id].replenishment = True
             pool[item_id].evidence = [event]
-        for owned_id in list(view.owned)[-10:]:
+        for owned_id in list(view.owned)[-10:] if personal else []:
             item = self.items.get(owned_id)
             for comp in (item.attributes or {}).get("complements", []) if item else []:
                 add(comp, 0.12, "complement")
@@ -304,7 +337,10 @@ class RecommendationPipeline:
         if semantic_query or constraints.categories:
             q = semantic_query or " ".join(constraints.categories)
             filt = constraints.to_filter()
-            for rank, (item, _sim) in enumerate(self.store.search_items(q, k, filt)):
+            hits = self.store.search_items(q, k, filt)
+            if request_only and semantic_query:
+                hits = self._request_hits(semantic_query, hits, filt, exclude_things)
+            for rank, (item, _sim) in enumerate(hits):
                 self.note_item(item)
                 # an explicit request outweighs what the history alone suggests
                 add(
@@ -320,6 +356,48 @@ class RecommendationPipeline:
                 self.note_item(item)
                 add(item.item_id, self.config.need_weight / (rank + rrf), "predicted need")
         return pool
+
+    def _request_hits(
+        self,
+        query: str,
+        hits: list[tuple[Item, float]],
+        filt: Any,
+        exclude_things: tuple[str, ...],
+    ) -> list[tuple[Item, float]]:
+        """The items that match a request, best first: by meaning (near the best hit and above
+        ``config.request_min_similarity``) or by words (at least half of the request's known
+        words, weighted by rarity, in the item's facts). Items that are one of
+        ``exclude_things`` (what the customer said they have) are left out."""
+        lexical = self.matcher.lexical(query)
+        hits = [
+            (i, sim)
+            for i, sim in hits
+            if not any(self.matcher.is_thing(i, t) for t in exclude_things)
+        ]
+        top = max((sim for _i, sim in hits), default=0.0)
+        floor = max(self.config.request_min_similarity, 0.8 * top)
+        score: dict[str, float] = {}
+        found: dict[str, Item] = {}
+        for item, sim in hits:
+            share = lexical.get(item.item_id, 0.0)
+            if sim >= floor or share >= 0.5:
+                score[item.item_id] = sim + 0.3 * share
+                found[item.item_id] = item
+        for item_id, share in lexical.items():
+            item = self.items.get(item_id)
+            if share >= 0.5 and item is not None and item_id not in found and filt.accepts(item):
+                score[item_id] = 0.3 * share
+                found[item_id] = item
+        kept = [
+            found[i]
+            for i in sorted(score, key=lambda i: -score[i])
+            if not any(self.matcher.is_thing(found[i], t) for t in exclude_things)
+        ]
+        # a request that names a kind of item ("a yoga mat") gets that kind when there is one
+        kinds = self.matcher.named_kinds(query, exclude_things)
+        of_kind = [i for i in kept if self.matcher.head(i) in kinds]
+        kept = of_kind or kept
+        return [(item, score[item.item_id]) for item in kept]
 
     def _filter(
         self, view: UserView, pool: dict[str, Scored], constraints: Constraints, exclude: set[str]
@@ -375,11 +453,17 @@ class RecommendationPipeline:
             return []
         related: dict[str, Event] = {}  # owned item id -> its last purchase, in citation order
         for e in reversed(view.purchases):
+            if e.item_id in view.rejected:  # a 1-2 star review or "not interested": no evidence
+                continue
             owned = self.items.get(e.item_id)
             comps = (owned.attributes or {}).get("complements", []) if owned else []
             if item.item_id in comps and e.item_id not in related:
                 related[e.item_id] = e
-        recent = list(dict.fromkeys(e.item_id for e in reversed(view.purchases)))
+        recent = list(
+            dict.fromkeys(
+                e.item_id for e in reversed(view.purchases) if e.item_id not in view.rejected
+            )
+        )
         if len(related) < limit:
             strengths = [
                 (self._co_purchase_strength(i, item.item_id), n, i)
@@ -394,19 +478,13 @@ class RecommendationPipeline:
                 if ev is not None:
                     related.setdefault(i, ev)
         if len(related) < limit:
-            ids = recent[:30]
-            vecs = self.vectors(ids + [item.item_id])
-            target = vecs.get(item.item_id)
-            if target is not None:
-                sims = sorted(
-                    ((float(vecs[i] @ target), i) for i in ids if i in vecs and i != item.item_id),
-                    reverse=True,
-                )
-                # Below the floor a vector neighbour is noise ("close to your razor blades" for
-                # a guitar): the nearest is cited only when nothing else grounds the item.
-                for sim, i in sims:
-                    if len(related) >= limit or (related and sim < min_similarity):
-                        break
+            # the same product line, then the same brand in the same department: relations a
+            # customer can check on the item page (no "close to your X" by vector alone)
+            for i in recent:
+                owned = self.items.get(i)
+                if owned is None or i == item.item_id or len(related) >= limit:
+                    continue
+                if relation(owned, item) in ("line", "brand"):
                     ev = view.last_purchase(i)
                     if ev is not None:
                         related.setdefault(i, ev)
@@ -433,9 +511,16 @@ class RecommendationPipeline:
                 total += src.share(owned_id, item_id)
         return total
 
-    def explain(self, view: UserView, s: Scored, rank: int) -> Recommendation:
+    def explain(
+        self, view: UserView, s: Scored, rank: int, request: str = "", personal: bool = True
+    ) -> Recommendation:
+        """One recommendation with a reason that names a true, checkable relation: a refill
+        cadence, a catalog complement, the same line or brand as an owned item, other
+        customers' baskets, or the words of the request the item's facts contain."""
         item = s.item
-        evidence = s.evidence or self.evidence_for(view, item)
+        matched = request_matches(request, item)
+        # shopping for someone else: their list owes nothing to this customer's history
+        evidence = (s.evidence or self.evidence_for(view, item)) if personal else []
         reason = ""
         if s.replenishment and evidence:
             period = self.repurchase.period_days(item) or 0
@@ -448,34 +533,32 @@ class RecommendationPipeline:
             first = evidence[0]
             owned = self.items.get(first.item_id)
             title = owned.title if owned else first.item_id
-            comps = (owned.attributes or {}).get("complements", []) if owned else []
             when = _when(view, first)
-            main = s.main_source
-            if item.item_id in comps:
+            kind = relation(owned, item) if owned else ""
+            if kind == "complement":
                 reason = f"It goes with your {title} ({when})."
-            elif main in ("transitions", "co-occurrence", "sequential"):
-                reason = (
-                    f"Customers who bought items like your {title} ({when}) often choose this next."
-                )
-            elif main == "semantic":
-                reason = f"It matches what you asked for, and relates to your {title} ({when})."
-            elif main == "predicted need":
-                reason = f"It fits what your recent purchases suggest you need next, like your {title} ({when})."
-            elif first.kind == "review" and first.text:
-                snippet = _snippet(first.text)
-                reason = f"Related to {title}, which you reviewed ({when}): \u201c{snippet}\u201d"
-            else:
-                reason = f"Popular with customers, and close to your {title} ({when})."
-            if len(evidence) > 1 and item.item_id not in comps:
+            elif kind == "line":
+                reason = f"Same {item.brand} line as your {title} ({when})."
+            elif kind == "brand":
+                reason = f"From {item.brand}, like your {title} ({when})."
+            else:  # fitted transitions / co-occurrence: other customers' baskets
+                reason = f"Customers who bought your {title} ({when}) often choose this next."
+            if len(evidence) > 1 and kind != "complement":
                 other = self.items.get(evidence[1].item_id)
                 if other is not None:
-                    reason += f" Also related: your {other.title}."
+                    reason += f" Also bought with it: your {other.title}."
         elif view.is_new:
             reason = (
                 "Popular with customers" + (f" in {item.category}" if item.category else "") + "."
             )
         else:
-            reason = "Popular with customers who shop like you."
+            reason = (
+                "Popular with customers" + (f" in {item.category}" if item.category else "") + "."
+            )
+        if matched:
+            said = ", ".join(f"\u201c{w}\u201d" for w in matched[:3])
+            reason = f"Matches what you asked for ({said}). " + (reason if evidence else "")
+            reason = reason.strip()
         return Recommendation(
             item_id=item.item_id,
             title=item.title,
@@ -503,6 +586,39 @@ class RecommendationPipeline:
             if owned and top.item.item_id in (owned.attributes or {}).get("complements", []):
                 return f"{cat} for your {owned.category.lower() or owned.title.lower()}"
         return f"{cat}" if view.is_new else f"more {cat}"
+
+
+def relation(owned: Item, item: Item) -> str:
+    """How an owned item relates to another, in terms a customer can check: "complement"
+    (the catalog lists it as going with it), "line" (same brand and product line), "brand"
+    (same brand, same department), or "" (no catalog relation)."""
+    attrs = owned.attributes or {}
+    if item.item_id in attrs.get("complements", []):
+        return "complement"
+    if owned.brand and owned.brand == item.brand:
+        line = attrs.get("line")
+        if line and line == (item.attributes or {}).get("line"):
+            return "line"
+        if owned.categories[:1] == item.categories[:1]:
+            return "brand"
+    return ""
+
+
+def request_matches(request: str, item: Item) -> list[str]:
+    """The words of a request that the item's facts contain (plural forms count)."""
+    from knowledge.records import item_words
+
+    if not request.strip():
+        return []
+    words = item_words(item)
+    skip = request_stop_words()
+    out = []
+    for w in re.findall(r"[a-z][a-z-]+", request.lower()):
+        if w in skip:
+            continue
+        if len(w) > 2 and (w in words or w.rstrip("s") in words or w + "s" in words):
+            out.append(w)
+    return list(dict.fromkeys(out))
 
 
 def _percentile_count(counts: Counter[str], q: float) -> int:

@@ -1,0 +1,402 @@
+"""Reading one message: intent and slots, grounded in the catalog.
+
+Every parser implements :class:`Parser`: ``parse(message, state, vocab) -> Request``. The rule
+parser reads wording the shop can rely on (prices, ordinals, "not from X", explicit purchase
+reports) and grounds every slot in the catalog vocabulary: a brand, colour or attribute that no
+item has goes to ``Request.not_carried`` (the reply says so) instead of being dropped. The
+embedding parser (:mod:`bot.chat.parse_embed`) and the language model's parser plug into the
+same interface.
+
+Facts and actions are kept apart here: "I have a dog" is a fact (conversation context that
+shapes the list); only an explicit report about a specific item ("I bought the first one",
+"not interested in the Keenfield razor") is feedback that the assistant records.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from bot.chat.intents import INJECTION, ordinal, route
+from bot.chat.language import detect_language
+from bot.chat.state import DialogueState
+from bot.recsys.catalog import STOP_WORDS, CatalogIndex
+from bot.recsys.constraints import parse_constraints
+
+__all__ = ["Request", "Parser", "RuleParser", "COLOURS", "fact_phrases", "owned_things"]
+
+COLOURS = frozenset(
+    "red blue green black white pink purple orange yellow brown grey gray beige nude gold "
+    "silver navy teal coral burgundy ivory cream rose plum berry".split()
+)
+# shade names a customer means by a plain colour word ("something in red" -> Ruby, Berry)
+COLOUR_FAMILIES: dict[str, tuple[str, ...]] = {
+    "red": ("ruby", "cherry", "scarlet", "crimson", "berry", "wine", "burgundy"),
+    "pink": ("rose", "blush", "fuchsia", "coral"),
+    "brown": ("mocha", "tan", "chocolate", "bronze", "caramel", "espresso"),
+    "nude": ("beige", "sand", "natural"),
+    "orange": ("coral", "peach", "apricot"),
+    "purple": ("plum", "violet", "lilac", "berry"),
+    "blue": ("navy", "denim", "teal"),
+    "grey": ("gray", "graphite", "slate"),
+    "gray": ("grey", "graphite", "slate"),
+}
+_ORDINAL_WORDS = r"(?:first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th|#\d|number \d)"
+_REFERENT = re.compile(
+    r"\b(?:the\s+)?"
+    + _ORDINAL_WORDS
+    + r"(?:\s+one)?\b|\b(?:it|that|this|that one|this one|them)\b",
+    re.I,
+)
+# explicit reports about a specific item: these are the only messages that write to the store
+_BOUGHT = re.compile(
+    r"\bi(?:'ve| have)?\s+(?:just\s+|already\s+)?(?:bought|purchased|ordered)\b", re.I
+)
+_OWN = re.compile(r"\bi\s+(?:already\s+)?(?:have|own|got)\b|\balready\s+(?:have|own)\b", re.I)
+_NOT_INTERESTED = re.compile(
+    r"not interested|no interest in|don'?t (?:want|like|need) (?:the|that|this|it)|not for me"
+    r"|stop (?:recommending|showing)|thumbs (?:up|down)|\U0001f44d|\U0001f44e"
+    r"|\bi love (?:the|that|this|it)\b",
+    re.I,
+)
+_FACT = re.compile(
+    r"\b(?:i|we)\s+(?:just\s+|recently\s+|now\s+|already\s+)?(?:have|own|got|bought|adopted|"
+    r"started|use|play|drink|run|ride|shave|'ve got|am getting)\s+(?:a|an|two|three|some|my|"
+    r"new|the|into)?\b"
+    r"|\bmy\s+(?:son|daughter|kid|kids|baby|child|children|dog|cat|puppy|kitten|wife|husband|"
+    r"partner|mum|mom|dad|sister|brother|friend|skin|hair|scalp|teeth|gums|back|knees?)\b"
+    r"|\bi(?:'m| am)\s+(?:allergic|vegan|pregnant|into|a\s+\w+|an\s+\w+|new to)\b"
+    r"|\ballergic to\b",
+    re.I,
+)
+_RECIPIENT = re.compile(
+    r"\b(?:gift|present|something)\s+(?:ideas?\s+)?for\s+(?:my\s+|a\s+|our\s+)?"
+    r"(sister|brother|mum|mom|mother|dad|father|wife|husband|partner|friend|boss|colleague|"
+    r"son|daughter|niece|nephew|grandma|grandpa|girlfriend|boyfriend|teacher|neighbou?r)\b"
+    r"|\bfor\s+my\s+(sister|brother|mum|mom|mother|dad|father|wife|husband|partner|friend|boss|"
+    r"colleague|niece|nephew|grandma|grandpa|girlfriend|boyfriend)\b",
+    re.I,
+)
+_GIFT = re.compile(r"\b(gift|present|birthday|christmas|anniversary)\b", re.I)
+_WANT_BRAND = re.compile(
+    r"\b(?:from|by|brand|made by|of)\s+(?:the\s+)?(?:brand\s+)?([A-Z][\w&'-]*(?:\s+[A-Z0-9][\w&'-]*)?)"
+)
+_PICK_VERB = re.compile(
+    r"(?i)\b(?:would|could|can|do|will|should)\s+you\s+(?:pick|choose|suggest|recommend)\b"
+    r"|\bpick\s+(?:out\s+)?(?:something\s+)?for\s+me\b"
+)
+_REQUEST_SHAPE = re.compile(
+    r"\b(?:anything|something|stuff|products?|items?|ideas?)\s+(?:for|to|that|with)\b"
+    r"|\bdo you (?:have|sell|carry|stock)\b|\bgot any\b|\bi need\b|\bi'?m (?:looking|after)\b"
+    r"|\bneeds?\b|\bwhat about\b|\bhow about\b",
+    re.I,
+)
+# a question about the item on screen ("is that one any good?", "is it worth it?")
+_ITEM_QUESTION = re.compile(
+    r"\b(?:any good|worth it|good for|how (?:is|are|good)|is (?:it|that|this)|does (?:it|that|this)"
+    r"|tell me|what about|reviews?|rating)\b",
+    re.I,
+)
+_ANOTHER_BRAND = re.compile(r"\b(another|different|other)\s+brand\b", re.I)
+_MORE = re.compile(r"^\s*(?:show me\s+)?(?:some\s+)?more\b|\bany others?\b|\bmore options\b", re.I)
+_NOT_THAT = re.compile(r"\bnot (?:that|this) one\b|\bsomething else\b", re.I)
+_COMPARE = re.compile(r"\b(compare|comparison|difference between|versus|vs\.?)\b", re.I)
+_UNDO = re.compile(r"^\s*(?:undo|that'?s wrong|i didn'?t buy (?:it|that)|remove that)\b", re.I)
+_ORDER_Q = re.compile(
+    r"\b(?:what|which)\s+(?:did|have)\s+i\s+(?:buy|order|purchase|get)|when did i (?:last )?"
+    r"(?:buy|order|purchase|get)|how (?:long ago|often) (?:did|do) i|how many times (?:did|have) i"
+    r"|did i (?:ever )?(?:buy|order|purchase)|have i (?:ever )?(?:bought|ordered)|my (?:last|previous"
+    r"|past|recent) (?:orders?|purchases?)|order history|purchase history|(?:orders?|purchases?|"
+    r"bought|ordered) (?:in|during|since|last) (?:january|february|march|april|may|june|july|"
+    r"august|september|october|november|december|\d{4}|week|month|year)",
+    re.I,
+)
+# words that carry the intent, not the need: left out of the need phrase
+_INTENT_WORDS = frozenset(
+    "recommend recommendation recommendations suggest suggestion suggestions looking look "
+    "shopping shop gift gifts present presents idea ideas cheaper expensive affordable another "
+    "else similar like love loves likes compare first second third fourth fifth last one ones "
+    "brand brands colour color price budget dollars euros usd bucks cheap great nice best buy "
+    "bought got getting have has had own owns just already also too really maybe perhaps "
+    "sister brother mum mom mother dad father wife husband partner friend boss colleague "
+    "niece nephew grandma grandpa girlfriend boyfriend who which what where when why how "
+    "there here them they she he her his its our your yours their thing things stuff "
+    "i'd i'm i've i'll stay keep would could should will let pick choose tried try".split()
+)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What one message asks for, with every slot grounded in the catalog."""
+
+    intent: str
+    rule: str = ""
+    need: str = ""  # the words naming what is wanted ("cleaning stuff espresso machine")
+    categories: tuple[str, ...] = ()
+    brands: tuple[str, ...] = ()  # wanted brands (catalog spelling)
+    exclude_brands: tuple[str, ...] = ()
+    attributes: tuple[str, ...] = ()  # wanted words found in item facts ("red", "vegan")
+    max_price: float | None = None
+    min_price: float | None = None
+    cheaper: bool = False
+    another_brand: bool = False
+    more: bool = False
+    not_that: bool = False
+    recipient: str = ""
+    facts: tuple[str, ...] = ()
+    not_carried: tuple[str, ...] = ()  # named brands/colours/attributes no item has
+    ordinal: int | None = None
+    ordinals: tuple[int, ...] = ()
+    language: str = "en"
+    injection: bool = False
+    explicit_item: bool = False  # feedback names a specific item (ordinal, pronoun or title)
+    owned_things: tuple[str, ...] = ()  # "my espresso machine": context, not for sale again
+    extras: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def has_need(self) -> bool:
+        return bool(self.need or self.categories or self.brands or self.attributes)
+
+
+class Parser(Protocol):
+    """Message + conversation state + catalog vocabulary -> a grounded :class:`Request`."""
+
+    name: str
+
+    def parse(self, message: str, state: DialogueState, vocab: CatalogIndex) -> Request: ...
+
+
+def fact_phrases(message: str) -> tuple[str, ...]:
+    """The clauses of a message that state a fact about the customer ("I have a dog")."""
+    out = []
+    for clause in re.split(r"[.;!?]|,\s*(?:and|but|so)?\s*|\s+(?:and|but|so)\s+", message):
+        clause = clause.strip()
+        if clause and _FACT.search(clause) and not _ORDER_Q.search(clause):
+            out.append(clause[:120])
+    return tuple(out[:5])
+
+
+_OWNED_THING = re.compile(
+    r"\b(?:my|our)\s+((?:new\s+)?[a-z]+(?:\s+[a-z]+)?)"
+    r"|\b(?:i|we)\s+(?:just\s+|recently\s+|already\s+)?(?:have|own|got|bought)\s+(?:a|an|the|my)\s+"
+    r"(?:new\s+)?([a-z]+(?:\s+[a-z]+)?)",
+    re.I,
+)
+_NOT_THINGS = frozenset(
+    "son daughter kid kids baby child children wife husband partner mum mom dad sister brother "
+    "friend skin hair scalp teeth gums back knees knee order orders purchase budget favourite "
+    "favorite size".split()
+)
+
+
+def owned_things(texts: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Things the customer says they have ("my espresso machine", "I just got a road bike"):
+    context for the list, not something to sell them again."""
+    out: list[str] = []
+    for text in texts:
+        for m in _OWNED_THING.finditer(text):
+            words = [
+                w
+                for w in (m.group(1) or m.group(2) or "").lower().split()
+                if w not in STOP_WORDS and w not in ("new", "needs", "need", "is", "was")
+            ]
+            if words and words[0] not in _NOT_THINGS:
+                phrase = " ".join(words)
+                if phrase not in out:
+                    out.append(phrase)
+    return tuple(out[:5])
+
+
+def _ordinals(message: str) -> tuple[int, ...]:
+    words = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
+    found = [
+        words[w.lower()]
+        for w in re.findall(r"\b(first|second|third|fourth|fifth|last)\b", message, re.I)
+    ]
+    found += [int(n) for n in re.findall(r"(?:#|number\s+|no\.?\s*)(\d)\b", message, re.I)]
+    if re.search(r"\b(?:first|top)\s+(two|three|2|3)\b", message, re.I):
+        n = {"two": 2, "three": 3, "2": 2, "3": 3}[
+            re.search(r"\b(?:first|top)\s+(two|three|2|3)\b", message, re.I).group(1).lower()  # type: ignore[union-attr]
+        ]
+        found = list(range(1, n + 1))
+    elif re.search(r"\b(both|the two|these two|those two)\b", message, re.I) and not found:
+        found = [1, 2]
+    return tuple(dict.fromkeys(found))
+
+
+class RuleParser:
+    """The rule and lexicon parser: wording rules for intents, the catalog for slots."""
+
+    name = "rules"
+
+    def parse(self, message: str, state: DialogueState, vocab: CatalogIndex) -> Request:
+        language = detect_language(message)
+        if language != "en":
+            return Request("unsupported_language", "language", language=language)
+        slots = self.slots(message, vocab)
+        if INJECTION.search(message):
+            return replace(slots, intent="off_topic", rule="injection", injection=True)
+        routed = route(message)
+        intent, rule = routed.intent, routed.rule
+        facts = fact_phrases(message)
+        referent = bool(_REFERENT.search(message)) and bool(state.last_list or state.last_item)
+        if _UNDO.search(message) and state.recorded:
+            intent, rule = "undo", "undo"
+        elif _COMPARE.search(message) and (state.last_list or slots.has_need):
+            intent, rule = "compare", "compare"
+        elif _ORDER_Q.search(message):
+            intent, rule = "order_question", "order question"
+        elif intent == "feedback" or _NOT_INTERESTED.search(message) or _BOUGHT.search(message):
+            named = vocab_names_item(message, vocab)
+            if _NOT_INTERESTED.search(message) and (referent or named):
+                intent, rule = "feedback", "feedback"
+            elif _BOUGHT.search(message) and (referent or named) and not _is_generic(message):
+                intent, rule = "feedback", "purchase report"
+            elif _OWN.search(message) and referent:
+                intent, rule = "feedback", "owned report"
+            else:
+                # "I have a dog", "I just got an espresso machine": context, not a record
+                intent, rule = "recommend", "stated fact"
+                facts = facts or (message[:120],)
+        elif intent in ("unclear", "greeting", "describe") and facts and intent != "describe":
+            intent, rule = "recommend", "stated fact"
+        if intent == "recommend" and _RECIPIENT.search(message):
+            rule = "gift"
+        refinement_only = not slots.need and not slots.categories and not facts
+        # need words count when the catalog knows one of them or the message is shaped as a
+        # request ("anything for back pain?"); "hmm" is neither
+        known = set(re.findall(r"[a-z]+", slots.need.lower())) & (
+            vocab.vocabulary | vocab.attribute_words
+        )
+        asks = bool(known) or bool(_REQUEST_SHAPE.search(message)) or bool(slots.categories)
+        if intent == "unclear" and referent and _ITEM_QUESTION.search(message):
+            intent, rule = "describe", "item question"
+        elif intent == "unclear" and (
+            (slots.has_need and asks) or slots.max_price or slots.min_price
+        ):
+            # new words of need start a request; prices, brands or attributes alone refine
+            intent = "refine" if state.last_list and refinement_only else "recommend"
+            rule = "slots"
+        refines = (
+            slots.another_brand or slots.more or slots.cheaper or slots.exclude_brands
+            or slots.brands or slots.attributes or slots.not_carried or slots.not_that
+        )  # fmt: skip
+        if intent in ("unclear", "greeting") and refines:
+            intent, rule = ("refine" if state.last_list else "recommend"), "refinement"
+        ords = _ordinals(message)
+        return replace(
+            slots,
+            intent=intent,
+            rule=rule,
+            facts=facts,
+            ordinal=routed.ordinal if routed.ordinal is not None else ordinal(message),
+            ordinals=ords,
+            explicit_item=referent or bool(vocab_names_item(message, vocab)),
+            owned_things=owned_things([message]),
+        )
+
+    def slots(self, message: str, vocab: CatalogIndex) -> Request:
+        """The catalog-grounded slots of one message (intent left "unclear")."""
+        low = message.lower()
+        cons, cheaper = parse_constraints(message, vocab.brands, vocab.categories)
+        brands = []
+        not_carried = []
+        for name in vocab.brand_names:
+            if (
+                re.search(r"\b" + re.escape(name.lower()) + r"\b", low)
+                and name not in [b for b in cons.exclude_brands]
+                and name.lower() not in [b.lower() for b in cons.exclude_brands]
+            ):
+                brands.append(name)
+        for m in _WANT_BRAND.finditer(message):
+            cand = m.group(1).strip()
+            first = cand.split()[0]
+            if cand.lower() in vocab.brands or first.lower() in vocab.brands:
+                continue
+            if first.lower() in STOP_WORDS or first.lower() in vocab.vocabulary:
+                continue
+            if first in ("I", "My", "The", "A", "An") or first.lower() in vocab.categories:
+                continue
+            not_carried.append(first)
+        for m in re.finditer(
+            r"\b(?:not|no|nothing|avoid|except|without)\s+(?:from\s+|by\s+)?(?:the\s+)?(?:brand\s+)?([A-Z][\w&'-]+)",
+            message,
+        ):
+            name = m.group(1)
+            if name.lower() in vocab.brands and name not in cons.exclude_brands:
+                cons_ex = (*cons.exclude_brands, vocab.brand_spelling(name))
+                cons = replace(cons, exclude_brands=cons_ex)
+        excluded_low = {b.lower() for b in cons.exclude_brands}
+        brands = [vocab.brand_spelling(b) for b in brands if b.lower() not in excluded_low]
+        attributes = []
+        for word in re.findall(r"[a-z]+", low):
+            if word in COLOURS:
+                alts = [
+                    a for a in (word, *COLOUR_FAMILIES.get(word, ())) if a in vocab.attribute_words
+                ]
+                if alts == [word]:
+                    attributes.append(word)
+                elif alts:
+                    attributes.append(word + ":" + "|".join(alts))  # said : what items carry
+                else:
+                    not_carried.append(word)
+        for word in ("vegan", "unscented", "fragrance-free", "organic", "decaf", "sensitive"):
+            if word in low:
+                (attributes if word in vocab.attribute_words else not_carried).append(word)
+        recipient = ""
+        if m := _RECIPIENT.search(message):
+            recipient = (m.group(1) or m.group(2) or "").lower()
+        elif _GIFT.search(message):
+            recipient = "someone else"
+        # "what would you pick for me?": the verb is the request, not the need ("guitar picks")
+        wording = _PICK_VERB.sub(" ", message)
+        need_words = [
+            w
+            for w in re.findall(r"[A-Za-z][A-Za-z'-]+", wording)
+            if w.lower() not in STOP_WORDS
+            and w.lower() not in _INTENT_WORDS
+            and w.lower() not in COLOURS
+            and w.lower() not in {b.lower() for b in (*brands, *cons.exclude_brands)}
+            and w.lower() not in {n.lower() for n in not_carried}
+            and not re.fullmatch(r"(?i)not|no|from|by|under|over|less|more|than|around", w)
+        ]
+        return Request(
+            intent="unclear",
+            need=" ".join(need_words[:10]),
+            categories=cons.categories,
+            brands=tuple(dict.fromkeys(brands)),
+            exclude_brands=cons.exclude_brands,
+            attributes=tuple(dict.fromkeys(attributes)),
+            max_price=cons.max_price,
+            min_price=cons.min_price,
+            cheaper=cheaper,
+            another_brand=bool(_ANOTHER_BRAND.search(message)),
+            more=bool(_MORE.search(message)),
+            not_that=bool(_NOT_THAT.search(message)),
+            recipient=recipient,
+            not_carried=tuple(dict.fromkeys(not_carried)),
+        )
+
+
+def _is_generic(message: str) -> bool:
+    """ "I just bought a new espresso machine" names a kind of thing, not one of our items."""
+    return bool(
+        re.search(r"\b(?:bought|purchased|ordered|got)\s+(?:a|an|some|two|new)\b", message, re.I)
+    )
+
+
+def vocab_names_item(message: str, vocab: CatalogIndex) -> bool:
+    """Whether the message names one catalog item closely."""
+    words = {
+        w for w in re.findall(r"[a-z0-9]+", message.lower()) if w not in STOP_WORDS and len(w) > 2
+    }
+    if not words:
+        return False
+    # at least two of the message's words, covering most of one item's name ("the Safety razor
+    # blades, 10 pack"); "an espresso machine" covers 2 of 7 words of any machine's name
+    for tw in vocab.title_words.values():
+        common = len(words & tw)
+        if common >= 2 and common >= 0.6 * len(tw):
+            return True
+    return False
