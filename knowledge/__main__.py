@@ -7,6 +7,7 @@ an error that stopped the command (message only, no traceback).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import sys
@@ -37,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", parents=[common], help="write (and --ingest) the demo data")
     demo.add_argument("--out", type=Path, required=True)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--reference",
+        type=dt.date.fromisoformat,
+        help="YYYY-MM-DD: the day the customers' next purchases are due (default: today, UTC)",
+    )
     demo.add_argument("--ingest", action="store_true")
     demo.set_defaults(format="native", mapping=[], strict=False, report=None)
     return p
@@ -77,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 from knowledge.demo import DemoConfig, write_demo
             except ImportError as exc:  # the generator is optional until it lands
                 raise NextNeedError(f"the demo generator is not available ({exc})") from None
-            demo = write_demo(args.out, DemoConfig(seed=args.seed))
+            demo = write_demo(args.out, DemoConfig(seed=args.seed, reference=args.reference))
             print(f"wrote {demo.items} and {demo.events}")
             if not args.ingest:
                 return 0

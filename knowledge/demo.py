@@ -6,10 +6,17 @@ persona exploration), and reviews fit the persona and the item. Each user's true
 is held out and written to ``next_needs.jsonl``, so tests can check that the recommender finds it.
 The files are in the native format that :mod:`knowledge.ingest` reads; only ``items.jsonl`` and
 ``events.jsonl`` are meant to be ingested.
+
+The timeline is placed relative to a reference date (today, UTC, unless ``DemoConfig.reference``
+pins one): each customer's held-out next purchase falls on that date, so their history ends just
+before it, "recent" purchases are recent and refills come due at the catalog's own rates. The same
+seed and reference date always give the same bytes.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 import logging
 import math
@@ -44,6 +51,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DAY = 86_400
+# The stories are simulated in this fixed window, then each customer's timeline is moved so that
+# their held-out purchase falls on the reference date (the gaps between their events are kept).
 _START = 1_704_067_200  # 2024-01-01 00:00 UTC
 _END = 1_751_241_600  # 2025-06-30 00:00 UTC
 _TYPES = {t.key: t for t in PRODUCT_TYPES}
@@ -61,8 +70,17 @@ class DemoConfig:
     n_new_items: int = 12  # brand-new items with no events anywhere (cold-start items)
     n_new_users: int = 0  # users with a persona and a next need but no events (cold-start users)
     review_rate: float = 0.4  # share of purchases followed by a review
+    # the day the customers' next purchases are due (their histories end before it); None: today
+    # (UTC) when the shop is generated. Tests and dialogs that need exact dates pin it.
+    reference: dt.date | None = None
 
     def __post_init__(self) -> None:
+        if self.reference is not None and (
+            not isinstance(self.reference, dt.date) or isinstance(self.reference, dt.datetime)
+        ):
+            raise ValueError(
+                f"DemoConfig.reference must be a datetime.date or None, got {self.reference!r}"
+            )
         limits = {"n_users": (1, 100_000), "n_new_items": (0, 100), "n_new_users": (0, 10_000)}
         for name, (lo, hi) in limits.items():
             value = getattr(self, name)
@@ -72,6 +90,17 @@ class DemoConfig:
             raise ValueError(f"DemoConfig.seed must be an int, got {self.seed!r}")
         if not isinstance(self.review_rate, int | float) or not 0 <= self.review_rate <= 1:
             raise ValueError(f"DemoConfig.review_rate must be in 0..1, got {self.review_rate!r}")
+
+    @property
+    def reference_date(self) -> dt.date:
+        """The pinned reference date, or today (UTC)."""
+        return self.reference or dt.datetime.now(dt.UTC).date()
+
+    @property
+    def reference_ts(self) -> int:
+        """Midnight (UTC) of the reference date, as a Unix timestamp."""
+        day = self.reference_date
+        return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
 @dataclass
@@ -374,14 +403,14 @@ def _user_row(user_id: str, personas: list[Persona]) -> dict[str, Any]:
     }
 
 
-def _truth_row(user_id: str, step: _Step) -> dict[str, Any]:
+def _truth_row(user_id: str, step: _Step, shift: int = 0) -> dict[str, Any]:
     return {
         "user_id": user_id,
         "held_out_item": step.item["item_id"],
         "acceptable_items": step.acceptable,
         "need": step.need,
         "reason": step.reason,
-        "timestamp": step.timestamp,  # when the user actually bought it
+        "timestamp": step.timestamp + shift,  # when the user buys it: the reference date
     }
 
 
@@ -389,6 +418,7 @@ def generate_demo(config: DemoConfig | None = None) -> DemoData:
     """Build the demo shop in memory (``DemoConfig()`` when no config is given)."""
     config = config or DemoConfig()
     rng = random.Random(config.seed)
+    reference = config.reference_ts
     items, by_type = _catalog(rng, config.n_new_items)
     data = DemoData(items=items)
     for u in range(config.n_users):
@@ -411,16 +441,20 @@ def generate_demo(config: DemoConfig | None = None) -> DemoData:
                 ts = min(step.timestamp + delay, held.timestamp, _END)
                 rows.append(_event(user_id, step.item["item_id"], "review", ts, rating, text))
         rows.sort(key=lambda e: e["timestamp"])  # stable: same-day rows keep their order
+        # the held-out purchase is due on the reference date: the whole story moves with it
+        shift = reference - held.timestamp
+        for row in rows:
+            row["timestamp"] += shift
         data.events.extend(rows)
         data.users.append(_user_row(user_id, personas))
-        data.truth.append(_truth_row(user_id, held))
+        data.truth.append(_truth_row(user_id, held, shift))
     for n in range(config.n_new_users):  # cold-start users: a persona and a first need only
         user_id = f"u{config.n_users + n + 1:04d}"
         personas = _personas(rng)
         tkey = personas[0].types[0]
         first = _pick(rng, by_type[tkey], personas[0])
         acceptable = [i["item_id"] for i in by_type[tkey]]
-        step = _Step(first, "persona", _TYPES[tkey].sub.lower(), acceptable, _END)
+        step = _Step(first, "persona", _TYPES[tkey].sub.lower(), acceptable, reference)
         data.users.append(_user_row(user_id, personas))
         data.truth.append(_truth_row(user_id, step))
     log.info("demo shop: %s", summary(data))
@@ -445,6 +479,8 @@ def _jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 def write_demo(out_dir: str | Path, config: DemoConfig | None = None) -> DemoPaths:
     """Generate the demo shop and write it as native JSON Lines files into ``out_dir``."""
     config = config or DemoConfig()
+    # settle "today" once, so the files and their README agree even across midnight
+    config = dataclasses.replace(config, reference=config.reference_date)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = generate_demo(config)
@@ -462,7 +498,8 @@ def write_demo(out_dir: str | Path, config: DemoConfig | None = None) -> DemoPat
     counts = summary(data)
     paths.readme.write_text(
         "# nextneed demo shop\n\n"
-        f"Synthetic data generated by nextneed (`knowledge.demo`, seed {config.seed}): "
+        f"Synthetic data generated by nextneed (`knowledge.demo`, seed {config.seed}, "
+        f"reference date {config.reference_date.isoformat()}): "
         f"{counts['users']} users, {counts['items']} items in {counts['categories']} categories, "
         f"{counts['events']} events ({counts['reviews']} reviews). No real people, brands or "
         "products.\n\n"

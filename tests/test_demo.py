@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections import Counter, defaultdict
@@ -14,7 +15,10 @@ from knowledge.demo import DemoConfig, DemoData, DemoPaths, demo_items, generate
 from knowledge.demo_catalog import PERSONAS
 
 DAY = 86_400
-WINDOW = (1_704_067_200, 1_751_241_600)  # 2024-01-01 .. 2025-06-30 UTC
+REFERENCE = dt.date(2025, 6, 30)  # pinned: the exact bytes depend on the reference date
+REFERENCE_TS = 1_751_241_600  # 2025-06-30 00:00 UTC
+# each history ends by the reference date; the simulated stories span at most ~18 months
+WINDOW = (REFERENCE_TS - 560 * DAY, REFERENCE_TS)
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -23,7 +27,7 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory: pytest.TempPathFactory) -> DemoPaths:
-    return write_demo(tmp_path_factory.mktemp("demo"))
+    return write_demo(tmp_path_factory.mktemp("demo"), DemoConfig(reference=REFERENCE))
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +46,15 @@ def _items(data: DemoData) -> dict[str, dict[str, Any]]:
 
 
 def test_two_runs_write_identical_bytes(tmp_path: Path, paths: DemoPaths) -> None:
-    again = write_demo(tmp_path / "again")
+    again = write_demo(tmp_path / "again", DemoConfig(reference=REFERENCE))
     for name in ("items", "events", "users", "truth", "readme"):
         assert getattr(again, name).read_bytes() == getattr(paths, name).read_bytes(), name
-    other = write_demo(tmp_path / "other", DemoConfig(seed=8))
+    other = write_demo(tmp_path / "other", DemoConfig(seed=8, reference=REFERENCE))
     assert other.events.read_bytes() != paths.events.read_bytes()
 
 
 def test_in_memory_data_equals_the_files(data: DemoData) -> None:
-    fresh = generate_demo()
+    fresh = generate_demo(DemoConfig(reference=REFERENCE))
     assert fresh.items == data.items and fresh.events == data.events
     assert fresh.personas == data.users and fresh.truth == data.truth
 
@@ -220,3 +224,31 @@ def test_files_parse_and_pass_the_real_ingest_checks(paths: DemoPaths, data: Dem
 def test_config_rejects_bad_values_naming_the_field(field: str, value: Any) -> None:
     with pytest.raises(ValueError, match=f"DemoConfig.{field}"):
         DemoConfig(**{field: value})
+
+
+def test_timeline_is_relative_to_the_reference_date(data: DemoData) -> None:
+    """Every customer's next need is due on the reference date and their history ends before it;
+    another reference date moves the timeline and nothing else; the default is today."""
+    assert {t["timestamp"] for t in data.truth} == {REFERENCE_TS}
+    last: dict[str, int] = {}
+    for e in data.events:
+        last[e["user_id"]] = max(last.get(e["user_id"], 0), e["timestamp"])
+    gaps = sorted((REFERENCE_TS - ts) / DAY for ts in last.values())
+    # "recent" is recent: half of the customers bought something in the last three weeks
+    assert gaps[0] >= 0 and gaps[len(gaps) // 2] <= 21, gaps[len(gaps) // 2]
+    later = generate_demo(DemoConfig(reference=REFERENCE + dt.timedelta(days=10)))
+    assert later.items == data.items and later.users == data.users
+    assert [(e["user_id"], e["item_id"], e["kind"]) for e in later.events] == [
+        (e["user_id"], e["item_id"], e["kind"]) for e in data.events
+    ]
+    assert all(
+        b["timestamp"] - a["timestamp"] == 10 * DAY
+        for a, b in zip(data.events, later.events, strict=True)
+    )
+    today = dt.datetime.now(dt.UTC).date()
+    assert DemoConfig().reference_date in (today, today + dt.timedelta(days=1))
+
+
+def test_reference_must_be_a_date() -> None:
+    with pytest.raises(ValueError, match="DemoConfig.reference"):
+        DemoConfig(reference="2025-06-30")  # type: ignore[arg-type]

@@ -7,13 +7,14 @@ facts read from the store, never with what the assistant says about itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,6 +39,8 @@ __all__ = [
     "copy_store",
     "open_assistant",
     "NEW_USER_OPENING",
+    "DIALOG_REFERENCE",
+    "dialog_clock",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,15 @@ DAY = 86_400
 # What a new user says first when the dialog gives their preferences: the assistant asks (cold
 # start), then the preferences are the answer. Both are recorded as setup turns.
 NEW_USER_OPENING = "Hi, I'm new here."
+# The demo shop the dialogs are written for is generated for this reference date, and the
+# assistant's clock reads noon of that day: the dates the dialogs quote stay true.
+DIALOG_REFERENCE = dt.date(2025, 6, 30)
+
+
+def dialog_clock() -> float:
+    """Noon (UTC) of ``DIALOG_REFERENCE``: the pinned "now" of dialog runs on the demo shop."""
+    day = DIALOG_REFERENCE
+    return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
 
 
 @dataclass(frozen=True)
@@ -386,13 +398,19 @@ class EvaluateConfig:
         return self.embedder or ("hashing" if self.demo else "minilm")
 
 
-def build_demo_store(out_dir: str | Path, embedder: str = "hashing", seed: int = 7) -> Path:
-    """Write the demo files and ingest them into a store at ``out_dir/store``."""
+def build_demo_store(
+    out_dir: str | Path,
+    embedder: str = "hashing",
+    seed: int = 7,
+    reference: dt.date | None = None,
+) -> Path:
+    """Write the demo files and ingest them into a store at ``out_dir/store``; ``reference``:
+    the demo's reference date (None: today)."""
     from knowledge.demo import DemoConfig, write_demo
     from knowledge.ingest import ingest_dataset
 
     out = Path(out_dir)
-    paths = write_demo(out / "data", DemoConfig(seed=seed))
+    paths = write_demo(out / "data", DemoConfig(seed=seed, reference=reference))
     with Store(StoreConfig(path=str(out / "store"), embedder=embedder)) as store:
         ingest_dataset(store, [paths.items, paths.events], format="native")
     return out / "store"
@@ -431,7 +449,12 @@ def evaluate(paths: list[str | Path], config: EvaluateConfig) -> RunResult:
     }
     with tempfile.TemporaryDirectory(prefix="nextneed-eval-") as tmp:
         if config.demo:
-            store_dir = build_demo_store(tmp, config.embedder_name, config.demo_seed)
+            # the dialogs name dates: their shop and clock are pinned (DIALOG_REFERENCE)
+            store_dir = build_demo_store(
+                tmp, config.embedder_name, config.demo_seed, DIALOG_REFERENCE
+            )
+            if config.pipeline.now is None:
+                config = replace(config, pipeline=replace(config.pipeline, now=dialog_clock))
         else:
             assert config.store is not None
             store_dir = copy_store(config.store, Path(tmp) / "store")
