@@ -3,7 +3,7 @@
 (:func:`bot.recsys.rerank.served_order`: log-rank prior + ``rank_weight`` x label log-probability, ties
 keep the stage's order).
 
-Importing this module registers two systems with :func:`benchmarks.quality.register`:
+Importing this module registers two systems with :func:`benchmarks.registry.register`:
 
 - ``LLM zero-shot``: the default base model;
 - ``LLM fine-tuned``: the same with the LoRA adapter of ``LLMOptions.adapter``.
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmarks.common import load
-from benchmarks.quality import Context, LLMOptions, register
+from benchmarks.registry import Context, LLMOptions, register
 from bot.recsys.history import UserView
 from bot.recsys.rerank import (
     RANK_WEIGHT_GRID,
@@ -78,7 +78,7 @@ class LLMReranker:
         ] = []  # test, for the report
         t0 = time.perf_counter()
         loaded = load_model(
-            ModelConfig(quantization=options.quantization, adapter=adapter, threads=options.threads)
+            ModelConfig(quantization=options.quantization, adapter=adapter, threads=options.threads)  # type: ignore[arg-type]
         )
         self.model_info = {
             "path": loaded.path,
@@ -164,7 +164,7 @@ class LLMReranker:
         adapter = self.model_info["adapter"]
         if adapter and self.options.record_rank_weight:
             path = record_rank_weight(
-                adapter,
+                str(adapter),
                 best,
                 {
                     "tuned_on": f"Amazon Beauty validation users ({len(scored)}), "
@@ -253,12 +253,12 @@ class LLMReranker:
         }
 
 
-@register(ZERO_SHOT, sample_only=True)
+@register(ZERO_SHOT, sample_only=True, needs_valid=True)
 def _zero_shot(ctx: Context) -> LLMReranker:
     return LLMReranker(ctx, ctx.llm, adapter=None)
 
 
-@register(FINE_TUNED, sample_only=True)
+@register(FINE_TUNED, sample_only=True, needs_valid=True)
 def _fine_tuned(ctx: Context) -> LLMReranker:
     if not ctx.llm.adapter:
         raise ConfigError("LLM fine-tuned needs an adapter: pass --adapter PATH")

@@ -1,16 +1,18 @@
 """Ranking metrics computed from ranked lists, with seeded bootstrap confidence intervals.
 
-Conventions: ranks are 1-based; a target missing from a ranked list is a miss (rank ``None``)
-and scores zero on every metric. With one target per user HR@K equals Recall@K.
+NDCG and ``rank_of`` are :mod:`bot.recsys.metrics`'s (the one implementation the served stage
+is tuned with), re-exported here. Conventions: ranks are 1-based; a target missing from a
+ranked list is a miss (rank ``None``) and scores zero on every metric. With one target per user HR@K equals Recall@K.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from bot.recsys.metrics import ndcg_array, ndcg_at_k, rank_of
 
 __all__ = [
     "rank_of",
@@ -22,25 +24,13 @@ __all__ = [
     "ranking_report",
     "bootstrap_ci",
     "report_with_ci",
+    "paired_bootstrap",
 ]
-
-
-def rank_of(ranked: Sequence[Any], target: Any) -> int | None:
-    """1-based position of ``target`` in ``ranked``; None when absent."""
-    for i, item in enumerate(ranked):
-        if item == target:
-            return i + 1
-    return None
 
 
 def hit_at_k(rank: int | None, k: int) -> float:
     """1.0 when the target is in the top ``k``."""
     return 1.0 if rank is not None and rank <= k else 0.0
-
-
-def ndcg_at_k(rank: int | None, k: int) -> float:
-    """NDCG@K with a single relevant item: the ideal DCG is 1, so this is 1 / log2(rank + 1)."""
-    return 1.0 / math.log2(rank + 1) if rank is not None and rank <= k else 0.0
 
 
 def reciprocal_rank(rank: int | None) -> float:
@@ -75,7 +65,7 @@ def per_user_metrics(ranks: Sequence[int | None], ks: Sequence[int]) -> dict[str
     for k in ks:
         inside = found & (r <= k)
         out[f"hr@{k}"] = inside.astype(np.float64)
-        out[f"ndcg@{k}"] = np.where(inside, 1.0 / np.log2(np.maximum(r, 1) + 1), 0.0)
+        out[f"ndcg@{k}"] = ndcg_array(r, k)
     out["mrr"] = np.where(found, 1.0 / np.maximum(r, 1), 0.0)
     return out
 
@@ -125,3 +115,45 @@ def report_with_ci(
         lo, hi = bootstrap_ci(v, n_resamples=n_resamples, seed=seed)
         out[name] = {"mean": float(v.mean()) if v.size else 0.0, "lo": lo, "hi": hi}
     return out
+
+
+def paired_bootstrap(
+    ranks_a: Sequence[int | None],
+    ranks_b: Sequence[int | None],
+    k: int = 10,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, float]:
+    """NDCG@k of system a against system b on the same users: the difference of the means and
+    a's relative gain, each with a percentile interval from resampling users (a user's pair of
+    values stays together)."""
+    if len(ranks_a) != len(ranks_b):
+        raise ValueError("paired_bootstrap needs the same users for both systems")
+    a = ndcg_array([r or 0 for r in ranks_a], k)
+    b = ndcg_array([r or 0 for r in ranks_b], k)
+    if a.size == 0:
+        return {"n": 0}
+    rng = np.random.default_rng(seed)
+    ma, mb = np.empty(n_resamples), np.empty(n_resamples)
+    step = max(1, 2_000_000 // a.size)
+    for start in range(0, n_resamples, step):
+        stop = min(start + step, n_resamples)
+        idx = rng.integers(0, a.size, size=(stop - start, a.size))
+        ma[start:stop], mb[start:stop] = a[idx].mean(axis=1), b[idx].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    d_lo, d_hi = np.percentile(ma - mb, [tail, 100 - tail])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = ma / mb - 1
+    r_lo, r_hi = np.percentile(rel, [tail, 100 - tail])
+    return {
+        "n": int(a.size),
+        "a": float(a.mean()),
+        "b": float(b.mean()),
+        "diff": float(a.mean() - b.mean()),
+        "diff_lo": float(d_lo),
+        "diff_hi": float(d_hi),
+        "rel": float(a.mean() / b.mean() - 1) if b.mean() > 0 else float("inf"),
+        "rel_lo": float(r_lo),
+        "rel_hi": float(r_hi),
+    }

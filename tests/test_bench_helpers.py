@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import math
 from pathlib import Path
 
@@ -13,7 +12,51 @@ import pytest
 from benchmarks.quality_llm import RANK_WEIGHTS, LLMReranker
 from benchmarks.quality_report import markdown
 
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "quality-beauty.json"
+
+@pytest.fixture(scope="module")
+def tiny_result(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The whole quality benchmark on a tiny synthetic shop (a file in the benchmark-csv format
+    without timestamps, like Sports): each user walks a cycle of 12 items with a user-specific
+    stride, so transitions and SASRec can both learn it."""
+    from benchmarks.quality import QualityConfig, run_quality
+    from bot.recsys.stage import StageConfig
+
+    path = tmp_path_factory.mktemp("tiny") / "interactions.csv"
+    rows = ["user_id,item_id"]
+    for u in range(90):
+        rows += [f"u{u},i{(u + t * (1 + u % 2)) % 12}" for t in range(4 + u % 4)]
+    path.write_text("\n".join(rows) + "\n")
+    stage = StageConfig(tune_min_users=30, sasrec_budget_s=10, sasrec_max_epochs=6)
+    cfg = QualityConfig(name="tiny", data=str(path), stage=stage, semantic=False, cache=False,
+                        n_bootstrap=50)  # fmt: skip
+    return run_quality(cfg)
+
+
+def test_benchmark_measures_the_products_fit_stage(tiny_result: dict) -> None:
+    from benchmarks.quality_data import load_dataset
+    from bot.recsys.stage import StageConfig, fit_stage, sequences_key
+    from finetune.splits import leave_one_out
+
+    res = tiny_result
+    split = leave_one_out(load_dataset(res["data"], "benchmark-csv", "tiny").sequences)
+    stage_cfg = StageConfig(tune_min_users=30, sasrec_budget_s=10, sasrec_max_epochs=6)
+    assert res["stage_info"]["key"] == sequences_key(split.fit_sequences("test"), stage_cfg)
+    # the same call outside the benchmark serves the same weights (SASRec training is seeded)
+    assert fit_stage(split.fit_sequences("test"), stage_cfg).weights == pytest.approx(
+        res["stage_weights"]
+    )
+    assert res["stage_defaults_departed"] == {
+        "tune_min_users": 30, "sasrec_budget_s": 10, "sasrec_max_epochs": 6
+    }  # fmt: skip
+    assert set(res["all"]) == set(res["all_kept"]) >= {"transitions", "SASRec", "candidate stage"}
+    assert res["paired"]["all"]["baseline"] in {"MostPop", "transitions", "co-occurrence", "SASRec"}
+    assert res["n_users"] == 90
+    # history excluded: nothing owned comes back, nothing outside the catalogue
+    for name in res["all"]:
+        assert res["checks"][name]["already_owned"] == 0
+        assert res["checks"][name]["out_of_catalog"] == 0
+    md = markdown(res)
+    assert "`tune_min_users=30`" in md and "## Candidate recall per source" in md
 
 
 def test_combine_weight_zero_is_the_stage_order_and_a_large_weight_the_llm_order():
@@ -37,19 +80,28 @@ def test_ndcg_by_weight_matches_hand_computed_values():
     assert by[4.0] == pytest.approx((1.0 + 0) / 2, abs=1e-5)
 
 
-def test_report_renders_the_tuning_table():
-    res = json.loads(RESULTS.read_text())
+def _with_llm(res: dict, weight: float, test_scored: bool) -> dict:
+    """A copy of a benchmark result with two LLM systems' records, as quality_llm writes them."""
     res = copy.deepcopy(res)
-    for r in res["llm"].values():
-        r["rank_weight"] = 0.25
-        r["tuning"] = {
-            "users": 300,
-            "valid_ndcg10_by_weight": {str(w): 0.05 + w / 100 for w in RANK_WEIGHTS},
-            "chosen": 0.25,
-            "seconds": 1.0,
-        }
-        r["test_ndcg10_by_weight"] = {str(w): 0.06 for w in RANK_WEIGHTS}
-    md = markdown(res)
+    record = {
+        "path": "models/SmolLM2-135M-Instruct", "quantization": "fp32", "compute_dtype": "float32",
+        "adapter": None, "scored_users": 20 if test_scored else 0, "mean_candidates": 20.0,
+        "s_per_user_mean": 1.0, "s_per_user_p95": 1.5, "load_before": [1.0], "load_after": [1.0],
+        "timed_on": "test users" if test_scored else "validation users", "rank_weight": weight,
+        "tuning": {"users": 300, "valid_ndcg10_by_weight": {str(w): 0.05 + w / 100 for w in RANK_WEIGHTS},
+                   "chosen": weight, "seconds": 1.0},
+        "test_ndcg10_by_weight": {str(w): 0.06 for w in RANK_WEIGHTS} if test_scored else {},
+    }  # fmt: skip
+    res["llm"] = {"LLM zero-shot": dict(record), "LLM fine-tuned": dict(record)}
+    stage = res["ci"]["candidate stage"]
+    res["llm_subset"] = {"n": 20, "systems": {n: {m: stage["ndcg@10"] for m in
+                         ("hr@10", "ndcg@10", "ndcg@20", "mrr")} for n in res["llm"]}}  # fmt: skip
+    res["sample_users"] = 20
+    return res
+
+
+def test_report_renders_the_tuning_table(tiny_result: dict) -> None:
+    md = markdown(_with_llm(tiny_result, 0.25, test_scored=True))
     assert "### Rank weight, tuned on validation users" in md
     assert "| LLM zero-shot: validation (300 users) | 0.0500 |" in md
     assert "rank_weight: LLM zero-shot 0.25, LLM fine-tuned 0.25" in md
@@ -81,7 +133,7 @@ def test_load_floor_trend_sees_retained_memory_under_transient_spikes() -> None:
 
 
 def test_weight_zero_serves_the_stage_order_without_calling_the_model() -> None:
-    from benchmarks.quality import LLMOptions
+    from benchmarks.registry import LLMOptions
     from knowledge.schema import Event
 
     class Refuses:
@@ -103,19 +155,8 @@ def test_weight_zero_serves_the_stage_order_without_calling_the_model() -> None:
         r.rerank("u", ["z"])
 
 
-def test_report_says_when_the_test_users_were_not_scored() -> None:
-    res = copy.deepcopy(json.loads(RESULTS.read_text()))
-    for r in res["llm"].values():
-        r["rank_weight"] = 0.0
-        r["tuning"] = {
-            "users": 300,
-            "valid_ndcg10_by_weight": {str(w): 0.05 for w in RANK_WEIGHTS},
-            "chosen": 0.0,
-            "seconds": 1.0,
-        }
-        r["test_ndcg10_by_weight"] = {}
-        r["timed_on"] = "validation users"
-    md = markdown(res)
+def test_report_says_when_the_test_users_were_not_scored(tiny_result: dict) -> None:
+    md = markdown(_with_llm(tiny_result, 0.0, test_scored=False))
     assert "test not scored (weight 0 serves the stage's order" in md
     assert "(validation)" in md
 

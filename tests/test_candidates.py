@@ -15,6 +15,7 @@ from bot.recsys.candidates import (
     SemanticNeighbours,
     Transitions,
     TransitionsConfig,
+    fusion_ndcg,
     tune_weights,
 )
 from knowledge.errors import ConfigError
@@ -136,3 +137,29 @@ def test_tune_weights_picks_the_informative_source() -> None:
     best, score = tune_weights(fused, lists, ["t1", "t2"], {"bad": [0.0, 0.5, 2.0]}, k=1)
     assert best["bad"] < 1.0 and score == pytest.approx(1.0)
     assert fused.weights == best
+
+
+def test_vectorised_fusion_ndcg_ranks_exactly_as_fuse_does() -> None:
+    """Random lists with shared items (so ties at equal weights happen): the one-pass score of
+    every weight set equals fusing each user's lists one by one."""
+    from bot.recsys.metrics import mean_ndcg
+
+    rng = np.random.default_rng(3)
+    items = [f"i{n:02d}" for n in range(30)]
+    lists = [
+        {s: list(rng.choice(items, 12, replace=False)) for s in ("a", "b", "c")} for _ in range(60)
+    ]
+    targets = [str(rng.choice(items)) for _ in lists]
+    fused = FusedCandidates(
+        [(s, Popularity(), 1.0) for s in "abc"], FusionConfig(rrf_k=9.0, depth=10)
+    )
+    sets = [
+        {"a": 1.0, "b": 1.0, "c": 1.0},
+        {"a": 1.0, "b": 0.0, "c": 0.5},
+        {"a": 0.0, "b": 2.0, "c": 0.0},
+    ]
+    got = fusion_ndcg(fused, lists, targets, sets, k=10)
+    for weights, value in zip(sets, got, strict=True):
+        ranked = [[i for i, _s in fused.fuse(per, 10, weights)] for per in lists]
+        assert value == pytest.approx(mean_ndcg(ranked, targets, 10), abs=1e-12)
+    assert got.max() > 0

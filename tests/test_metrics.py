@@ -83,3 +83,36 @@ def test_report_with_ci_has_mean_and_interval() -> None:
     rep = report_with_ci([1, None, None, None], ks=(10,), n_resamples=200)
     assert rep["hr@10"]["mean"] == pytest.approx(0.25)
     assert rep["hr@10"]["lo"] <= 0.25 <= rep["hr@10"]["hi"]
+
+
+def test_the_one_ndcg_on_hand_computed_values() -> None:
+    from bot.recsys.metrics import mean_ndcg, ndcg_array
+
+    # ranks 1, 2, 3, 7, 11 (outside @10), miss: 1, 1/log2(3)=0.63093, 1/log2(4)=0.5,
+    # 1/log2(8)=1/3, 0, 0
+    got = ndcg_array([1, 2, 3, 7, 11, 0], 10)
+    assert got.tolist() == pytest.approx([1.0, 0.6309297535714575, 0.5, 1 / 3, 0.0, 0.0])
+    assert ndcg_at_k(7, 10) == pytest.approx(1 / 3)
+    assert ndcg_at_k(7, 6) == 0.0
+    # lists: target first, third, absent -> (1 + 0.5 + 0) / 3
+    lists = [["t", "a"], ["a", "b", "t"], ["a", "b"]]
+    assert mean_ndcg(lists, ["t", "t", "t"], 10) == pytest.approx(0.5)
+    assert mean_ndcg(lists, ["t", "t", "t"], 2) == pytest.approx(1 / 3)  # rank 3 is past @2
+    assert mean_ndcg([], [], 10) == 0.0
+
+
+def test_paired_bootstrap_keeps_users_paired() -> None:
+    from finetune.metrics import paired_bootstrap
+
+    # a hits at rank 1 wherever b hits at rank 3, plus 10 users where both miss:
+    # NDCG@10 a = 30/40 = 0.75, b = 15/40 = 0.375, difference 0.375, relative +100%
+    a = [1] * 30 + [None] * 10
+    b = [3] * 30 + [None] * 10
+    out = paired_bootstrap(a, b, k=10, n_resamples=300, seed=0)
+    assert out["a"] == pytest.approx(0.75) and out["b"] == pytest.approx(0.375)
+    assert out["diff"] == pytest.approx(0.375) and out["rel"] == pytest.approx(1.0)
+    # every user's a is exactly twice its b, so every resample's relative gain is +100%
+    assert out["rel_lo"] == pytest.approx(1.0) and out["rel_hi"] == pytest.approx(1.0)
+    assert out["diff_lo"] < 0.375 < out["diff_hi"] and out["diff_lo"] > 0
+    with pytest.raises(ValueError):
+        paired_bootstrap([1], [1, 2])

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
+from bot.recsys.metrics import ndcg_array
 from knowledge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     "FusedCandidates",
     "FusionConfig",
     "tune_weights",
+    "fusion_ndcg",
 ]
 
 
@@ -314,14 +316,6 @@ class SequentialModel:
             raise ConfigError("SequentialModel: call fit() or pass a trained model first")
         return self.model.recommend([history], k, [exclude])[0]
 
-    def candidates_batch(
-        self, histories: Sequence[Sequence[str]], k: int, excludes: Sequence[set[str]]
-    ) -> list[list[tuple[str, float]]]:
-        """Many users in one forward pass (what the benchmark uses)."""
-        if self.model is None:
-            raise ConfigError("SequentialModel: call fit() or pass a trained model first")
-        return self.model.recommend(histories, k, excludes)
-
 
 @dataclass
 class FusionConfig:
@@ -394,7 +388,53 @@ class FusedCandidates:
         self, history: Sequence[str], k: int, exclude: set[str]
     ) -> list[tuple[str, float]]:
         depth = max(self.config.depth, k)
-        return self.fuse(self.per_source(history, depth, exclude), k)
+        # A source at weight 0 (a SASRec validation left out, say) costs nothing to serve.
+        lists = {
+            n: s.candidates(history, depth, exclude)
+            for n, s in self.sources.items()
+            if self.weights.get(n, 0.0) > 0
+        }
+        return self.fuse(lists, k)
+
+
+def fusion_ndcg(
+    fused: FusedCandidates,
+    lists: Sequence[Mapping[str, Sequence[Any]]],
+    targets: Sequence[str],
+    weight_sets: Sequence[Mapping[str, float]],
+    k: int = 10,
+) -> np.ndarray:
+    """Mean NDCG@k of :meth:`FusedCandidates.fuse` under each of ``weight_sets`` (one value
+    per set), over precomputed per-source lists. Vectorised over the weight sets: the same
+    ranks as calling ``fuse`` per user and set, ties included (by item id)."""
+    names = sorted({n for per in lists for n in per})
+    w = np.array([[ws.get(n, 0.0) for ws in weight_sets] for n in names], dtype=np.float64)
+    w = np.where(w > 0, w, 0.0)  # fuse skips sources at weight <= 0
+    ranks = np.zeros((len(lists), len(weight_sets)), dtype=np.int64)
+    depth, rrf_k = fused.config.depth, fused.config.rrf_k
+    for u, (per, target) in enumerate(zip(lists, targets, strict=True)):
+        row: dict[str, int] = {}
+        entries: list[tuple[int, int, float]] = []
+        for s, name in enumerate(names):
+            for r, entry in enumerate(per.get(name, [])[:depth]):
+                item = str(entry[0]) if isinstance(entry, tuple) else str(entry)
+                j = row.setdefault(item, len(row))
+                entries.append((j, s, 1.0 / (rrf_k + r + 1)))
+        t = row.get(target)
+        if t is None:
+            continue
+        contrib = np.zeros((len(row), len(names)))
+        for j, s, v in entries:
+            contrib[j, s] += v
+        score = contrib @ w  # [items, sets]
+        ts = score[t]
+        eps = 1e-12 * np.maximum(np.abs(ts), 1e-300)
+        ahead = (score > ts + eps).sum(axis=0)
+        ids = np.array(list(row))
+        tied = (np.abs(score - ts) <= eps) & (ids < target)[:, None]
+        rank = ahead + tied.sum(axis=0) + 1
+        ranks[u] = np.where(ts > 0, rank, 0)  # a target no weighted source lists is a miss
+    return ndcg_array(ranks, k).mean(axis=0) if len(lists) else np.zeros(len(weight_sets))
 
 
 def tune_weights(
@@ -406,22 +446,17 @@ def tune_weights(
 ) -> tuple[dict[str, float], float]:
     """Grid-search fusion weights for NDCG@k over precomputed per-source lists.
 
-    Use validation users only. Returns the best weights and their NDCG@k; a source left out
-    of ``grid`` keeps its current weight.
+    Use validation users only. Returns the best weights (the first best in grid order) and
+    their NDCG@k; a source left out of ``grid`` keeps its current weight.
     """
     import itertools
 
     names = list(grid)
-    best, best_score = dict(fused.weights), -1.0
-    for combo in itertools.product(*(grid[n] for n in names)):
-        weights = {**fused.weights, **dict(zip(names, combo, strict=True))}
-        total = 0.0
-        for per, target in zip(lists, targets, strict=True):
-            top = [i for i, _s in fused.fuse(per, k, weights)]
-            if target in top:
-                total += 1.0 / np.log2(top.index(target) + 2)
-        score = total / max(len(targets), 1)
-        if score > best_score:
-            best, best_score = weights, score
-    fused.weights = best
-    return best, best_score
+    combos = [
+        {**fused.weights, **dict(zip(names, combo, strict=True))}
+        for combo in itertools.product(*(grid[n] for n in names))
+    ]
+    scores = fusion_ndcg(fused, lists, targets, combos, k)
+    best = int(np.argmax(scores))
+    fused.weights = dict(combos[best])
+    return dict(combos[best]), float(scores[best])

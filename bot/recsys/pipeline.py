@@ -60,13 +60,11 @@ class PipelineConfig:
     # request; at most ``need_k`` items at cosine similarity >= 0.3
     need_weight: float = 0.5
     need_k: int = 5
-    # The history stage: SASRec joins the fusion once this many users have >= 3 purchases or
-    # reviews. On the 600-user demo shop even a converged SASRec got fusion weight 0 on
-    # validation (transitions + co-occurrence already predict it); on Amazon Beauty (22k users)
-    # it earns the largest weight. Training stops at the budget and is cached with the store.
-    # Fusion weights are tuned on a leave-last-out split from ``tune_min_users`` such users.
-    sasrec_min_users: int = 5000
-    sasrec_budget_s: float = 300.0
+    # The history stage (bot.recsys.stage): from ``tune_min_users`` users with >= 3 purchases
+    # or reviews a SASRec is trained and serves only where held-out validation gives it weight;
+    # fusion weights are tuned on validation users apart from those that chose SASRec's epoch.
+    # None: SASRec's time budget scales with the data (StageConfig); cached with the store.
+    sasrec_budget_s: float | None = None
     tune_min_users: int = 200
     cache_models: bool = True  # keep the SASRec and tuned weights next to the store
     # a request-driven list keeps items whose similarity to the request is at least this (and
@@ -98,15 +96,14 @@ class PipelineConfig:
             raise ConfigError("PipelineConfig.need_k must be within 1..50")
         if not 0 < self.replenish_factor <= 2:
             raise ConfigError("PipelineConfig.replenish_factor must be within (0, 2]")
-        if self.sasrec_min_users < 1 or self.tune_min_users < 1:
-            raise ConfigError("PipelineConfig.sasrec_min_users and tune_min_users must be >= 1")
-        if not self.sasrec_budget_s > 0:
-            raise ConfigError("PipelineConfig.sasrec_budget_s must be > 0")
+        if self.tune_min_users < 1:
+            raise ConfigError("PipelineConfig.tune_min_users must be >= 1")
+        if self.sasrec_budget_s is not None and not self.sasrec_budget_s > 0:
+            raise ConfigError("PipelineConfig.sasrec_budget_s must be > 0 or None")
 
     def stage_config(self) -> StageConfig:
         """The candidate-stage fitting settings these fields describe."""
         return StageConfig(
-            sasrec_min_users=self.sasrec_min_users,
             sasrec_budget_s=self.sasrec_budget_s,
             tune_min_users=self.tune_min_users,
         )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.recsys.metrics import mean_ndcg
 from knowledge.errors import ConfigError, ModelNotFoundError
 
 __all__ = ["SASRecConfig", "SASRecModel", "train_sasrec"]
@@ -192,12 +192,8 @@ def _valid_ndcg10(
     model: SASRecModel, histories: Sequence[Sequence[str]], targets: Sequence[str]
 ) -> float:
     excludes = [set(h) for h in histories]  # history excluded, as the product ranks
-    total = 0.0
-    for top, t in zip(model.recommend(histories, 10, excludes), targets, strict=True):
-        ids = [i for i, _s in top]
-        if t in ids:
-            total += 1.0 / math.log2(ids.index(t) + 2)
-    return total / max(len(targets), 1)
+    top = model.recommend(histories, 10, excludes)
+    return mean_ndcg([[i for i, _s in row] for row in top], targets, 10)
 
 
 def train_sasrec(

@@ -35,6 +35,7 @@ from bot.recsys.candidates import (
     SemanticNeighbours,
     SequentialModel,
     Transitions,
+    fusion_ndcg,
     tune_weights,
 )
 from knowledge.errors import ConfigError, ModelNotFoundError
@@ -43,6 +44,8 @@ __all__ = [
     "CACHE_DIRNAME",
     "DEFAULT_WEIGHTS",
     "StageConfig",
+    "Slices",
+    "validation_slices",
     "FittedStage",
     "fit_stage",
     "sequences_key",
@@ -59,7 +62,7 @@ TOTAL_WEIGHT = sum(DEFAULT_WEIGHTS.values())
 # A grid over the sources other than transitions (which anchors the scale at 1.0).
 GRID = {
     "co-occurrence": (0.0, 0.3, 0.6, 1.0),
-    "sequential": (0.0, 0.5, 1.0, 2.0),
+    "sequential": (0.0, 0.5, 1.0, 1.5, 2.0),
     "popularity": (0.0, 0.05, 0.15),
     "semantic": (0.0, 0.25, 0.5, 1.0),
 }
@@ -71,41 +74,90 @@ SEMANTIC_DEFAULT = 0.0
 
 @dataclass(frozen=True)
 class StageConfig:
-    """When SASRec is trained and weights are tuned, and how much time training may take."""
+    """How the stage is fitted: the three validation slices, SASRec's training budget and the
+    fusion tuning. Below ``tune_min_users`` nothing can be measured and the fixed mix serves."""
 
-    sasrec_min_users: int = 5000  # users with >= 3 purchases/reviews
-    sasrec_budget_s: float = 300.0
-    sasrec_max_epochs: int = 40
-    tune_min_users: int = 200  # validation users (>= 3 events) needed to tune weights
-    tune_users: int = 400  # seeded sample of them used by the grid
+    tune_min_users: int = 200  # users with >= 3 purchases/reviews needed to measure anything
+    # Disjoint validation slices (each user's last item): ``tune_users`` tune the fusion
+    # weights, ``check_users`` decide between the tuned mix, the fixed mix and the best single
+    # source, and every other user's last item chooses SASRec's epoch. Each of the first two
+    # takes at most a third of the users.
+    tune_users: int = 2000
+    check_users: int = 2000
     tune_depth: int = 50
-    # Tuned weights replace the defaults only when validation NDCG@10 gains this much: the best
-    # of a few dozen grid points on a few hundred users is biased upwards (on the demo shop a
-    # +2.5% "gain" cost 0.7 points of turn-1 success in benchmarks.simulated_users).
-    tune_min_gain: float = 0.05
+    # Tuned weights shrink toward equal weights as if the equal mix had been seen on this many
+    # users: with 200 tuning users the tuned mix gets half the say.
+    shrink_users: float = 200.0
+    sasrec: bool = True  # offer a SASRec to the validation; it serves only with weight > 0
+    # SASRec trains until validation stops improving (patience) or the budget runs out; the
+    # budget scales with the data: 20 s per 1,000 events is ~90 epochs on 2 CPU cores.
+    sasrec_s_per_1k_events: float = 20.0
+    sasrec_min_budget_s: float = 30.0
+    sasrec_budget_s: float | None = None  # a fixed budget instead of the scaled one
+    sasrec_max_epochs: int = 300
+    sasrec_patience: int = 10
+    sasrec_lr: float = 2e-3
+    sasrec_dropout: float = 0.3
+    sasrec_threads: int | None = None
     seed: int = 0
     semantic: bool = True  # offer the item-embedding neighbours to the tuning
 
     def __post_init__(self) -> None:
-        for name in ("sasrec_min_users", "tune_min_users", "tune_users", "tune_depth"):
+        for name in ("tune_min_users", "tune_users", "check_users", "tune_depth"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"StageConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if not self.sasrec_budget_s > 0:
+        for name in ("sasrec_s_per_1k_events", "sasrec_min_budget_s", "sasrec_lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"StageConfig.{name} must be > 0, got {getattr(self, name)}")
+        if self.sasrec_budget_s is not None and not self.sasrec_budget_s > 0:
             raise ConfigError(
-                f"StageConfig.sasrec_budget_s must be > 0, got {self.sasrec_budget_s}"
+                f"StageConfig.sasrec_budget_s must be > 0 or None, got {self.sasrec_budget_s}"
             )
-        if self.sasrec_max_epochs < 1:
-            raise ConfigError("StageConfig.sasrec_max_epochs must be >= 1")
-        if self.tune_min_gain < 0:
-            raise ConfigError(f"StageConfig.tune_min_gain must be >= 0, got {self.tune_min_gain}")
+        if self.sasrec_max_epochs < 1 or self.sasrec_patience < 1:
+            raise ConfigError("StageConfig.sasrec_max_epochs and sasrec_patience must be >= 1")
+        if self.shrink_users < 0:
+            raise ConfigError(f"StageConfig.shrink_users must be >= 0, got {self.shrink_users}")
+
+    def sasrec_budget(self, n_events: int) -> float:
+        """SASRec's training time budget in seconds for ``n_events`` training events."""
+        if self.sasrec_budget_s is not None:
+            return self.sasrec_budget_s
+        return max(self.sasrec_min_budget_s, self.sasrec_s_per_1k_events * n_events / 1000)
+
+
+@dataclass(frozen=True)
+class Slices:
+    """Which users' last items play which validation role (indices into the sequences)."""
+
+    sasrec: list[int]  # choose SASRec's best epoch
+    tune: list[int]  # tune the fusion weights
+    check: list[int]  # held out: tuned mix vs fixed mix vs the best single source
+
+
+def validation_slices(sequences: Sequence[Sequence[str]], config: StageConfig) -> Slices:
+    """Seeded, disjoint slices of the users with >= 3 items (SASRec also early-stops on the
+    last item of 2-item users, which the other slices cannot use)."""
+    eligible = [u for u, s in enumerate(sequences) if len(s) >= 3]
+    perm = [eligible[i] for i in np.random.default_rng(config.seed).permutation(len(eligible))]
+    n_tune = min(config.tune_users, len(perm) // 3)
+    n_check = min(config.check_users, len(perm) // 3)
+    tune, check = sorted(perm[:n_tune]), sorted(perm[n_tune : n_tune + n_check])
+    taken = set(tune) | set(check)
+    rest = [u for u, s in enumerate(sequences) if len(s) >= 2 and u not in taken]
+    return Slices(rest, tune, check)
 
 
 @dataclass
 class FittedStage:
-    """The fitted sources with their fusion weights, and how they were obtained."""
+    """The fitted sources with their fusion weights, and how they were obtained.
+
+    ``sasrec`` is the trained SASRec even when validation gave it no weight (the benchmark
+    reports it as a baseline); ``slices`` is None when the fit came from the cache."""
 
     fused: FusedCandidates
     info: dict[str, Any] = field(default_factory=dict)
+    sasrec: Any = None
+    slices: Slices | None = None
 
     @property
     def weights(self) -> dict[str, float]:
@@ -127,13 +179,16 @@ def _count_sources() -> list[tuple[str, CandidateSource]]:
             ("popularity", Popularity())]  # fmt: skip
 
 
-def _sasrec_config(config: StageConfig) -> Any:
+def _sasrec_config(config: StageConfig, n_events: int) -> Any:
     from bot.recsys.sasrec import SASRecConfig
 
     return SASRecConfig(
         max_epochs=config.sasrec_max_epochs,
-        time_budget_s=config.sasrec_budget_s,
-        patience=5,
+        time_budget_s=config.sasrec_budget(n_events),
+        patience=config.sasrec_patience,
+        lr=config.sasrec_lr,
+        dropout=config.sasrec_dropout,
+        num_threads=config.sasrec_threads,
         seed=config.seed,
     )
 
@@ -185,39 +240,90 @@ def drop_stale(root: Path | None, keep: str | None) -> list[str]:
     return dropped
 
 
+def _train_sasrec(sequences: Sequence[Sequence[str]], slices: Slices, config: StageConfig) -> Any:
+    """A SASRec trained on every sequence minus its last item; only the SASRec slice's last
+    items choose the epoch, so the fusion's tuning and check targets stay unseen."""
+    from bot.recsys.sasrec import train_sasrec
+
+    chooses = set(slices.sasrec)
+    train = [list(s[:-1]) for s in sequences]
+    valid = [s[-1] if u in chooses else None for u, s in enumerate(sequences)]
+    catalogue = sorted({i for s in sequences for i in s})
+    n_events = sum(max(len(s) - 1, 0) for s in sequences)
+    return train_sasrec(train, valid, catalogue, _sasrec_config(config, n_events))
+
+
+def _lists(
+    fused: FusedCandidates, sasrec: Any, histories: list[list[str]], depth: int
+) -> list[dict[str, list[str]]]:
+    """Each source's top ``depth`` per history, history excluded (as the product ranks)."""
+    excludes = [set(h) for h in histories]
+    out: list[dict[str, list[str]]] = [{} for _ in histories]
+    for name, src in fused.sources.items():
+        if name == "sequential":
+            rows = sasrec.recommend(histories, depth, excludes)
+        else:
+            rows = [src.candidates(h, depth, ex) for h, ex in zip(histories, excludes, strict=True)]
+        for per, row in zip(out, rows, strict=True):
+            per[name] = [i for i, _s in row]
+    return out
+
+
+def _normalised(weights: Mapping[str, float]) -> dict[str, float]:
+    total = sum(weights.values())
+    return {n: w / total for n, w in weights.items()} if total > 0 else dict(weights)
+
+
 def _tune(
     fused: FusedCandidates,
     sequences: Sequence[Sequence[str]],
+    slices: Slices,
     config: StageConfig,
     sasrec: Any,
-) -> tuple[dict[str, float], float, float, int]:
-    """Leave-last-out validation: sources see every sequence but its last item, which each
-    sampled user's earlier items must predict (history excluded, as the product ranks).
-    Returns the tuned weights, their NDCG@10, the default weights' NDCG@10 and the users."""
-    users = [s for s in sequences if len(s) >= 3]
-    rng = np.random.default_rng(config.seed)
-    pick = sorted(rng.choice(len(users), min(config.tune_users, len(users)), replace=False))
-    hists = [list(users[i][:-1]) for i in pick]
-    targets = [users[i][-1] for i in pick]
-    excludes = [set(h) for h in hists]
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Tune on the tuning slice, shrink toward equal weights, then let the held-out check
+    slice choose: the best of the fixed mix without SASRec, the fixed mix and the shrunk tuned
+    mix (ties to the earlier), unless one source alone beats it. Returns the weights and
+    a record of every score."""
     depth = config.tune_depth
-    lists: list[dict[str, list[str]]] = [{} for _ in hists]
-    for name, src in fused.sources.items():
-        if name == "sequential":
-            rows = sasrec.recommend(hists, depth, excludes)
-        else:
-            rows = [src.candidates(h, depth, ex) for h, ex in zip(hists, excludes, strict=True)]
-        for per, row in zip(lists, rows, strict=True):
-            per[name] = [i for i, _s in row]
-    defaults = dict(fused.weights)
-    # A one-point grid scores the default weights on the same users.
-    _w, default_ndcg = tune_weights(fused, lists, targets, {"transitions": [1.0]}, k=10)
+    users = slices.tune + slices.check
+    lists = _lists(fused, sasrec, [list(sequences[u][:-1]) for u in users], depth)
+    targets = [sequences[u][-1] for u in users]
+    n_tune = len(slices.tune)
+    t_lists, t_targets = lists[:n_tune], targets[:n_tune]
+    c_lists, c_targets = lists[n_tune:], targets[n_tune:]
+    fixed = dict(fused.weights)
     grid = {n: v for n, v in GRID.items() if n in fused.sources}
-    weights, ndcg = tune_weights(fused, lists, targets, grid, k=10)
-    if ndcg < default_ndcg * (1 + config.tune_min_gain):
-        weights = defaults
-    fused.weights = dict(weights)
-    return weights, ndcg, default_ndcg, len(pick)
+    tuned, tune_ndcg = tune_weights(fused, t_lists, t_targets, grid, k=10)
+    share = n_tune / (n_tune + config.shrink_users) if n_tune else 0.0
+    equal = 1.0 / len(fused.sources)
+    shrunk = {
+        n: share * w + (1 - share) * equal for n, w in _normalised(tuned).items()
+    }  # fmt: skip
+    # Ties go to the simpler mix: the fixed one without SASRec, the fixed one, then tuned.
+    options: dict[str, dict[str, float]] = {}
+    if "sequential" in fused.sources:  # SASRec earns its place by measurement, not by size
+        options["fixed without SASRec"] = {**fixed, "sequential": 0.0}
+    options |= {"fixed": fixed, "tuned": shrunk}
+    mixes = list(options)
+    options |= {f"only {n}": {m: float(m == n) for m in fused.sources} for n in fused.sources}
+    names = list(options)
+    check = fusion_ndcg(fused, c_lists, c_targets, [options[n] for n in names], k=10)
+    scores = dict(zip(names, (float(x) for x in check), strict=True))
+    mix = max(mixes, key=lambda n: scores[n])  # the first best
+    single = max((n for n in names if n.startswith("only ")), key=lambda n: scores[n])
+    chosen = single if scores[single] > scores[mix] else mix
+    record = {
+        "tuned_weights": tuned,
+        "tune_ndcg10": round(tune_ndcg, 4),
+        "shrink_share": round(share, 3),
+        "shrunk_weights": {n: round(w, 4) for n, w in shrunk.items()},
+        "check_ndcg10": {n: round(v, 4) for n, v in scores.items()},
+        "weights_from": chosen,
+        "tune_users": n_tune,
+        "check_users": len(c_targets),
+    }
+    return dict(options[chosen]), record
 
 
 def _semantic(item_vectors: Callable[[], Mapping[str, np.ndarray]]) -> SemanticNeighbours:
@@ -243,10 +349,15 @@ def fit_stage(
 ) -> FittedStage:
     """Fit the candidate stage on users' ordered item sequences (one list per user).
 
-    ``cache_root`` (a folder next to the store) keeps the SASRec and the tuned weights between
+    With at least ``config.tune_min_users`` users of >= 3 items, a SASRec is trained and the
+    fusion weights are chosen on disjoint validation slices (:func:`validation_slices`); the
+    SASRec serves only where that measurement gives it weight, at any store size. Fewer users:
+    the fixed mix of the count sources.
+
+    ``cache_root`` (a folder next to the store) keeps the SASRec and the chosen weights between
     runs; None disables caching. Weights are rescaled to the fixed mix's total weight.
     ``item_vectors`` (called only when needed) gives the item embeddings for the semantic
-    source, which joins the tuning and serves only with a tuned weight above 0.
+    source, which joins the tuning and serves only with a chosen weight above 0.
     """
     config = config or StageConfig()
     # rrf_k 9: an item at 0-based rank r earns w / (r + 10), the discount the pipeline used.
@@ -254,7 +365,6 @@ def fit_stage(
     t0 = time.perf_counter()
     n_seq = sum(1 for s in sequences if len(s) >= 3)
     key = sequences_key(sequences, config)
-    use_sasrec = n_seq >= config.sasrec_min_users
     tune = n_seq >= config.tune_min_users
     info: dict[str, Any] = {"users_with_sequences": n_seq, "key": key, "cached": False}
 
@@ -265,12 +375,14 @@ def fit_stage(
             log.info("dropped %d stale candidate-stage fit(s) under %s", len(dropped), cache_root)
     sources = _count_sources()
     sasrec = None
+    slices: Slices | None = None
     semantic: SemanticNeighbours | None = None
     if cached is not None:
         meta, sasrec = cached
         weights = {n: float(w) for n, w in meta["weights"].items()}
         info.update(meta.get("info", {}), cached=True)
     elif tune:
+        slices = validation_slices(sequences, config)
         # Validation fit: every source sees each sequence minus its last item.
         heads = [list(s[:-1]) if len(s) >= 3 else list(s) for s in sequences]
         for _n, src in sources:
@@ -278,29 +390,22 @@ def fit_stage(
         named: list[tuple[str, CandidateSource, float]] = [
             (n, s, DEFAULT_WEIGHTS[n]) for n, s in sources
         ]
-        if use_sasrec:
-            seq_src = SequentialModel(config=_sasrec_config(config))
-            t1 = time.perf_counter()
-            seq_src.fit(sequences)  # trains on s[:-1], early-stops on s[-1]
-            sasrec = seq_src.model
-            info["sasrec_train_s"] = round(time.perf_counter() - t1, 2)
-            info["sasrec_epochs"] = len(sasrec.log) if sasrec is not None else 0
-            named.append(("sequential", seq_src, SEQUENTIAL_DEFAULT))
-        if config.semantic and item_vectors is not None:
+        if config.semantic and item_vectors is not None:  # before the long part: fail early
             semantic = _semantic(item_vectors)
+        if config.sasrec:
+            t1 = time.perf_counter()
+            sasrec = _train_sasrec(sequences, slices, config)
+            info["sasrec_train_s"] = round(time.perf_counter() - t1, 2)
+            info["sasrec_epochs"] = len(sasrec.log)
+            info["sasrec_valid_users"] = len(slices.sasrec)
+            named.append(("sequential", SequentialModel(sasrec), SEQUENTIAL_DEFAULT))
+        if semantic is not None:
             named.append(("semantic", semantic, SEMANTIC_DEFAULT))
         fused = FusedCandidates(named, fusion)
-        tuned, ndcg, default_ndcg, n_tune = _tune(fused, sequences, config, sasrec)
-        weights = _rescale(tuned)
-        info.update(
-            tuned_weights=tuned,
-            valid_ndcg10=round(float(ndcg), 4),
-            default_valid_ndcg10=round(float(default_ndcg), 4),
-            weights_from="tuned"
-            if ndcg >= default_ndcg * (1 + config.tune_min_gain)
-            else "default",
-            tune_users=n_tune,
-        )
+        chosen, record = _tune(fused, sequences, slices, config, sasrec)
+        weights = _rescale(chosen)
+        info.update(record)
+        info["sasrec_serves"] = weights.get("sequential", 0.0) > 0
         if cache_root is not None:
             _write_cache(
                 cache_root, key, {"weights": weights, "sasrec": sasrec is not None, "info": info},
@@ -320,4 +425,4 @@ def fit_stage(
         # content-based, nothing fitted: the tuning's source serves as is (vectors read once)
         final.append(("semantic", semantic or _semantic(item_vectors), weights["semantic"]))
     info["fit_s"] = round(time.perf_counter() - t0, 2)
-    return FittedStage(FusedCandidates(final, fusion), info)
+    return FittedStage(FusedCandidates(final, fusion), info, sasrec, slices)
