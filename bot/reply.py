@@ -28,6 +28,7 @@ INTENTS: tuple[str, ...] = (
     "unclear",
     "compare",
     "unsupported_language",
+    "lift_preference",
 )
 
 

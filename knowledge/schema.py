@@ -31,7 +31,10 @@ __all__ = [
 
 EventKind = Literal["purchase", "review", "feedback"]
 EVENT_KINDS: tuple[str, ...] = ("purchase", "review", "feedback")
-FEEDBACK_KINDS: tuple[str, ...] = ("not_interested", "owned", "thumbs_up", "thumbs_down", "bought")
+# "allow": the customer lifted the preferences read from their review of this item
+FEEDBACK_KINDS: tuple[str, ...] = (
+    "not_interested", "owned", "thumbs_up", "thumbs_down", "bought", "allow",
+)  # fmt: skip
 # Longer review/description text is refused by ingest (reported per row), not truncated silently.
 MAX_TEXT_CHARS = 20_000
 # One customer-id rule for ingest and serving: what ingest stores, the server can export and

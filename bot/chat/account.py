@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from bot.chat.context import Context, Handler, Turn
+from bot.chat.context import Context, Handler, Turn, record_feedback
 from bot.chat.profile import profile_summary
 from bot.reply import Reply
 
@@ -14,9 +14,48 @@ __all__ = ["HANDLERS", "profile", "export", "forget"]
 
 
 def profile(ctx: Context, user_id: str) -> Reply:
-    """What we know about ``user_id``, from their own events only."""
-    text, data = profile_summary(ctx.pipeline.view(user_id), ctx.items)
+    """What we know about ``user_id``, from their own events only, with the preferences their
+    reviews stated and where each came from."""
+    view = ctx.pipeline.view(user_id)
+    text, data = profile_summary(view, ctx.items)
+    prefs = ctx.preferences(view)
+    if prefs:
+        text += (
+            "\nFrom your reviews, I leave out: "
+            + "; ".join(p.describe(ctx.items) for p in prefs[:5])
+            + ". Say \u201cyou can suggest X again\u201d to lift one."
+        )
+    data["preferences"] = [p.to_dict() for p in prefs]
     return Reply(text=text, intent="profile", data=data)
+
+
+def on_lift_preference(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
+    """ "You can suggest Pelle again": lift the review-derived preferences that name it."""
+    what = (turn.request.extras.get("lift") or "").lower().strip()
+    prefs = [
+        p for p in ctx.preferences(turn.view)
+        if what and (what in p.value.lower() or p.value.lower() in what)
+    ]  # fmt: skip
+    if not prefs:
+        text = (
+            f"I don't have a preference about \u201c{what}\u201d from your reviews."
+            if what
+            else "Which preference should I lift? Ask \u201cwhat do you know about me?\u201d to see them."
+        )
+        yield text
+        yield Reply(text=text, intent="feedback")
+        return
+    events = [record_feedback(ctx, turn.user_id, p.item_id, "allow") for p in prefs]
+    turn.state.recorded = (turn.state.recorded + [e.event_id for e in events])[-20:]
+    text = (
+        "Done: I'll suggest "
+        + ", ".join(p.value for p in prefs)
+        + " again (that came from "
+        + "; ".join(p.describe(ctx.items) for p in prefs)
+        + "). Say \u201cundo\u201d to keep leaving it out."
+    )
+    yield text
+    yield Reply(text=text, intent="feedback", data={"lifted": [p.to_dict() for p in prefs]})
 
 
 def export(ctx: Context, user_id: str) -> dict[str, Any]:
@@ -64,4 +103,8 @@ def on_forget(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     yield Reply(text=text, intent="forget", data={"confirm_required": True})
 
 
-HANDLERS: dict[str, Handler] = {"profile": on_profile, "forget": on_forget}
+HANDLERS: dict[str, Handler] = {
+    "profile": on_profile,
+    "forget": on_forget,
+    "lift_preference": on_lift_preference,
+}

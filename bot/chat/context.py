@@ -20,6 +20,7 @@ from bot.chat.state import DialogueState
 from bot.recsys.catalog import CatalogIndex
 from bot.recsys.history import UserView
 from bot.recsys.pipeline import RecommendationPipeline
+from bot.recsys.preferences import Preference, review_preferences
 from bot.reply import Reply
 from bot.tasks.need import NeedPredictor
 from knowledge.schema import FEEDBACK_KINDS, Event, Item
@@ -42,6 +43,12 @@ class Context:
     @property
     def items(self) -> dict[str, Item]:
         return self.pipeline.items
+
+    def preferences(self, view: UserView) -> list[Preference]:
+        """What this customer's own reviews say to avoid (with the review each came from)."""
+        return review_preferences(
+            view, self.items, self.catalog.attribute_words, self.catalog.brand_map
+        )
 
     def find_item(self, text: str, among: list[str] | None = None) -> Item | None:
         """Resolve a loosely named item: exact id or title, best word overlap among ``among``

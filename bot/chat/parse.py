@@ -86,6 +86,14 @@ _PICK_VERB = re.compile(
     r"(?i)\b(?:would|could|can|do|will|should)\s+you\s+(?:pick|choose|suggest|recommend)\b"
     r"|\bpick\s+(?:out\s+)?(?:something\s+)?for\s+me\b"
 )
+_LIFT = re.compile(
+    r"\b(?:you can|feel free to|go ahead and|please)?\s*(?:suggest|show|recommend|include)\s+"
+    r"([\w&' -]{2,40}?)\s+again\b"
+    r"|\bi'?m (?:fine|ok|okay|good) with ([\w&' -]{2,40}?)(?: now| again)?[.!]?$"
+    r"|\b(?:forget|remove|drop|clear|lift) (?:my |the )?(?:preference|dislike|allergy|note) "
+    r"(?:about|for|of|on|to) ([\w&' -]{2,40})",
+    re.I,
+)
 _REQUEST_SHAPE = re.compile(
     r"\b(?:anything|something|stuff|products?|items?|ideas?)\s+(?:for|to|that|with)\b"
     r"|\bdo you (?:have|sell|carry|stock)\b|\bgot any\b|\bi need\b|\bi'?m (?:looking|after)\b"
@@ -241,8 +249,12 @@ class RuleParser:
         intent, rule = routed.intent, routed.rule
         facts = fact_phrases(message)
         referent = bool(_REFERENT.search(message)) and bool(state.last_list or state.last_item)
+        lift = _LIFT.search(message)
         if _UNDO.search(message) and state.recorded:
             intent, rule = "undo", "undo"
+        elif lift:
+            intent, rule = "lift_preference", "lift preference"
+            slots = replace(slots, extras={"lift": next(g for g in lift.groups() if g)})
         elif _COMPARE.search(message) and (state.last_list or slots.has_need):
             intent, rule = "compare", "compare"
         elif _ORDER_Q.search(message):

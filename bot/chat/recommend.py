@@ -15,6 +15,7 @@ from bot.chat.context import Context, Handler, Turn, record_feedback
 from bot.chat.items import ordinal_item, referenced_item
 from bot.recsys.catalog import query_from
 from bot.recsys.constraints import Constraints
+from bot.recsys.preferences import preference_constraints
 from bot.reply import Recommendation, Reply
 from knowledge.schema import Item
 
@@ -106,9 +107,21 @@ def recommend(
     predicted = None
     if ctx.need is not None and not view.is_new and not query and anchor is None and personal:
         predicted = ctx.need.predict(view, ctx.items)
+    # what the customer's own reviews said to avoid applies to every list, unless they ask
+    # for it by name now
+    prefs = [
+        p for p in ctx.preferences(view)
+        if not (p.kind == "avoid_brand" and p.value in constraints.brands)
+    ]  # fmt: skip
+    terms, brands = preference_constraints(prefs)
+    applied = replace(
+        constraints,
+        avoid=tuple(dict.fromkeys(constraints.avoid + terms)),
+        exclude_brands=tuple(dict.fromkeys(constraints.exclude_brands + brands)),
+    )
     recs, need, timings = ctx.pipeline.recommend(
         view,
-        constraints,
+        applied,
         query=query,
         exclude=exclude or set(),
         anchor=anchor,
@@ -131,11 +144,13 @@ def recommend(
         data["not_carried"] = list(turn.request.not_carried)
     if turn.request.facts:
         data["facts"] = list(turn.request.facts)
+    if prefs:
+        data["preferences"] = [p.to_dict() for p in prefs]
     dept = _department(ctx, turn)
     if not recs and request_only and dept and not constraints.categories:
         # nothing of the kind asked for meets the conditions: the same conditions within its
         # department ("nothing cheaper in yoga mats; cheaper in Yoga: ...")
-        wider = replace(constraints, categories=(dept,))
+        wider = replace(applied, categories=(dept,))
         recs, need, timings = ctx.pipeline.recommend(
             view, wider, exclude=exclude or set(), diversity=diversity, personal=personal,
             request_only=False,
@@ -153,6 +168,10 @@ def recommend(
         )
         return
     turn.state.show([r.item_id for r in recs], [r.price for r in recs])
+    if prefs:
+        said = "; ".join(p.describe(ctx.items) for p in prefs[:2])
+        intro = intro + f"\n(Leaving out what your reviews ruled out: {said}.)"
+        yield f"(Leaving out what your reviews ruled out: {said}.)\n"
     if request_only:
         cats = [r.category for r in recs if r.category]
         tops = [ctx.items[r.item_id].categories[0] for r in recs if ctx.items[r.item_id].categories]
@@ -178,6 +197,8 @@ def _nothing_found(ctx: Context, constraints: Constraints, query: str) -> str:
     parts = []
     if query:
         parts.append(f"I couldn't find anything in our catalog that matches \u201c{query}\u201d")
+    elif constraints.is_empty():
+        return "I don't have a good suggestion right now. Tell me what you're looking for?"
     else:
         parts.append("I couldn't find anything that meets all of your conditions")
     conds = []

@@ -100,6 +100,11 @@ class CatalogIndex:
             self.item_words[it.item_id] = words
             self.attribute_words |= words
 
+    @property
+    def brand_map(self) -> dict[str, str]:
+        """Lower-case brand -> the catalog's spelling."""
+        return self._spelling
+
     def brand_spelling(self, name: str) -> str:
         """A brand as the catalog spells it ("pelle" -> "Pelle")."""
         return self._spelling.get(name.strip().lower(), name.strip())
