@@ -98,6 +98,31 @@ def test_history_is_used(app_server: RunningServer) -> None:
     assert second.json()["constraints"].get("max_price") == 10.0
 
 
+def test_dialogue_state_travels_with_replies(app_server: RunningServer) -> None:
+    """The state comes back in every reply and is accepted back; a plain OpenAI client that
+    sends only the messages still gets working follow-ups."""
+    first = post(app_server, "/api/recommend", {"message": "something under $10 please"}).json()
+    assert first["state"]["constraints"]["max_price"] == 10.0 and first["state"]["last_list"]
+    follow = post(
+        app_server, "/api/recommend", {"message": "another option", "state": first["state"]}
+    )
+    assert follow.status_code == 200 and follow.json()["constraints"]["max_price"] == 10.0
+    bad = post(app_server, "/api/recommend", {"message": "more", "state": {"last_list": 3}})
+    assert bad.status_code == 400 and "state.last_list" in bad.json()["error"]["message"]
+    chat = post(app_server, "/v1/chat/completions",
+                {"messages": [{"role": "user", "content": "hair care please"}]}).json()  # fmt: skip
+    shown = chat["nextneed"]["state"]["last_list"]
+    assert len(shown) >= 2
+    plain = [
+        {"role": "user", "content": "hair care please"},
+        {"role": "assistant", "content": chat["choices"][0]["message"]["content"]},
+        {"role": "user", "content": "compare the first two"},
+    ]
+    compared = post(app_server, "/v1/chat/completions", {"messages": plain}).json()["nextneed"]
+    assert compared["intent"] == "compare"
+    assert [r["item_id"] for r in compared["data"]["compared"]] == shown[:2]
+
+
 def test_json_endpoints(app_server: RunningServer) -> None:
     rec = post(app_server, "/api/recommend", {}).json()
     assert rec["intent"] == "recommend" and rec["recommendations"]
@@ -287,7 +312,7 @@ def test_config_validation() -> None:
 
     with pytest.raises(ConfigError, match="max_concurrency"):
         ServerConfig(max_concurrency=0)
-    with pytest.raises(ConfigError, match="at least 8"):
+    with pytest.raises(ConfigError, match="at least 16"):
         ServerConfig(api_keys={"short": "alice"})
 
 

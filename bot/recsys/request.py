@@ -78,7 +78,7 @@ class RequestMatcher:
     def head(self, item: Item) -> str:
         """The stem of the item's head noun: the last word of its name ("Flowfit 6 mm Yoga
         Mat" -> "mat", "Mat Cleaning Spray" -> "spray")."""
-        name = re.split(r",| - ", item.title.lower())[0]
+        name = re.split(r",| - | for | with | by | in ", item.title.lower())[0]
         words = re.findall(r"[a-z]+", name)
         return stem(words[-1]) if words else ""
 
@@ -94,7 +94,7 @@ class RequestMatcher:
         word is the head noun of the item's name (its last word before any comma or dash) and
         every other word is in the title. Dog treats are not a dog."""
         stems = [stem(w) for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _STOP]
-        name = re.split(r",| - ", item.title.lower())[0]
+        name = re.split(r",| - | for | with | by | in ", item.title.lower())[0]
         words = [stem(w) for w in re.findall(r"[a-z]+", name)]
         if not stems or not words:
             return False
