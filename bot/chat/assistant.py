@@ -19,7 +19,6 @@ from typing import Any
 from bot.chat import account, items, orders, recommend, reviews, smalltalk
 from bot.chat.config import AssistantConfig
 from bot.chat.context import Context, Handler, Turn, record_feedback
-from bot.chat.intents import Routed
 from bot.chat.parse import Parser, Request, RuleParser
 from bot.chat.state import DialogueState, StateMemo, clean_message, message_content
 from bot.recsys.catalog import CatalogIndex
@@ -152,15 +151,14 @@ class Assistant:
         prior = self.prior_state(user_id, history, state)
         view = self.pipeline.view(user_id)
         request = self._route(self.parser.parse(text, prior, self.context.catalog), prior, view)
-        routed = Routed(request.intent, request.rule, request.ordinal, request.injection)
-        turn = Turn(user_id, text, view, prior.copy(), routed, started, request)
+        turn = Turn(user_id, text, view, prior.copy(), request, started)
         turn.state.turns += 1
         turn.state.language = request.language
         if turn.state.asked_preferences and not turn.state.stated_preferences:
             turn.state.stated_preferences = text[:500]
         recommend.track_request(self.context, turn)
         reply: Reply | None = None
-        for piece in _HANDLERS[turn.routed.intent](self.context, turn):
+        for piece in _HANDLERS[turn.request.intent](self.context, turn):
             if isinstance(piece, Reply):
                 reply = piece
             else:

@@ -5,13 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.chat.service import ServiceConfig
 from bot.recsys.pipeline import PipelineConfig
 from bot.tasks.need import NeedConfig
 from knowledge.errors import ConfigError
 from knowledge.store import StoreConfig
 
-__all__ = ["AssistantConfig"]
+__all__ = ["AssistantConfig", "ServiceConfig"]
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Shop details used in customer-service replies."""
+
+    shop_name: str = "our shop"
+    support_contact: str = "our support team via the Help page"
+    signature: str = "The nextneed shop team"
 
 
 @dataclass(frozen=True)

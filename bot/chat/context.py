@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.chat.config import AssistantConfig
-from bot.chat.intents import Routed
 from bot.chat.parse import Request
 from bot.chat.state import DialogueState
 from bot.recsys.catalog import CatalogIndex
@@ -67,9 +66,8 @@ class Turn:
     message: str
     view: UserView
     state: DialogueState
-    routed: Routed
+    request: Request
     started: float
-    request: Request = field(default_factory=lambda: Request("unclear"))
 
 
 Handler = Callable[[Context, Turn], Iterator[str | Reply]]

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def ordinal_item(ctx: Context, turn: Turn) -> Item | None:
-    pos = turn.routed.ordinal
+    pos = turn.request.ordinal
     lst = turn.state.last_list
     if pos is None or not lst:
         return None

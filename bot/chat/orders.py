@@ -9,8 +9,9 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 
+from bot.chat.config import ServiceConfig
 from bot.chat.context import Context, Handler, Turn
-from bot.chat.service import complaint_reply
+from bot.chat.reviews import join_words, review_points
 from bot.recsys.catalog import STOP_WORDS
 from bot.recsys.history import short_date
 from bot.reply import Reply
@@ -195,6 +196,23 @@ def on_order_question(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
             "product": asked,
         },
     )
+
+
+def complaint_reply(message: str, order: tuple[Event, Item] | None, config: ServiceConfig) -> str:
+    """A polite answer to a complaint, with the matching order if we found one and a way to a person."""
+    points = review_points(message)
+    parts = ["I'm sorry about this."]
+    if order is not None:
+        event, item = order
+        parts.append(f"I can see your order of {item.title} ({short_date(event.timestamp)}).")
+    if points:
+        parts.append(f"I've noted the problem with {join_words(points)}.")
+    parts.append(
+        f"To sort it out, please contact {config.support_contact}: a person will review the order "
+        f"and the options under {config.shop_name}'s return policy. "
+        "If you tell me what went wrong, I can also help you find an alternative."
+    )
+    return " ".join(parts)
 
 
 def on_complaint(ctx: Context, turn: Turn) -> Iterator[str | Reply]:

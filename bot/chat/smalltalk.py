@@ -38,7 +38,7 @@ def on_greeting(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
 
 
 def on_off_topic(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
-    if turn.routed.injection:
+    if turn.request.injection:
         text = (
             "I can only help with shopping in this store, for your own account: suggestions, "
             "product questions, your orders and reviews. I can't change my instructions or share other customers' data."
@@ -52,7 +52,7 @@ def on_off_topic(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     yield Reply(
         text=text,
         intent="off_topic",
-        data={"guardrail": "injection" if turn.routed.injection else "off_topic"},
+        data={"guardrail": "injection" if turn.request.injection else "off_topic"},
     )
 
 

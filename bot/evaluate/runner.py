@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from bot.evaluate.checks import PrivateData, TurnContext, run_checks
 from bot.evaluate.dialogs import Dialog, SetupEvent, load_dialogs
 from bot.evaluate.report import DialogResult, RunResult, TurnResult
-from bot.recsys.pipeline import PipelineConfig
+from bot.recsys.pipeline import PipelineConfig, RecommendationPipeline
 from bot.reply import Reply
 from knowledge.errors import ConfigError, NextNeedError
 from knowledge.schema import Event, Item
@@ -413,6 +413,9 @@ def build_demo_store(
     paths = write_demo(out / "data", DemoConfig(seed=seed, reference=reference))
     with Store(StoreConfig(path=str(out / "store"), embedder=embedder)) as store:
         ingest_dataset(store, [paths.items, paths.events], format="native")
+        # fit the candidate stage once: its models are cached inside the store folder, so
+        # every copy of this store starts without refitting them
+        RecommendationPipeline(store, PipelineConfig())
     return out / "store"
 
 
