@@ -1,7 +1,8 @@
 """Serve nextneed: the web chat at / and the embedding API (/v1, /api) on one server.
 
 python app.py --store .nextneed/demo-store                     # demo: pick any customer
-python app.py --mode shop --auth alice:pw --api-key KEY=alice  # shop: login and API keys
+python app.py --mode shop --auth-file logins --api-key-file keys  # shop: login and API keys
+(--auth/--api-key need --mode shop; secrets also from NEXTNEED_AUTH / NEXTNEED_API_KEYS)
 python app.py --config shop.toml                               # settings from a file
 """
 
@@ -40,6 +41,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="accept X-User-Id without a key (default in demo mode)")  # fmt: skip
     p.add_argument("--trust-proxy-header", action="store_true", default=None,
                    help="web UI user from X-Forwarded-User (set by your reverse proxy)")  # fmt: skip
+    p.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                   help="the proxy's address or network (needed by --trust-proxy-header)")  # fmt: skip
+    p.add_argument("--api-key-file", help="KEY=USER lines (instead of --api-key, seen in ps)")
+    p.add_argument("--auth-file", help="USER:PASSWORD lines (instead of --auth, seen in ps)")
+    p.add_argument("--cors-origin", action="append", default=[], help="a site that may use the API")  # fmt: skip
+    p.add_argument("--allowed-host", action="append", default=[],
+                   help="a Host name to serve (demo default: localhost names only)")  # fmt: skip
     p.add_argument("--max-concurrency", type=int, default=None)
     p.add_argument("--heap-arenas", type=int, default=DEFAULT_HEAP_ARENAS,
                    help="cap on glibc malloc arenas (0 = glibc's default)")  # fmt: skip
@@ -52,17 +60,22 @@ def main(argv: list[str] | None = None) -> None:
     try:
         limit_heap_arenas(a.heap_arenas)  # before any worker thread exists
         from bot.serve import create_app, parse_api_keys, parse_logins
+        from bot.serve.config import read_secret_lines as lines
         from bot.serve.launch import load_config
 
-        keys = parse_api_keys(a.api_key) or None
+        keys = parse_api_keys(a.api_key + lines(a.api_key_file, "--api-key-file")) or None
+        logins = parse_logins(a.auth + lines(a.auth_file, "--auth-file")) or None
         cfg = load_config(a.config, {
             "store": {"path": a.store, "embedder": a.embedder},
             "model": {"model": a.model, "quantization": a.quantization, "adapter": a.adapter},
             "pipeline": {"rank_weight": a.rank_weight},
             "assistant": {"llm_base_url": a.llm_base_url, "llm_model": a.llm_model},
-            "server": {"mode": a.mode, "api_keys": keys, "auth": parse_logins(a.auth) or None,
+            "server": {"mode": a.mode, "api_keys": keys, "auth": logins,
                        "trust_user_header": a.trust_user_header, "max_concurrency": a.max_concurrency,
-                       "trust_proxy_header": a.trust_proxy_header},
+                       "trust_proxy_header": a.trust_proxy_header,
+                       "trusted_proxies": tuple(a.trusted_proxy) or None,
+                       "cors_origins": tuple(a.cors_origin) or None,
+                       "allowed_hosts": tuple(a.allowed_host) or None},
         })  # fmt: skip
         from bot.chat.assistant import Assistant
 
@@ -73,8 +86,10 @@ def main(argv: list[str] | None = None) -> None:
 
     # keep idle connections longer than uvicorn's 5 s: a help-desk client that waited out a
     # busy answer must not find its keep-alive connection closed under it
+    # proxy_headers=False: the client address is the socket's, never X-Forwarded-For (the proxy
+    # trust check and the per-address limits rely on it)
     uvicorn.run(create_app(assistant, cfg.server), host=a.host, port=a.port,
-                log_level="info", timeout_keep_alive=30)  # fmt: skip
+                log_level="info", timeout_keep_alive=30, proxy_headers=False)  # fmt: skip
 
 
 if __name__ == "__main__":

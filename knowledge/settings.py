@@ -33,6 +33,8 @@ class EnvSettings(BaseSettings):
     llm_base_url: str | None = Field(None, description="an OpenAI-compatible model server")
     llm_model: str = "nextneed"
     llm_api_key: str | None = None
+    api_keys: str | None = Field(None, description="server API keys, KEY=USER, comma-separated")
+    auth: str | None = Field(None, description="web logins, USER:PASSWORD, comma-separated")
 
 
 def env_settings() -> EnvSettings:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.chat.config import AssistantConfig
-from bot.serve.config import ServerConfig
+from bot.serve.config import ServerConfig, parse_api_keys, parse_logins
 from knowledge.errors import ConfigError
 from knowledge.settings import env_settings
 from knowledge.store_config import StoreConfig
@@ -125,6 +125,14 @@ def load_config(
         f"{where} [assistant]",
     )
     srv = data["server"]
+    # secrets from the environment rather than flags (flags are visible in `ps`)
+    if not srv.get("api_keys") and env.api_keys:
+        srv["api_keys"] = parse_api_keys(env.api_keys.replace(",", " ").split())
+    if not srv.get("auth") and env.auth:
+        srv["auth"] = parse_logins(env.auth.replace(",", " ").split())
+    for name in ("trusted_proxies", "cors_origins", "allowed_hosts"):
+        if isinstance(srv.get(name), list):
+            srv[name] = tuple(srv[name])
     if "trust_user_header" not in srv:  # demo mode without API keys: X-User-Id names the user
         srv["trust_user_header"] = srv.get("mode", "demo") == "demo" and not srv.get("api_keys")
     if isinstance(srv.get("auth"), list):

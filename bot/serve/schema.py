@@ -16,6 +16,7 @@ from bot.reply import Reply
 
 __all__ = [
     "MAX_MESSAGE_CHARS",
+    "MAX_HISTORY_CHARS",
     "MAX_REVIEW_CHARS",
     "ErrorDetail",
     "ErrorResponse",
@@ -40,6 +41,7 @@ __all__ = [
 ]
 
 MAX_MESSAGE_CHARS = 2000  # AssistantConfig.max_message_chars
+MAX_HISTORY_CHARS = MAX_MESSAGE_CHARS * 4  # one earlier turn, in /api and /v1 alike
 MAX_REVIEW_CHARS = 2000
 # Tab, newline and carriage return are ordinary in pasted text; every other C0 control and DEL
 # is refused so nothing invisible reaches the prompt or the store (bot.chat.state.CONTROL_CHARS).
@@ -50,6 +52,13 @@ def _plain_text(value: str) -> str:
         raise ValueError("contains control characters; send plain text")
     if not value.strip():
         raise ValueError("is empty or only whitespace")
+    return value
+
+
+def _not_bool(value: Any) -> Any:
+    # strict=False lets "4" and 4 through, and also true (as 1): a rating is a number
+    if isinstance(value, bool):
+        raise ValueError("must be a number 1..5, not true/false")
     return value
 
 
@@ -78,7 +87,7 @@ class HistoryMessage(_Strict):
     """One earlier turn, OpenAI style."""
 
     role: Literal["user", "assistant"]
-    content: Annotated[str, Field(max_length=MAX_MESSAGE_CHARS * 4)]
+    content: Annotated[str, Field(max_length=MAX_HISTORY_CHARS)]
 
 
 class RecommendRequest(_Strict):
@@ -95,7 +104,9 @@ class ReviewReplyRequest(_Strict):
     review: Annotated[
         str, Field(strict=True, max_length=MAX_REVIEW_CHARS), AfterValidator(_plain_text)
     ]
-    rating: Annotated[float, Field(ge=1, le=5, strict=False)] | None = None
+    rating: Annotated[float, BeforeValidator(_not_bool), Field(ge=1, le=5, strict=False)] | None = (
+        None
+    )
     item_id: ItemRef | None = None
 
 

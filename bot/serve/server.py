@@ -6,8 +6,11 @@ here and only here: from the API key (a key -> user map), or from ``X-User-Id`` 
 is configured to trust it (demo mode, or a service key held by the shop's own backend). It is
 never read from a message or a request body.
 
-Assistant calls pass through a :class:`Gate` (a bounded semaphore shared with the web UI): when
-every slot stays busy beyond a short wait the caller gets 503 ``busy`` at once instead of a hang.
+Assistant calls pass through a :class:`Gate` (shared with the web UI, fair between callers):
+when every slot stays busy beyond a short wait the caller gets 503 ``busy`` at once instead of a
+hang. Everything a request must pass before any route runs (Host, body size, cross-origin
+writes, rate limits, security headers) is :class:`bot.serve.security.Guard`; docs/security.md
+has the threat model.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
@@ -32,7 +36,10 @@ from bot.chat.state import CONTROL_CHARS
 from bot.errors import AuthError, BusyError
 from bot.reply import Reply
 from bot.serve.config import Gate, ServerConfig
+from bot.serve.exports import ExportFiles
+from bot.serve.limits import FailureThrottle, TooManyRequestsError
 from bot.serve.schema import (
+    MAX_HISTORY_CHARS,
     MAX_MESSAGE_CHARS,
     ChatChoice,
     ChatChoiceMessage,
@@ -70,6 +77,7 @@ log = logging.getLogger(__name__)
 # ---- errors -------------------------------------------------------------------------------
 
 _STATUS: list[tuple[type[Exception], int, str]] = [
+    (TooManyRequestsError, 429, "rate_limited"),
     (BusyError, 503, "busy"),
     (AuthError, 401, "unauthorized"),
     (InputError, 400, "invalid_request"),
@@ -77,7 +85,14 @@ _STATUS: list[tuple[type[Exception], int, str]] = [
     (UnknownUserError, 404, "not_found"),
     (StoreUnavailableError, 503, "unavailable"),
 ]
-_HTTP_TYPES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
+_HTTP_TYPES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "invalid_request",
+    413: "invalid_request",
+}
 
 
 def _error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Any:
@@ -94,7 +109,9 @@ def _classify(exc: Exception) -> tuple[int, str, str]:
     return 500, "server_error", "internal error; the server log has the details"
 
 
-def _headers_for(status: int) -> dict[str, str] | None:
+def _headers_for(status: int, exc: Exception | None = None) -> dict[str, str] | None:
+    if isinstance(exc, TooManyRequestsError):
+        return {"Retry-After": str(exc.retry_after)}
     if status == 503:
         return {"Retry-After": "2"}
     if status == 401:
@@ -120,11 +137,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         kind = _HTTP_TYPES.get(exc.status_code, "error")
         return _error(exc.status_code, kind, str(exc.detail), _headers_for(exc.status_code))
 
-    async def _answer(_: Request, exc: Exception) -> Any:
+    async def _answer(request: Request, exc: Exception) -> Any:
         status, kind, message = _classify(exc)
-        if status >= 500 and status != 503:
+        # a body cut off by the Guard (413 already sent) surfaces here as a disconnect
+        if status >= 500 and status != 503 and not request.scope.get("nextneed.refused"):
             log.exception("request failed")
-        return _error(status, kind, message, _headers_for(status))
+        return _error(status, kind, message, _headers_for(status, exc))
 
     # nextneed's own errors are answered by ExceptionMiddleware; the handler for bare Exception
     # runs in Starlette's ServerErrorMiddleware, which re-raises after answering, so a 503 busy
@@ -138,9 +156,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is calling: ``user_id`` is None when no identity was given (allowed for some routes)."""
+    """Who is calling: ``user_id`` is None when no identity was given (allowed for some routes).
+    ``key`` is whom the fair gate serves: the customer, else the client's address."""
 
     user_id: str | None
+    key: str = ""
 
 
 def _bearer(request: Request) -> str | None:
@@ -149,16 +169,24 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def resolve_caller(config: ServerConfig, request: Request) -> Caller:
-    """The caller's user id from the API key or a trusted header; never from the body."""
+def resolve_caller(
+    config: ServerConfig, request: Request, failures: FailureThrottle | None = None
+) -> Caller:
+    """The caller's user id from the API key or a trusted header; never from the body.
+    Wrong keys count against the client's address in ``failures`` (429 once locked out)."""
     header_user = request.headers.get(config.user_header)
     if config.api_keys:
         token = _bearer(request)
+        address = request.client.host if request.client else "?"
+        if failures is not None and token is not None:
+            failures.check(address, "API keys")
         match = None
         for key, user in config.api_keys.items():
             if token is not None and hmac.compare_digest(key.encode(), token.encode()):
                 match = (key, user)
         if match is None:
+            if failures is not None and token is not None:
+                failures.fail(address)
             raise AuthError("a valid API key is required: send 'Authorization: Bearer <key>'")
         if match[1] is not None:
             if header_user and header_user != match[1]:
@@ -177,7 +205,9 @@ def resolve_caller(config: ServerConfig, request: Request) -> Caller:
 
 
 def _caller(request: Request) -> Caller:
-    return resolve_caller(request.app.state.config, request)
+    caller = resolve_caller(request.app.state.config, request, request.app.state.failures)
+    address = request.client.host if request.client else "?"
+    return Caller(caller.user_id, "user:" + caller.user_id if caller.user_id else "ip:" + address)
 
 
 CallerDep = Annotated[Caller, Depends(_caller)]
@@ -203,6 +233,14 @@ def _split_chat(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]
     turns = [(m.role, message_text(m)) for m in body.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1][0] != "user":
         raise InputError("messages must end with a user message")
+    for n, (_, text) in enumerate(turns[:-1]):
+        if len(text) > MAX_HISTORY_CHARS:
+            raise InputError(
+                f"messages[{n}] is {len(text)} characters long; the limit for earlier turns is "
+                f"{MAX_HISTORY_CHARS}"
+            )
+        if CONTROL_CHARS.search(text):
+            raise InputError(f"messages[{n}] contains control characters; send plain text")
     message = turns[-1][1]
     if not message.strip():
         raise InputError("the last user message is empty; type a question or request")
@@ -219,8 +257,19 @@ def _split_chat(body: ChatCompletionRequest) -> tuple[str, list[dict[str, str]]]
 def create_app(assistant: Assistant, config: ServerConfig | None = None) -> FastAPI:
     """The FastAPI app with the API routes and the Gradio chat mounted at ``/``."""
     config = config or ServerConfig()
-    gate = Gate(config.max_concurrency, config.busy_wait_s)
+    gate = Gate(config.max_concurrency, config.busy_wait_s, config.max_waiting_per_caller)
+    failures = FailureThrottle(config.login_max_failures, config.login_window_s)
+    exports = ExportFiles()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:  # exports never outlive the server (finding 5 of issue 21)
+            exports.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title=f"{config.title} API",
         version="1",
         description="Conversational next-need recommendations. Errors: `{error: {type, message}}`.",
@@ -229,10 +278,24 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
     app.state.assistant = assistant
     app.state.gate = gate
     app.state.config = config
+    app.state.failures = failures
+    app.state.exports = exports
     _install_error_handlers(app)
+    from bot.serve.security import Guard
 
-    def run(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        with gate.hold():
+    # CORS only for the configured origins, never with credentials; a parent CORSMiddleware
+    # also stops Gradio from reflecting any Origin with credentials (finding 2 of issue 21)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(config.cors_origins),
+        allow_credentials=False,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", config.user_header],
+    )
+    app.add_middleware(Guard, config=config, exports=exports, failures=failures)  # outermost
+
+    def run(who: Caller, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        with gate.hold(who.key):
             return fn(*args, **kwargs)
 
     @app.get("/health", response_model=HealthResponse, tags=["meta"])
@@ -257,19 +320,19 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         if body.stream:
             # Take a slot and compute the first piece before the response starts, so "busy" and
             # bad input are proper status codes rather than a stream cut short.
-            gate.acquire()
+            gate.acquire(who.key)
             try:
                 chunks = assistant.stream(user, message, history, body.nextneed_state)
                 first = next(chunks)
             except BaseException:
-                gate.release()
+                gate.release(who.key)
                 raise
             return StreamingResponse(
-                _sse(first, chunks, gate, ident, created, config.model_name),
+                _sse(first, chunks, gate, who.key, ident, created, config.model_name),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache"},
             )
-        reply = run(assistant.chat, user, message, history, body.nextneed_state)
+        reply = run(who, assistant.chat, user, message, history, body.nextneed_state)
         return ChatCompletionResponse(
             id=ident,
             created=created,
@@ -283,40 +346,55 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
         """Ranked next-need recommendations for the caller."""
         history = [h.model_dump() for h in body.history]
         user = _need_user(who, config)
-        return run(assistant.recommend, user, body.message or "", history, body.state)
+        return run(who, assistant.recommend, user, body.message or "", history, body.state)
 
     @app.post("/api/review-reply", response_model=Reply, tags=["api"])
     def review_reply(body: ReviewReplyRequest, who: CallerDep) -> Reply:
         """A customer-service reply to a review (the review is treated as data)."""
-        return run(assistant.review_reply, body.review, body.rating, body.item_id)
+        return run(who, assistant.review_reply, body.review, body.rating, body.item_id)
 
     @app.post("/api/describe", response_model=Reply, tags=["api"])
     def describe(body: DescribeRequest, who: CallerDep) -> Reply:
         """A grounded description of one item, personalised when the caller is known."""
-        return run(assistant.describe, body.item, who.user_id)
+        return run(who, assistant.describe, body.item, who.user_id)
 
     @app.post("/api/feedback", response_model=FeedbackResponse, tags=["api"])
     def feedback(body: FeedbackRequest, who: CallerDep) -> FeedbackResponse:
         """Record bought / not interested / owned / thumbs; used from the next turn on."""
         user = _need_user(who, config)
-        run(assistant.feedback, user, body.item_id, body.kind)
+        run(who, assistant.feedback, user, body.item_id, body.kind)
         return FeedbackResponse(user_id=user, item_id=body.item_id, kind=body.kind)
 
     @app.get("/api/profile", response_model=Reply, tags=["api"])
     def profile(who: CallerDep) -> Reply:
         """What the store knows about the caller, summarised."""
-        return run(assistant.profile, _need_user(who, config))
+        return run(who, assistant.profile, _need_user(who, config))
 
     @app.post("/api/forget", response_model=ForgetResponse, tags=["api"])
     def forget(body: ForgetRequest, who: CallerDep) -> ForgetResponse:
         """Delete every stored event of the caller (needs ``{"confirm": true}``)."""
         user = _need_user(who, config)
-        return ForgetResponse(user_id=user, deleted=run(assistant.forget, user))
+        exports.purge(user)
+        return ForgetResponse(user_id=user, deleted=run(who, assistant.forget, user))
 
     @app.get("/api/export", tags=["api"])
     def export(who: CallerDep) -> dict[str, Any]:
         """Everything stored about the caller, as JSON."""
-        return dict(run(assistant.export, _need_user(who, config)))
+        return dict(run(who, assistant.export, _need_user(who, config)))
+
+    @app.api_route(
+        "/api/{rest:path}",
+        methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
+        include_in_schema=False,
+    )
+    @app.api_route(
+        "/v1/{rest:path}",
+        methods=["GET", "POST", "PUT", "DELETE", "PATCH"],
+        include_in_schema=False,
+    )
+    def unknown(rest: str) -> Any:
+        # without these the web UI mounted at / answers unknown API paths in Gradio's shape
+        return _error(404, "not_found", "no such route; see /docs for the API")
 
     from bot.serve.ui import UIConfig, mount_ui
 
@@ -325,7 +403,13 @@ def create_app(assistant: Assistant, config: ServerConfig | None = None) -> Fast
 
 
 async def _sse(
-    first: Any, chunks: Iterator[Any], gate: Gate, ident: str, created: int, model: str
+    first: Any,
+    chunks: Iterator[Any],
+    gate: Gate,
+    key: str,
+    ident: str,
+    created: int,
+    model: str,
 ) -> AsyncIterator[str]:
     """OpenAI-style server-sent events; the gate is held until the stream ends or is dropped."""
 
@@ -362,5 +446,5 @@ async def _sse(
     finally:
         with contextlib.suppress(Exception):
             chunks.close()  # type: ignore[attr-defined]
-        gate.release()
+        gate.release(key)
     yield "data: [DONE]\n\n"

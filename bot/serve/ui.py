@@ -9,10 +9,8 @@ trusted proxy header) in shop mode. Nothing a user types can change it.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from bot.serve.config import Gate, ServerConfig  # noqa: E402
+from bot.serve.exports import ExportFiles  # noqa: E402
+from bot.serve.security import plain_text, proxy_user  # noqa: E402
 from knowledge.errors import ConfigError, NextNeedError  # noqa: E402
 
 if TYPE_CHECKING:
@@ -143,10 +143,13 @@ footer {display:none !important}
 class _Handlers:
     """Thin adapters from UI events to Assistant calls."""
 
-    def __init__(self, assistant: Assistant, gate: Gate, config: UIConfig) -> None:
+    def __init__(
+        self, assistant: Assistant, gate: Gate, config: UIConfig, exports: ExportFiles | None = None
+    ) -> None:
         self.assistant = assistant
         self.gate = gate
         self.config = config
+        self.exports = exports or ExportFiles()  # private, per server (bot.serve.exports)
 
     def user(self, picked: str | None, request: gr.Request | None) -> str:
         if self.config.server.mode == "shop":
@@ -184,6 +187,7 @@ class _Handlers:
         past = list(history or [])
         shown = [*past, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         skip_cards = [gr.skip()] * (1 + 2 * self.config.n_cards)
+        raw = ""
         try:
             self.gate.acquire()
         except NextNeedError as exc:  # busy: keep the typed message so the user can resend
@@ -194,11 +198,12 @@ class _Handlers:
             yield [shown, gr.skip(), gr.skip(), "", *skip_cards]
             for chunk in self.assistant.stream(user, message, past):
                 if chunk.delta:
-                    shown[-1]["content"] += chunk.delta
+                    raw += chunk.delta  # catalog text: no Markdown images/links (issue 21)
+                    shown[-1]["content"] = plain_text(raw)
                     yield [shown, gr.skip(), gr.skip(), "", *skip_cards]
                 if chunk.reply is not None:
                     reply = chunk.reply.to_dict()
-                    shown[-1]["content"] = reply["text"]
+                    shown[-1]["content"] = plain_text(reply["text"])
                     recs = reply["recommendations"]
                     cards: Any = recs if recs else gr.skip()
                     out_cards = self.cards_out(user, recs) if recs else skip_cards
@@ -239,7 +244,7 @@ class _Handlers:
         turns = [
             *(history or []),
             {"role": "user", "content": f"Tell me more about {rec['title']}"},
-            {"role": "assistant", "content": reply.text},
+            {"role": "assistant", "content": plain_text(reply.text)},
         ]
         return turns, turns
 
@@ -268,29 +273,31 @@ class _Handlers:
 
     def profile(self, picked: str, request: gr.Request) -> str:
         user = self.user(picked, request)
-        return str(self.call(self.assistant.profile, user).text)
+        return plain_text(str(self.call(self.assistant.profile, user).text))
 
     def export(self, picked: str, request: gr.Request) -> str:
         user = self.user(picked, request)
         data = self.call(self.assistant.export, user)
-        folder = tempfile.mkdtemp(prefix="nextneed-export-")
-        path = os.path.join(folder, f"nextneed-{user}.json")
-        with open(path, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, ensure_ascii=False, default=str)
-        return path
+        return self.exports.write(user, data)  # deleted after download, on forget, at exit
 
     def forget(self, picked: str, request: gr.Request) -> Any:
         user = self.user(picked, request)
         deleted = self.call(self.assistant.forget, user)
+        self.exports.purge(user)
         gr.Info(f"Deleted {deleted} stored entries for {user}.")
         note = f"Done: I deleted {deleted} stored entries. I no longer know your history."
         return [gr.Row(visible=False), note, [], [], [], *self.cards_out(user, [])]
 
 
-def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -> gr.Blocks:
+def build_ui(
+    assistant: Assistant,
+    gate: Gate,
+    config: UIConfig | None = None,
+    exports: ExportFiles | None = None,
+) -> gr.Blocks:
     """The chat Blocks. Every event has a pinned ``api_name``; card events are private."""
     config = config or UIConfig()
-    h = _Handlers(assistant, gate, config)
+    h = _Handlers(assistant, gate, config, exports)
     limit: dict[str, Any] = {
         "concurrency_limit": config.server.max_concurrency,
         "concurrency_id": "assistant",
@@ -306,7 +313,8 @@ def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -
             with gr.Column(scale=3):
                 with gr.Row():
                     picker = gr.Dropdown(
-                        h.choices(), value=None, label="Customer", scale=3, elem_id="nn-user",
+                        h.choices() if config.server.mode == "demo" else [], value=None,
+                        label="Customer", scale=3, elem_id="nn-user",
                         visible=config.server.mode == "demo", interactive=True,
                     )  # fmt: skip
                     signed = gr.HTML("", visible=config.server.mode == "shop")
@@ -334,6 +342,7 @@ def build_ui(assistant: Assistant, gate: Gate, config: UIConfig | None = None) -
                         yes = gr.Button("Yes, delete", size="sm", variant="stop")
                         no = gr.Button("Cancel", size="sm")
                     download = gr.File(label="Your data", visible=True, interactive=False)
+                    download.GRADIO_CACHE = str(h.exports.path)  # never Gradio's shared cache
             with gr.Column(scale=2):
                 header = gr.HTML(render_cards_header(None, 0), elem_id="nn-picks")
                 slots, htmls = [], []
@@ -401,18 +410,18 @@ def _wire_card(h: _Handlers, i: int, bought: Any, nope: Any, more: Any, slot: An
 
 def mount_ui(app: FastAPI, assistant: Assistant, gate: Gate, config: UIConfig) -> None:
     """Mount the chat at ``/`` of ``app`` with the configured login."""
-    blocks = build_ui(assistant, gate, config)
-    header = config.server.proxy_header
+    exports = getattr(app.state, "exports", None) or ExportFiles()
+    blocks = build_ui(assistant, gate, config, exports)
 
-    def proxy_user(request: Any) -> str | None:
-        return request.headers.get(header) or None
+    def from_proxy(request: Any) -> str | None:  # only from trusted proxies (bot.serve.security)
+        return proxy_user(config.server, request)
 
     gr.mount_gradio_app(
         app,
         blocks,
         path="/",
         auth=list(config.server.auth) or None,
-        auth_dependency=proxy_user if config.server.trust_proxy_header else None,
+        auth_dependency=from_proxy if config.server.trust_proxy_header else None,
         auth_message="Sign in to see your recommendations." if config.server.auth else None,
         footer_links=[],
         run_history=False,
@@ -420,4 +429,6 @@ def mount_ui(app: FastAPI, assistant: Assistant, gate: Gate, config: UIConfig) -
         theme=gr.themes.Soft(primary_hue="teal"),
         css=CSS,
         show_error=True,
+        allowed_paths=[str(exports.path)],
+        max_file_size=config.server.max_body_bytes,
     )
