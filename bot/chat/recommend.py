@@ -21,6 +21,8 @@ from knowledge.schema import Item
 
 __all__ = ["HANDLERS", "recommend", "format_rec", "track_request"]
 
+# a stated fact worded like a purchase ("I just got...", "I have..."): say it wasn't recorded
+_HAVE = re.compile(r"\b(?:have|had|got|own|bought|ordered|purchased)\b", re.I)
 _VARIANTS = re.compile(r"\b(shades?|colou?rs?|variants?|sizes?|all of them)\b", re.I)
 _FEEDBACK_DONE = {
     "not_interested": "Noted \u2014 I won't suggest {title} again.",
@@ -255,7 +257,7 @@ def _notes(ctx: Context, turn: Turn) -> tuple[str, ...]:
     if req.not_carried:
         names = ", ".join(req.not_carried)
         notes.append(f"Sorry, we don't carry anything from or in \u201c{names}\u201d.")
-    if req.facts and req.rule == "stated fact":
+    if req.facts and req.rule == "stated fact" and _HAVE.search(turn.message):
         notes.append("Noted for this conversation (I haven't added anything to your purchases).")
     return tuple(notes)
 
