@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bot.chat.assistant import Assistant, AssistantConfig
+from bot.recsys.pipeline import PipelineConfig
 from bot.reply import Reply
 from knowledge.errors import InputError, UnknownItemError
 from knowledge.schema import Item
@@ -16,7 +17,11 @@ from knowledge.store import Store
 
 @pytest.fixture()
 def assistant(small_store: Store) -> Assistant:
-    return Assistant(small_store, AssistantConfig())
+    # five customers: no pair of items is bought together more than chance allows, so the
+    # shipped co-purchase rule (bot.recsys.copurchase) would cite none; these tests pin the
+    # citations themselves, so every shared customer counts here
+    lenient = PipelineConfig(co_purchase_min_customers=1, co_purchase_alpha=1.0)
+    return Assistant(small_store, AssistantConfig(pipeline=lenient))
 
 
 def own_event_ids(store: Store, user: str) -> set[str]:

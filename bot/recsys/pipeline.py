@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bot.recsys.candidates import CoOccurrence, Transitions
 from bot.recsys.constraints import Constraints
+from bot.recsys.copurchase import CoPurchaseConfig, CoPurchaseSupport
 from bot.recsys.history import DAY, RepurchaseModel, UserView
 from bot.recsys.request import RequestMatcher, request_stop_words
 from bot.recsys.rerank import UNTUNED_RANK_WEIGHT, check_rank_weight, served_scores
@@ -74,8 +74,21 @@ class PipelineConfig:
     # pin it (``now=lambda: ts``); it is never the newest event in the store, which on real data
     # would judge a refill due today against a stale date.
     now: Callable[[], float] | None = None
+    # Co-purchase evidence ("23 customers who bought your X also bought this") needs at least
+    # this many shared customers and a count unlikely by chance in a store of this size
+    # (one-sided Poisson tail <= alpha; see bot.recsys.copurchase). A history-stage candidate
+    # with no such evidence, no catalog relation to what the customer owns and no request behind
+    # it is a coincidence of other baskets: "ungrounded" says what happens to it.
+    co_purchase_min_customers: int = 3
+    co_purchase_alpha: float = 0.01
+    ungrounded: str = "drop"  # "drop", "demote" (after the grounded ones) or "keep"
 
     def __post_init__(self) -> None:
+        if self.ungrounded not in ("drop", "demote", "keep"):
+            raise ConfigError(
+                f"PipelineConfig.ungrounded must be drop, demote or keep, got {self.ungrounded!r}"
+            )
+        self.co_purchase_config()  # names a bad co_purchase_* value
         if self.now is not None and not callable(self.now):
             raise ConfigError(
                 f"PipelineConfig.now must be a function returning Unix seconds, got {self.now!r}"
@@ -100,6 +113,14 @@ class PipelineConfig:
             raise ConfigError("PipelineConfig.tune_min_users must be >= 1")
         if self.sasrec_budget_s is not None and not self.sasrec_budget_s > 0:
             raise ConfigError("PipelineConfig.sasrec_budget_s must be > 0 or None")
+
+    def co_purchase_config(self) -> CoPurchaseConfig:
+        """The co-purchase support rule these fields describe."""
+        try:
+            return CoPurchaseConfig(self.co_purchase_min_customers, self.co_purchase_alpha)
+        except ConfigError as exc:
+            message = str(exc).replace("CoPurchaseConfig.", "PipelineConfig.co_purchase_")
+            raise ConfigError(message) from None
 
     def stage_config(self) -> StageConfig:
         """The candidate-stage fitting settings these fields describe."""
@@ -155,6 +176,7 @@ class RecommendationPipeline:
         self.items: dict[str, Item] = {}
         self._vectors: dict[str, np.ndarray] = {}
         self.popularity: Counter[str] = Counter()
+        self.copurchase = CoPurchaseSupport(self.config.co_purchase_config())
         self.stage: FittedStage | None = None
         self.refresh()
 
@@ -178,11 +200,13 @@ class RecommendationPipeline:
         )
         repurchase = RepurchaseModel()
         repurchase.fit(timelines, items)
+        copurchase = CoPurchaseSupport(self.config.co_purchase_config()).fit(sequences)
         with self._lock:
             self.items = items
             self.popularity = Counter(i for s in sequences for i in s)
             self.stage = stage
             self.repurchase = repurchase
+            self.copurchase = copurchase
             self.matcher = RequestMatcher(items)
             self._vectors = {}
         log.info(
@@ -253,6 +277,8 @@ class RecommendationPipeline:
         allowed = self._filter(view, pool, constraints, set(exclude))
         if request_only:
             allowed = [s for s in allowed if "semantic" in s.contributions]
+        if personal and anchor is None and self.config.ungrounded != "keep":
+            allowed = self._grounded_first(view, allowed)
         if self.config.diversity if diversity is None else diversity:
             allowed = self._diversify(allowed)
         allowed = allowed[: self.config.n_candidates]
@@ -410,6 +436,36 @@ class RecommendationPipeline:
         out.sort(key=lambda s: -s.score)
         return out
 
+    def _grounded_first(self, view: UserView, ranked: list[Scored]) -> list[Scored]:
+        """Candidates the list can justify: a due refill, a request or predicted need, a
+        catalog complement, or evidence from the customer's own history (a supported
+        co-purchase, the same line or brand). The others only came from other baskets by
+        chance: kept after the grounded ones when they are in a department the customer shops
+        in, else dropped unless the list would run short (``config.ungrounded="drop"``); all
+        kept after the grounded ones ("demote")."""
+        if view.is_new:
+            return ranked
+        departments = {self.items[i].categories[:1] for i in view.owned if i in self.items}
+        grounded: list[Scored] = []
+        loose: list[Scored] = []
+        for s in ranked:
+            if s.replenishment or {"semantic", "predicted need", "complement"} & set(
+                s.contributions
+            ):
+                grounded.append(s)
+                continue
+            s.evidence = s.evidence or self.evidence_for(view, s.item)
+            (grounded if s.evidence else loose).append(s)
+        if self.config.ungrounded == "drop":
+            near = [s for s in loose if s.item.categories[:1] in departments]
+            # a small shop may have too few grounded items for a list: then the rest pads it
+            # (each says only "popular with customers in ...")
+            if len(grounded) + len(near) >= self.config.n_results:
+                loose = near
+            else:
+                loose = near + [s for s in loose if s.item.categories[:1] not in departments]
+        return grounded + loose
+
     def _diversify(self, ranked: list[Scored]) -> list[Scored]:
         """At most ``max_per_group`` variants of one product; a shorter list beats a list of
         five shades of the same lipstick."""
@@ -496,17 +552,19 @@ class RecommendationPipeline:
         return out
 
     def _co_purchase_strength(self, owned_id: str, item_id: str) -> float:
-        """The share of ``owned_id``'s fitted transitions plus its co-occurrence that went to
-        ``item_id`` (0 when neither source has seen the pair)."""
-        stage = self.stage
-        if stage is None:
-            return 0.0
-        total = 0.0
-        for name in ("transitions", "co-occurrence"):
-            src = stage.fused.sources.get(name)
-            if isinstance(src, Transitions | CoOccurrence):
-                total += src.share(owned_id, item_id)
-        return total
+        """How many customers bought both, when that passes the support rule
+        (``config.co_purchase_*``, see :mod:`bot.recsys.copurchase`); else 0."""
+        return float(self.copurchase.supported(owned_id, item_id))
+
+    def _also(self, owned: Item, item: Item) -> str:
+        """The second piece of evidence, in the words of its own relation."""
+        kind = relation(owned, item)
+        if kind == "complement":
+            return f"It also goes with your {owned.title}."
+        if kind in ("line", "brand"):
+            return f"Also {item.brand}, like your {owned.title}."
+        n = self.copurchase.customers(owned.item_id, item.item_id)
+        return f"{n} customers who bought your {owned.title} bought it too."
 
     def explain(
         self, view: UserView, s: Scored, rank: int, request: str = "", personal: bool = True
@@ -538,12 +596,13 @@ class RecommendationPipeline:
                 reason = f"Same {item.brand} line as your {title} ({when})."
             elif kind == "brand":
                 reason = f"From {item.brand}, like your {title} ({when})."
-            else:  # fitted transitions / co-occurrence: other customers' baskets
-                reason = f"Customers who bought your {title} ({when}) often choose this next."
+            else:  # other customers' baskets, with the support the rule asked for
+                n = self.copurchase.customers(first.item_id, item.item_id)
+                reason = f"{n} customers who bought your {title} ({when}) also bought this."
             if len(evidence) > 1 and kind != "complement":
                 other = self.items.get(evidence[1].item_id)
                 if other is not None:
-                    reason += f" Also bought with it: your {other.title}."
+                    reason += " " + self._also(other, item)
         elif view.is_new:
             reason = (
                 "Popular with customers" + (f" in {item.category}" if item.category else "") + "."
