@@ -4,18 +4,25 @@ Reading and layouts live in :mod:`knowledge.formats`, whole-column checks in
 :mod:`knowledge.validate`; every skipped row becomes a :class:`RowIssue` (file, 1-based data row, source
 column, reason) in the :class:`IngestReport`. A file is fully validated before its first write
 and ids are deterministic, so re-running a crashed ingest converges to the same store.
+
+Exports people have are often a reviews or events file alone: a dataset without an items file
+creates the items its events name (id, plus title/brand/category columns when present), in a
+report flagged ``created_from_events``. A folder's non-data files (README.md, LICENSE) are
+skipped with a note.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from tqdm import tqdm
 
 from knowledge.errors import IngestError
@@ -42,6 +49,7 @@ __all__ = [
     "ingest_dataset",
     "ingest_events",
     "ingest_items",
+    "items_from_events",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,6 +85,9 @@ class IngestReport:
     notes: list[str] = field(default_factory=list)
     stages: dict[str, float] = field(default_factory=dict)  # seconds: read, validate, write
     elapsed_s: float = 0.0
+    # items made from the ids (and title/brand/category columns) an events file names, because
+    # the dataset had no items file
+    created_from_events: bool = False
 
     @property
     def ok(self) -> bool:  # no row had an issue
@@ -231,17 +242,110 @@ def _ingest_file(
     return report
 
 
-def _expand(paths: str | Path | Sequence[str | Path]) -> list[Path]:
+# what ingest can read (optionally gzipped); a folder's other files are skipped with a note
+_DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".ndjson", ".parquet", ".pq", ".dat")
+_DATA_NAMES = ("u.data", "u.item")  # MovieLens 100k
+
+
+def _is_data(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith(_DATA_SUFFIXES) or name in _DATA_NAMES
+
+
+def _expand(paths: str | Path | Sequence[str | Path]) -> tuple[list[Path], list[str]]:
+    """The data files named or found in the folders named, and notes on what was skipped."""
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     out: list[Path] = []
+    notes: list[str] = []
     for p in map(Path, items):
         if p.is_dir():
-            out += sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+            files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+            out += [f for f in files if _is_data(f)]
+            notes += [f"skipped {f}: not a data file" for f in files if not _is_data(f)]
         elif p.exists():
             out.append(p)
         else:
             raise IngestError(f"{p}: no such file or directory")
-    return out
+    return out, notes
+
+
+_TITLE_COLUMNS = ("title", "product_title", "item_title", "product_name", "item_name", "name")
+_CATEGORY_COLUMNS = ("categories", "category", "main_category", "main_cat")
+
+
+def _ids(values: pd.Series) -> pd.Series:
+    def one(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return ""
+        if isinstance(v, float) and v == int(v):
+            return f"{v:.0f}"
+        return str(v).strip()
+
+    return values.map(one)
+
+
+def items_from_events(
+    path: str | Path, format: str | Adapter = "csv", known_items: set[str] | None = None
+) -> tuple[list[Item], IngestReport]:
+    """The items an events file names that ``known_items`` lacks, made from its columns: the
+    id, and a title, brand and category column when the file has one (else the id is the
+    title). For a reviews or events export that came without an items file."""
+    start = time.perf_counter()
+    adapter = _resolve(format, None, "events")
+    m = adapter.events
+    path = Path(path)
+    report = IngestReport(
+        file=str(path), kind="items", format=adapter.name, created_from_events=True
+    )
+    raw = read_table(path, adapter.events_read)
+    if m.item not in raw:  # the events ingest names the missing column
+        return [], report
+    taken = {m.user, m.timestamp, m.rating, m.text, m.summary, m.kind, m.detail} - {None}
+
+    def pick(*names: str | None) -> str | None:
+        return next((c for c in names if c and c in raw and c not in taken), None)
+
+    title = pick(adapter.items.title, *_TITLE_COLUMNS)
+    brand = pick(adapter.items.brand, "brand", "store")
+    cats = pick(adapter.items.categories, *_CATEGORY_COLUMNS)
+    ids = _ids(raw[m.item])
+    keep = (ids != "") & ~ids.isin(known_items or set())
+    new = pd.DataFrame({ROW: raw[ROW], "item_id": ids})[keep]
+    new["title"] = _ids(raw.loc[keep, title]) if title else ""
+    new["title"] = new["title"].where(new["title"] != "", new["item_id"])
+    new["brand"] = _ids(raw.loc[keep, brand]) if brand else ""
+    new["categories"] = raw.loc[keep, cats] if cats else ""
+    # one row per item: the first that has a title of its own, else the first
+    new["_named"] = new["title"] != new["item_id"]
+    new = new.sort_values(["_named", ROW], ascending=[False, True], kind="stable")
+    new = new.drop_duplicates("item_id").sort_values(ROW).drop(columns="_named")
+    report.rows_read = len(new)
+    mapping = ColumnMapping(
+        item="item_id",
+        title="title",
+        brand="brand" if brand else None,
+        categories="categories" if cats else None,
+        price=None,
+        description=None,
+        attributes=None,
+        categories_sep=adapter.items.categories_sep,
+        html_unescape=adapter.items.html_unescape,
+        source=adapter.name,
+    )
+    frame, issues = items_frame(new, mapping, str(path))
+    cols = ["item_id", "title", "brand", "categories", "price", "description", "attributes"]
+    items = [Item(*args) for args in zip(*(frame[c].tolist() for c in cols), strict=True)]
+    found = ", ".join(c for c in (title, brand, cats) if c) or "none"
+    report.notes = [
+        f"no items file: {len(items)} items created from the ids in this file's {m.item!r} "
+        f"column (item columns found: {found})"
+        + ("" if title else "; their titles are their ids, add an items file for real names")
+    ]
+    report.issues = [RowIssue(str(path), int(r), c, why, s) for r, c, why, s in issues.rows]
+    report.accepted = len(items)
+    report.skipped = report.rows_read - report.accepted
+    report.elapsed_s = time.perf_counter() - start
+    return items, report
 
 
 def ingest_dataset(
@@ -256,13 +360,20 @@ def ingest_dataset(
     """Ingest a dataset's items files, then its events files; one report per file.
 
     ``format`` None guesses it from the file names (see :func:`detect_format`). Every file is
-    validated before anything is written; with ``strict`` any issue raises instead.
+    validated before anything is written; with ``strict`` any issue raises instead. A folder's
+    non-data files are skipped with a note; without any items file, the events files' items
+    are created from them (:func:`items_from_events`).
     """
-    paths = _expand(directory_or_files)
+    paths, notes = _expand(directory_or_files)
     name = format or detect_format(paths)
     adapter = _resolve(name, items_mapping, "items")
     adapter = _resolve(adapter, events_mapping, "events")
     item_files, event_files = classify_files(adapter, paths)
+    notes += [
+        f"skipped {p}: not a {name} items or events file"
+        for p in paths
+        if p not in item_files and p not in event_files
+    ]
     if not item_files and not event_files:
         raise IngestError(
             f"no {name} items or events files among {[p.name for p in paths]}; expected names "
@@ -271,8 +382,17 @@ def ingest_dataset(
     log.info("ingesting %s: items %s, events %s", name, item_files, event_files)
     loaded_items = [load_items(p, adapter) for p in item_files]
     known = store.item_ids() | {it.item_id for items, _ in loaded_items for it in items}
+    if not item_files:  # a reviews/events export on its own: its items come from it
+        for p in event_files:
+            created = items_from_events(p, adapter, known)
+            known |= {it.item_id for it in created[0]}
+            loaded_items.append(created)
     loaded_events = [load_events(p, adapter, None, known) for p in event_files]
     loaded: list[tuple[list[Any], IngestReport]] = [*loaded_items, *loaded_events]
+    for note in notes:
+        log.info("%s", note)
+    if loaded:
+        loaded[0][1].notes[:0] = notes
     if strict:
         _strict_check([r for _, r in loaded])
     for objects, report in loaded:
