@@ -219,6 +219,10 @@ def _read_jsonl(text: str, path: Path, literals: bool) -> pd.DataFrame:
             continue
         try:
             rec = json.loads(line)
+        except RecursionError:  # a hostile file, not a crash (issue 21)
+            raise IngestError(
+                f"{path}: line {lineno} is nested too deeply to be a record; nothing was ingested"
+            ) from None
         except json.JSONDecodeError as exc:
             try:  # Amazon 2014 metadata: one Python dict literal per line
                 rec = ast.literal_eval(line) if literals else None

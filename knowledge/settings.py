@@ -35,6 +35,7 @@ class EnvSettings(BaseSettings):
     llm_api_key: str | None = None
     api_keys: str | None = Field(None, description="server API keys, KEY=USER, comma-separated")
     auth: str | None = Field(None, description="web logins, USER:PASSWORD, comma-separated")
+    proxy_secret: str | None = Field(None, description="the reverse proxy's X-Proxy-Secret")
 
 
 def env_settings() -> EnvSettings:

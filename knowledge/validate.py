@@ -80,12 +80,27 @@ def _text(values: pd.Series) -> pd.Series:
     if values.dtype.kind in "iub":
         return values.astype(str)
 
-    def one(v: Any) -> str:
+    def scalar(v: Any) -> str:
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return ""
-        if isinstance(v, list | tuple | np.ndarray):
-            return "\n".join(_text(pd.Series(list(v), dtype=object)))
         return v if isinstance(v, str) else str(v)
+
+    def one(v: Any) -> str:
+        if not isinstance(v, list | tuple | np.ndarray):
+            return scalar(v)
+        # nested lists flattened with a stack, not recursion: a deeply nested JSON value is
+        # text like any other, not a RecursionError (issue 21)
+        parts: list[str] = []
+        stack = [iter(v)]
+        while stack:
+            x = next(stack[-1], stack)
+            if x is stack:
+                stack.pop()
+            elif isinstance(x, list | tuple | np.ndarray):
+                stack.append(iter(x))
+            else:
+                parts.append(scalar(x))
+        return "\n".join(parts)
 
     if values.dtype == object:
         return values.map(one).astype(str)

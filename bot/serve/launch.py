@@ -130,6 +130,8 @@ def load_config(
         srv["api_keys"] = parse_api_keys(env.api_keys.replace(",", " ").split())
     if not srv.get("auth") and env.auth:
         srv["auth"] = parse_logins(env.auth.replace(",", " ").split())
+    if not srv.get("proxy_secret") and env.proxy_secret:
+        srv["proxy_secret"] = env.proxy_secret
     for name in ("trusted_proxies", "cors_origins", "allowed_hosts"):
         if isinstance(srv.get(name), list):
             srv[name] = tuple(srv[name])

@@ -63,13 +63,34 @@ def _host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def client_key(scope: dict[str, Any]) -> str:
-    """Who is asking, for rate limits: a hash of the bearer token, else the client address."""
-    for name, value in scope.get("headers", []):
-        if name == b"authorization" and value[:7].lower() == b"bearer ":
-            return "key:" + hashlib.sha256(value[7:].strip()).hexdigest()[:16]
-    client = scope.get("client")
-    return "ip:" + (client[0] if client else "?")
+def client_key(scope: dict[str, Any], config: ServerConfig | None = None) -> str:
+    """Who is asking, for rate limits: the API key, else the web session's login cookie, else
+    the user a trusted proxy names, else the client address (behind a proxy every web user
+    shares the proxy's address, so the address comes last)."""
+    headers = dict(scope.get("headers", []))
+    auth = headers.get(b"authorization", b"")
+    if auth[:7].lower() == b"bearer ":
+        return "key:" + hashlib.sha256(auth[7:].strip()).hexdigest()[:16]
+    for part in headers.get(b"cookie", b"").split(b";"):
+        name, _, value = part.strip().partition(b"=")
+        if name.startswith(b"access-token") and value:
+            return "session:" + hashlib.sha256(value).hexdigest()[:16]
+    if config is not None and config.trust_proxy_header:
+        user = proxy_user(config, _HeaderView(scope))
+        if user:
+            return "proxy-user:" + user
+    return "ip:" + client_address(scope)
+
+
+class _HeaderView:
+    """Just enough of a Request for :func:`proxy_user` from an ASGI scope."""
+
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        client = scope.get("client")
+        self.client = type("Client", (), {"host": client[0] if client else ""})()
 
 
 def client_address(scope: dict[str, Any]) -> str:
@@ -92,11 +113,11 @@ def proxy_user(config: ServerConfig, request: Any) -> str | None:
     address = getattr(client, "host", "") or ""
     trusted = bool(config.trusted_proxies) and _in_networks(address, config.trusted_proxies)
     if not trusted and config.proxy_secret:
-        given = request.headers.get(config.proxy_secret_header, "")
+        given = request.headers.get(config.proxy_secret_header.lower(), "")
         trusted = hmac.compare_digest(given.encode(), config.proxy_secret.encode())
     if not trusted:
         return None
-    user = request.headers.get(config.proxy_header) or ""
+    user = request.headers.get(config.proxy_header.lower()) or ""
     return user if USER_ID_RULE.fullmatch(user) else None
 
 
@@ -169,7 +190,7 @@ class Guard:
                 await _refuse(send, 429, "rate_limited", why, retry_after=wait)
                 return
         if method != "OPTIONS" and path.startswith(_LIMITED):
-            wait = self.rate.take(client_key(scope))
+            wait = self.rate.take(client_key(scope, self.config))
             if wait > 0:
                 why = "too many requests; slow down"
                 await _refuse(send, 429, "rate_limited", why, retry_after=wait)
