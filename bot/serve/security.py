@@ -65,8 +65,8 @@ def _host_name(host: str) -> str:
 
 def client_key(scope: dict[str, Any], config: ServerConfig | None = None) -> str:
     """Who is asking, for rate limits: the API key, else the web session's login cookie, else
-    the user a trusted proxy names, else the client address (behind a proxy every web user
-    shares the proxy's address, so the address comes last)."""
+    the user a trusted proxy (or, where it is trusted, ``X-User-Id``) names, else the client
+    address (behind a proxy every web user shares the proxy's address, so it comes last)."""
     headers = dict(scope.get("headers", []))
     auth = headers.get(b"authorization", b"")
     if auth[:7].lower() == b"bearer ":
@@ -79,6 +79,10 @@ def client_key(scope: dict[str, Any], config: ServerConfig | None = None) -> str
         user = proxy_user(config, _HeaderView(scope))
         if user:
             return "proxy-user:" + user
+    if config is not None and config.trust_user_header:  # the header is the identity here
+        named = headers.get(config.user_header.lower().encode(), b"").decode("latin-1")
+        if USER_ID_RULE.fullmatch(named):
+            return "user:" + named
     return "ip:" + client_address(scope)
 
 
@@ -172,7 +176,12 @@ class Guard:
             await _refuse(send, 400, "invalid_request", f"Host {host[:80]!r} is not served here")
             return
         origin = headers.get("origin")
-        if method not in _SAFE_METHODS and origin and not self._origin_ok(origin, host):
+        own = [host]
+        if self.config.trusted_proxies and _in_networks(
+            client_address(scope), self.config.trusted_proxies
+        ):  # a proxy that rewrites Host says the public one in X-Forwarded-Host
+            own.append(headers.get("x-forwarded-host", ""))
+        if method not in _SAFE_METHODS and origin and not self._origin_ok(origin, own):
             why = f"cross-origin requests from {origin[:80]!r} are not allowed"
             await _refuse(send, 403, "forbidden", why)
             return
@@ -244,12 +253,12 @@ class Guard:
             if not state["refused"]:
                 raise
 
-    def _origin_ok(self, origin: str, host: str) -> bool:
+    def _origin_ok(self, origin: str, hosts: list[str]) -> bool:
         origin = origin.rstrip("/").lower()
         if origin in self.origins:
             return True
-        parts = urlsplit(origin)
-        return bool(parts.netloc) and parts.netloc == host.strip().lower()
+        netloc = urlsplit(origin).netloc
+        return bool(netloc) and netloc in {h.strip().lower() for h in hosts if h}
 
     def _export_path(self, path: str) -> str | None:
         if self.exports is None or "/file=" not in path:

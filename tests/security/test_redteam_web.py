@@ -159,6 +159,12 @@ def test_proxy_header_only_from_trusted_proxies_or_with_the_secret(assistant: An
     with shop_server(assistant, **here) as running:
         assert _proxy_login(running, as_alice) == 200
         assert _proxy_login(running, {"X-Forwarded-User": "../etc"}) == 401
+        # a proxy that rewrites Host names the public one; the UI's own origin is then allowed
+        public = {**as_alice, "Origin": "https://shop.example"}
+        join = f"{running.url}/gradio_api/queue/join"
+        assert httpx.post(join, json={}, headers=public).status_code == 403
+        forwarded = {**public, "X-Forwarded-Host": "shop.example"}
+        assert httpx.post(join, json={}, headers=forwarded).status_code != 403
     secret = "proxy-secret-0123456789"
     shared = shop_mode(auth=(), trust_proxy_header=True, proxy_secret=secret)
     with shop_server(assistant, **shared) as running:
