@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -54,6 +55,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def log_ready(assistant: Any, url: str) -> None:
+    """One line per stage: the store, the model's tasks, where the chat is served."""
+    p, c = assistant.pipeline, assistant.context
+    log = logging.getLogger("nextneed")
+    log.info("store opened: %d items, %d customers", len(p.items), p.n_customers)
+    tasks = {"item descriptions": c.generator is not None and c.config.llm_descriptions
+             and c.config.describe_max_tokens > 0, "next-need phrase": c.need is not None,
+             "ranking": p.ranker is not None and p.rank_weight > 0}  # fmt: skip
+    on = [t for t, used in tasks.items() if used]
+    log.info("model tasks on: %s", ", ".join(on) if on else "none (no language model)")
+    log.info("serving the web chat and the API at %s", url)
+
+
 def main(argv: list[str] | None = None) -> None:
     a = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -82,6 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         assistant = Assistant.from_config(cfg.assistant)
     except ConfigError as exc:
         raise SystemExit(f"nextneed: {exc}") from None
+    log_ready(assistant, f"http://{a.host}:{a.port}/")
     import uvicorn
 
     # keep idle connections longer than uvicorn's 5 s: a help-desk client that waited out a

@@ -464,8 +464,9 @@ def generate_demo(config: DemoConfig | None = None) -> DemoData:
 def _event(
     user_id: str, item_id: str, kind: str, ts: int, rating: float | None = None, text: str = ""
 ) -> dict[str, Any]:
+    # every native column present (detail is for feedback events): ingest has nothing to note
     return {"user_id": user_id, "item_id": item_id, "kind": kind, "timestamp": ts,
-            "rating": rating, "text": text}  # fmt: skip
+            "rating": rating, "text": text, "detail": None}  # fmt: skip
 
 
 def _jsonl(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -151,7 +152,8 @@ def _load(
         make = Event
     rows = frame[ROW].tolist()
     values = zip(*(frame[c].tolist() for c in cols), strict=True)
-    bar = tqdm(values, total=len(rows), desc=f"checking {kind}", disable=len(rows) < 50_000)
+    quiet = len(rows) < 50_000 or not sys.stderr.isatty()  # no bars in logs
+    bar = tqdm(values, total=len(rows), desc=f"checking {kind}", disable=quiet)
     for row, args in zip(rows, bar, strict=True):
         try:
             objects.append(make(*args))

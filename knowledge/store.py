@@ -13,6 +13,7 @@ across users. Whole-store reads (scans, popularity, stats, rebuild) are in
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -455,7 +456,10 @@ class Store(StoreScans, StorePrivacy):
 def _bar(total: int, show: bool, what: str) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=f"writing {what}", unit=what, disable=not show)
+    # a bar only where someone watches: in a log file it is noise
+    return tqdm(
+        total=total, desc=f"writing {what}", unit=what, disable=not show or not sys.stderr.isatty()
+    )
 
 
 def _batches(rows: list[Any], size: int, progress: bool, what: str) -> Iterator[list[Any]]:

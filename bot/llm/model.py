@@ -236,12 +236,38 @@ def _resolve(config: ModelConfig) -> str:
     return config.model  # a hub id: works where a hub is reachable
 
 
+class _NoKernelsHubHint(logging.Filter):
+    """bitsandbytes' CPU backend warns at import that it could not fetch an optional faster
+    kernel from the Hugging Face hub ("Failed to load CPU gemm_4bit_forward ... pip install
+    kernels"). Offline that is expected, its built-in path is what nextneed measured, and the
+    hint reads like a broken install: only this message is turned into a debug line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Failed to load CPU gemm_4bit_forward"):
+            log.debug("bitsandbytes: optional CPU kernel not loaded (built-in path used)")
+            return False
+        return True
+
+
+_BNB_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
+
+
+def _quiet_bitsandbytes() -> None:
+    logger = logging.getLogger(_BNB_CPU_LOGGER)
+    if not any(isinstance(f, _NoKernelsHubHint) for f in logger.filters):
+        logger.addFilter(_NoKernelsHubHint())
+
+
 def load_model(config: ModelConfig) -> LoadedModel:
     """Load model + tokenizer (and the LoRA adapter, if any) ready for inference."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(config.threads or physical_cores())
+    if not sys.stderr.isatty():  # a log file or journal: "Loading weights" bars are noise there
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     where = _resolve(config)
     kwargs: dict[str, Any] = {}
     if config.quantization == "nf4":
@@ -250,6 +276,7 @@ def load_model(config: ModelConfig) -> LoadedModel:
                 "ModelConfig.quantization='nf4' needs bitsandbytes: `pip install bitsandbytes`, "
                 "or use quantization='fp32'"
             )
+        _quiet_bitsandbytes()  # before transformers imports bitsandbytes
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(

@@ -176,6 +176,7 @@ class RecommendationPipeline:
         self.items: dict[str, Item] = {}
         self._vectors: dict[str, np.ndarray] = {}
         self.popularity: Counter[str] = Counter()
+        self.n_customers = 0
         self.copurchase = CoPurchaseSupport(self.config.co_purchase_config())
         self.stage: FittedStage | None = None
         self.refresh()
@@ -204,6 +205,7 @@ class RecommendationPipeline:
         with self._lock:
             self.items = items
             self.popularity = Counter(i for s in sequences for i in s)
+            self.n_customers = len(sequences)  # with purchases or reviews
             self.stage = stage
             self.repurchase = repurchase
             self.copurchase = copurchase

@@ -1,0 +1,64 @@
+"""Start-up output a newcomer can trust: no warnings they cannot act on, no progress bars in
+logs, one line per stage (issue 20)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from knowledge.demo import DemoConfig, write_demo
+from knowledge.ingest import ingest_dataset
+from knowledge.store import Store
+
+
+def test_bitsandbytes_kernels_hint_is_silenced_and_nothing_else(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from bot.llm.model import _BNB_CPU_LOGGER, _quiet_bitsandbytes
+
+    _quiet_bitsandbytes()
+    _quiet_bitsandbytes()  # idempotent: one filter
+    logger = logging.getLogger(_BNB_CPU_LOGGER)
+    assert len(logger.filters) == 1
+    with caplog.at_level(logging.WARNING, logger=_BNB_CPU_LOGGER):
+        logger.warning(
+            "Failed to load CPU gemm_4bit_forward from kernels-community: %s. Please make sure "
+            "you already `pip install kernels` and the kernels >= 0.11.1",
+            "offline",
+        )
+        logger.warning("some other bitsandbytes problem")
+    assert [r.getMessage() for r in caplog.records] == ["some other bitsandbytes problem"]
+
+
+def test_no_progress_bars_when_stderr_is_not_a_terminal() -> None:
+    from knowledge.store import _bar
+
+    bar = _bar(10, True, "items")  # pytest captures stderr: not a terminal
+    assert bar.disable
+    bar.close()
+
+
+def test_demo_files_ingest_without_notes(tmp_store: Store, tmp_path: Path) -> None:
+    paths = write_demo(tmp_path, DemoConfig(n_users=20))
+    reports = ingest_dataset(tmp_store, [paths.items, paths.events], format="native")
+    assert [r.notes for r in reports] == [[], []]
+    assert all(r.ok for r in reports)
+
+
+def test_one_line_per_stage(tmp_store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    from app import log_ready
+    from bot.chat.assistant import Assistant
+    from tests.fixtures.stores import SMALL_EVENTS, SMALL_ITEMS
+
+    tmp_store.upsert_items(SMALL_ITEMS)
+    tmp_store.add_events(SMALL_EVENTS)
+    assistant = Assistant(tmp_store)
+    with caplog.at_level(logging.INFO, logger="nextneed"):
+        log_ready(assistant, "http://127.0.0.1:7860/")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"store opened: {len(SMALL_ITEMS)} items, 5 customers",
+        "model tasks on: none (no language model)",
+        "serving the web chat and the API at http://127.0.0.1:7860/",
+    ]
