@@ -30,15 +30,18 @@ def profile_summary(view: UserView, items: dict[str, Item]) -> tuple[str, dict[s
                 cats[item.categories[-1]] += 0
         if item.brand:
             brands[item.brand] += 1
-    likes = [items[i].title for i in view.liked if i in items]
-    dislikes = [
-        items[e.item_id].title
-        for e in view.reviews
-        if e.rating is not None and e.rating <= 2 and e.item_id in items
-    ] + [items[i].title for i in view.rejected if i in items]
+    # one verdict per item: a low rating or "not interested" outweighs an earlier like
+    disliked = {e.item_id for e in view.reviews if e.rating is not None and e.rating <= 2}
+    disliked |= view.rejected
+    likes = [items[i].title for i in view.liked - disliked if i in items]
+    dislikes = [items[i].title for i in disliked if i in items]
     interests = [c for c, _n in cats.most_common(4)]
     top_brands = [b for b, n in brands.most_common(3) if n >= 2]
-    lines = [f"From your {len(view.purchases)} purchases and {len(view.reviews)} reviews with us:"]
+    # view.purchases also holds the reviews (a review means they own it): count orders apart
+    n_orders = sum(e.kind == "purchase" for e in view.purchases)
+    lines = [
+        f"From your {_count(n_orders, 'purchase')} and {_count(len(view.reviews), 'review')} with us:"
+    ]
     if interests:
         lines.append("- You mostly shop for " + ", ".join(interests) + ".")
     if top_brands:
@@ -52,14 +55,19 @@ def profile_summary(view: UserView, items: dict[str, Item]) -> tuple[str, dict[s
         lines.append("- Most recently: " + "; ".join(recent) + ".")
     lines.append(
         "To correct this, tell me \u201cnot interested in \u2026\u201d or \u201cI already have "
-        "\u2026\u201d, or use the thumbs on a suggestion. Say \u201cforget me\u201d to delete all your data."
+        "\u2026\u201d, or press \u201cNot interested\u201d on a suggestion. Say \u201cforget me\u201d "
+        "to delete all your data."
     )
     data = {
         "interests": interests,
         "brands": top_brands,
         "likes": sorted(likes),
         "dislikes": sorted(set(dislikes)),
-        "purchases": len(view.purchases),
+        "purchases": n_orders,
         "reviews": len(view.reviews),
     }
     return "\n".join(lines), data
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
