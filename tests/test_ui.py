@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,6 +72,17 @@ def shown_items(page: Any) -> list[str]:
     )
 
 
+def shown_ranks(page: Any) -> list[int]:
+    return [
+        int(x)
+        for x in page.eval_on_selector_all(
+            ".nn-card",
+            "els => els.filter(e => e.offsetParent !== null).map(e => "
+            "e.querySelector('.nn-rank').innerText)",
+        )
+    ]
+
+
 def wait_for_cards(page: Any, previous: list[str] | None = None) -> list[str]:
     page.wait_for_function(
         """prev => {
@@ -95,14 +105,24 @@ def test_recommend_dismiss_and_ask_again(app_server: RunningServer, page: Any) -
     chat_text = page.locator("#nn-chat").inner_text()
     assert "Steel safety razor" in chat_text  # the answer cites carol's own purchase
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shot = ARTIFACTS / "chat.png"
-    page.screenshot(path=str(shot), full_page=True)
-    shutil.copy(shot, REPO / "docs" / "screenshot.png")
+    # written under tests/artifacts only: docs/screenshot.png is a tracked file
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+    cards_text = page.locator("#nn-picks").inner_text() + " ".join(
+        page.locator(".nn-card").all_inner_texts()
+    )
+    assert "match 0." not in cards_text and "entries in your history" not in cards_text
 
     dismissed = first[0]
     page.locator("#nn-nope-0").click()
     page.get_by_text("I won't suggest").first.wait_for()
-    assert dismissed not in shown_items(page)
+    page.wait_for_function(
+        "d => ![...document.querySelectorAll('.nn-card')].some(e => e.offsetParent !== null"
+        " && e.dataset.item === d)",
+        arg=dismissed,
+    )
+    rest = shown_items(page)
+    assert dismissed not in rest and rest == first[1:]  # the others move up, in order
+    assert shown_ranks(page) == list(range(1, len(rest) + 1))  # no gap where it was
     events = app_server.assistant.store.history("carol")
     assert any(e.item_id == dismissed and e.detail == "not_interested" for e in events)
 
@@ -134,7 +154,10 @@ def test_escapes_untrusted_text(app_server: RunningServer, page: Any) -> None:
     page.goto(app_server.url)
     pick_user(page, "dave")
     ask(page, "<img src=x onerror=\"document.title='pwned'\"> recommend something")
-    wait_for_cards(page)
+    # the answer (a list or "nothing matches") has come back and rendered
+    page.wait_for_function(
+        "() => document.querySelector('#nn-chat').innerText.split('pwned').length >= 3"
+    )
     assert page.title() != "pwned"
 
 
@@ -180,3 +203,76 @@ def test_cards_escape_untrusted_text() -> None:
     )
     assert "<img" not in card and "<script>" not in card and "<svg" not in card
     assert "&lt;img src=x onerror=alert(1)&gt;" in card and "&amp; more" in card
+
+
+def test_send_without_a_customer_is_a_friendly_message(
+    app_server: RunningServer, page: Any
+) -> None:
+    page.goto(app_server.url)
+    page.get_by_text("Your shop assistant").wait_for()
+    box = page.locator("#nn-input textarea")
+    box.fill("What should I get next?")
+    page.locator("#nn-send").click()
+    page.locator("#nn-chat").get_by_text("Pick a customer first").wait_for()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "no-customer.png"), full_page=True)
+    assert page.locator(".toast-body.error, .error-pill").count() == 0  # no red error pills
+    assert "Error" not in page.locator("body").inner_text().split("\n")
+    # the box still holds the message and still works once a customer is picked
+    assert box.input_value() == "What should I get next?"
+    pick_user(page, "carol")
+    ask(page, "What should I get next?")
+    assert wait_for_cards(page)
+
+
+def test_picker_searches_all_customers_and_new_customer_starts_clean(
+    app_server: RunningServer, page: Any
+) -> None:
+    page.goto(app_server.url)
+    page.locator("#nn-user input").click()
+    page.locator("#nn-user input").press_sequentially("eri")
+    page.get_by_role("option", name="erin", exact=True).wait_for()
+    page.wait_for_function(
+        "() => ![...document.querySelectorAll('[role=option]')].some(o => o.innerText.trim()"
+        " === 'carol' && o.offsetParent !== null)"
+    )
+    page.get_by_role("option", name="erin", exact=True).click()
+    page.locator("#nn-chat").get_by_text("Hi erin!").wait_for()
+    ask(page, "What should I get next?")
+    wait_for_cards(page)
+    page.get_by_text("Your profile & data").click()
+    page.locator("#nn-show-profile").click()
+    page.wait_for_function(
+        "() => document.querySelector('#nn-profile-text').innerText.includes('From your')"
+    )
+    profile = page.locator("#nn-profile-text").inner_text()
+    assert "thumbs" not in profile
+    page.locator("#nn-user input").click()
+    page.get_by_role("option", name="+ New customer", exact=True).click()
+    page.locator("#nn-chat").get_by_text("You're a new customer").wait_for()
+    page.wait_for_function(
+        "() => !document.querySelector('#nn-profile-text').innerText.includes('From your')"
+    )
+    assert "Hi guest" not in page.locator("#nn-chat").inner_text()
+    assert shown_items(page) == []
+    page.screenshot(path=str(ARTIFACTS / "new-customer.png"), full_page=True)
+
+
+def test_phone_layout_puts_cards_after_the_chat(app_server: RunningServer, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    try:
+        page.goto(app_server.url)
+        pick_user(page, "carol")
+        ask(page, "What should I get next?")
+        wait_for_cards(page)
+        y = {
+            sel: page.locator(sel).bounding_box()["y"]
+            for sel in ("#nn-chat", "#nn-input", "#nn-picks", "#nn-profile")
+        }
+        assert y["#nn-chat"] < y["#nn-input"] < y["#nn-picks"] < y["#nn-profile"], y
+        assert not page.locator("#nn-examples").is_visible()
+        page.screenshot(path=str(ARTIFACTS / "phone.png"), full_page=True)
+    finally:
+        context.close()

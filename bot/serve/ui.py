@@ -48,7 +48,9 @@ class UIConfig:
 
     server: ServerConfig = field(default_factory=ServerConfig)
     n_cards: int = 5
-    users_in_picker: int = 50
+    # the demo picker lists this many customers (searchable by typing); any other id the store
+    # knows is accepted too, typed in or sent by gradio_client
+    users_in_picker: int = 100_000
 
     def __post_init__(self) -> None:
         s = self.server
@@ -69,24 +71,16 @@ def render_card(rec: dict[str, Any], status: str = "") -> str:
     price = f"${rec['price']:.2f}" if isinstance(rec.get("price"), int | float) else ""
     meta = " · ".join(e(str(x)) for x in (rec.get("brand"), rec.get("category")) if x)
     refill = '<span class="nn-badge">refill due</span>' if rec.get("replenishment") else ""
-    evidence = rec.get("evidence") or []
-    ev = ""
-    if evidence:
-        n = len(evidence)
-        ids = ", ".join(e(str(x)) for x in evidence[:4])
-        ev = (
-            f'<div class="nn-evidence" title="{ids}">Based on {n} '
-            f"{'entry' if n == 1 else 'entries'} in your history</div>"
-        )
+    # the reason names the purchase it rests on ("your X, 3 Jun"); internal scores and event
+    # ids mean nothing to a customer
     done = f'<div class="nn-status">{e(status)}</div>' if status else ""
     return (
         f'<div class="nn-card" data-item="{e(str(rec.get("item_id", "")))}">'
         f'<div class="nn-card-top"><span class="nn-rank">{int(rec.get("rank", 0))}</span>'
         f'<span class="nn-title">{e(str(rec.get("title", "")))}</span>'
         f'<span class="nn-price">{e(price)}</span></div>'
-        f'<div class="nn-meta">{meta} {refill}'
-        f'<span class="nn-score">match {float(rec.get("score", 0.0)):.2f}</span></div>'
-        f'<div class="nn-reason">{e(str(rec.get("reason", "")))}</div>{ev}{done}</div>'
+        f'<div class="nn-meta">{meta} {refill}</div>'
+        f'<div class="nn-reason">{e(str(rec.get("reason", "")))}</div>{done}</div>'
     )
 
 
@@ -134,7 +128,27 @@ CSS = """
 .nn-actions {gap:6px !important}
 .nn-actions button {min-width:0 !important; font-size:0.8rem !important; padding:2px 6px !important}
 footer {display:none !important}
+/* a phone: the cards follow the chat they answer; examples and the data panel come after */
+@media (max-width: 720px) {
+  #nn-main {flex-direction:column !important}
+  #nn-main > div {min-width:100% !important}
+  #nn-examples {display:none !important}
+  .nn-header {flex-direction:column; gap:2px}
+  .nn-header h1 {font-size:1.3rem}
+}
 """
+
+NO_CUSTOMER = (
+    "Pick a customer first: choose one in the Customer box above (type to search), or "
+    "“+ New customer”. Then ask me again."
+)
+
+
+def _sentence(text: str) -> str:
+    """An error message as a sentence: capitalised, ending in a full stop."""
+    text = text.strip() or "Something went wrong"
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 # ---- callbacks ------------------------------------------------------------------------------
@@ -151,22 +165,34 @@ class _Handlers:
         self.config = config
         self.exports = exports or ExportFiles()  # private, per server (bot.serve.exports)
 
-    def user(self, picked: str | None, request: gr.Request | None) -> str:
+    def user(self, picked: str | None, request: gr.Request | None) -> str | None:
+        """The session's customer, or None (no login, nobody picked yet)."""
         if self.config.server.mode == "shop":
             name = getattr(request, "username", None)
-            if not name:
-                raise gr.Error("Please sign in first.")
-            return str(name)
+            return str(name) if name else None
         if not picked or picked == NEW_USER:
-            raise gr.Error("Pick a customer first (top left).")
+            return None
         return picked
 
+    def need_user(self, picked: str | None, request: gr.Request | None) -> str | None:
+        """The customer, or None after a friendly note (never a red error pill)."""
+        user = self.user(picked, request)
+        if user is None:
+            gr.Warning(
+                "Please sign in first."
+                if self.config.server.mode == "shop"
+                else "Pick a customer first (the Customer box at the top)."
+            )
+        return user
+
     def call(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` inside the gate; a NextNeedError becomes a note and None."""
         try:
             with self.gate.hold():
                 return fn(*args)
         except NextNeedError as exc:
-            raise gr.Error(str(exc)) from exc
+            gr.Warning(_sentence(str(exc)))
+            return None
 
     def cards_out(self, user: str | None, recs: list[dict[str, Any]]) -> list[Any]:
         out: list[Any] = [render_cards_header(user, len(recs))]
@@ -185,13 +211,27 @@ class _Handlers:
             yield [gr.skip()] * (5 + 2 * self.config.n_cards)
             return
         past = list(history or [])
+        if user is None:  # say it in the chat; the typed message stays in the box to resend
+            note = [
+                *past,
+                {"role": "user", "content": plain_text(message)},
+                {"role": "assistant", "content": NO_CUSTOMER},
+            ]
+            yield [
+                note,
+                gr.skip(),
+                gr.skip(),
+                message,
+                *([gr.skip()] * (1 + 2 * self.config.n_cards)),
+            ]
+            return
         shown = [*past, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
         skip_cards = [gr.skip()] * (1 + 2 * self.config.n_cards)
         raw = ""
         try:
             self.gate.acquire()
         except NextNeedError as exc:  # busy: keep the typed message so the user can resend
-            gr.Warning(str(exc).capitalize() + ".")
+            gr.Warning(_sentence(str(exc)))
             yield [gr.skip()] * (5 + 2 * self.config.n_cards)
             return
         try:
@@ -205,11 +245,14 @@ class _Handlers:
                     reply = chunk.reply.to_dict()
                     shown[-1]["content"] = plain_text(reply["text"])
                     recs = reply["recommendations"]
-                    cards: Any = recs if recs else gr.skip()
-                    out_cards = self.cards_out(user, recs) if recs else skip_cards
+                    # a list answer replaces the cards, an empty one too (no stale picks under
+                    # "nothing matched"); other answers (a description, an order) leave them
+                    listed = bool(recs) or reply.get("intent") in ("recommend", "refine")
+                    cards: Any = recs if listed else gr.skip()
+                    out_cards = self.cards_out(user, recs) if listed else skip_cards
                     yield [shown, shown, cards, "", *out_cards]
         except NextNeedError as exc:  # bad input or store trouble: say so, keep the chat as it was
-            gr.Warning(str(exc))
+            gr.Warning(_sentence(str(exc)))
             yield [past, past, gr.skip(), message, *skip_cards]
         finally:
             self.gate.release()
@@ -217,16 +260,25 @@ class _Handlers:
     def feedback(
         self, slot: int, kind: str, cards: list[dict[str, Any]], picked: str, request: gr.Request
     ) -> Any:
-        user = self.user(picked, request)
+        """Record the button; "not interested" takes the card out and moves the rest up."""
+        nothing = [gr.skip()] * (2 + 2 * self.config.n_cards)
+        user = self.need_user(picked, request)
+        if user is None:
+            return nothing
         if slot >= len(cards or []):
-            raise gr.Error("That card is no longer shown.")
+            gr.Warning("That suggestion is no longer shown.")
+            return nothing
         rec = cards[slot]
-        self.call(self.assistant.feedback, user, rec["item_id"], kind)
+        if self.call(self.assistant.feedback, user, rec["item_id"], kind) is None:
+            return nothing
         if kind == "not_interested":
             gr.Info(f"Got it: I won't suggest {rec['title']} again.")
-            return gr.Column(visible=False), gr.skip()
+            rest = [{**r, "rank": n} for n, r in enumerate(cards[:slot] + cards[slot + 1 :], 1)]
+            return [rest, *self.cards_out(user, rest)]
         gr.Info(f"Noted: you bought {rec['title']}.")
-        return gr.skip(), render_card(rec, status="✓ Marked as bought")
+        out: list[Any] = [gr.skip()] * (2 + 2 * self.config.n_cards)
+        out[3 + 2 * slot] = render_card(rec, status="✓ Marked as bought")
+        return out
 
     def tell_more(
         self,
@@ -236,11 +288,16 @@ class _Handlers:
         picked: str,
         request: gr.Request,
     ) -> Any:
-        user = self.user(picked, request)
+        user = self.need_user(picked, request)
+        if user is None:
+            return gr.skip(), gr.skip()
         if slot >= len(cards or []):
-            raise gr.Error("That card is no longer shown.")
+            gr.Warning("That suggestion is no longer shown.")
+            return gr.skip(), gr.skip()
         rec = cards[slot]
         reply = self.call(self.assistant.describe, rec["item_id"], user)
+        if reply is None:
+            return gr.skip(), gr.skip()
         turns = [
             *(history or []),
             {"role": "user", "content": f"Tell me more about {rec['title']}"},
@@ -249,16 +306,23 @@ class _Handlers:
         return turns, turns
 
     def pick(self, picked: str) -> Any:
+        """A new session for the picked customer: the previous one's chat, cards, profile and
+        export are cleared. "+ New customer" makes a guest id."""
+        cleared = ["", None]  # profile text, export file
         if not picked:
-            return [[], [], [], gr.Dropdown(), *self.cards_out(None, [])]
-        is_new = picked == NEW_USER
-        user = f"guest-{uuid.uuid4().hex[:8]}" if is_new else picked
+            return [[], [], [], gr.Dropdown(), *cleared, *self.cards_out(None, [])]
+        user = f"guest-{uuid.uuid4().hex[:8]}" if picked == NEW_USER else picked
+        try:  # a typed id the shop cannot hold (bad characters): say so, keep the picker
+            is_new = not self.assistant.store.history(user)
+        except NextNeedError as exc:
+            gr.Warning(_sentence(str(exc)))
+            return [[], [], [], gr.Dropdown(value=None), *cleared, *self.cards_out(None, [])]
         choices = self.choices()
         if user not in choices:
             choices.insert(1, user)
         welcome = _welcome(user, is_new)
         dropdown = gr.Dropdown(choices=choices, value=user)
-        return [welcome, welcome, [], dropdown, *self.cards_out(user, [])]
+        return [welcome, welcome, [], dropdown, *cleared, *self.cards_out(user, [])]
 
     def load(self, request: gr.Request) -> Any:
         if self.config.server.mode == "shop":
@@ -271,18 +335,23 @@ class _Handlers:
     def choices(self) -> list[str]:
         return [NEW_USER, *self.assistant.users(self.config.users_in_picker)]
 
-    def profile(self, picked: str, request: gr.Request) -> str:
-        user = self.user(picked, request)
-        return plain_text(str(self.call(self.assistant.profile, user).text))
+    def profile(self, picked: str, request: gr.Request) -> Any:
+        user = self.need_user(picked, request)
+        reply = self.call(self.assistant.profile, user) if user else None
+        return plain_text(str(reply.text)) if reply is not None else gr.skip()
 
-    def export(self, picked: str, request: gr.Request) -> str:
-        user = self.user(picked, request)
-        data = self.call(self.assistant.export, user)
+    def export(self, picked: str, request: gr.Request) -> Any:
+        user = self.need_user(picked, request)
+        data = self.call(self.assistant.export, user) if user else None
+        if data is None:
+            return gr.skip()
         return self.exports.write(user, data)  # deleted after download, on forget, at exit
 
     def forget(self, picked: str, request: gr.Request) -> Any:
-        user = self.user(picked, request)
-        deleted = self.call(self.assistant.forget, user)
+        user = self.need_user(picked, request)
+        deleted = self.call(self.assistant.forget, user) if user else None
+        if deleted is None:
+            return [gr.Row(visible=False), *([gr.skip()] * (5 + 2 * self.config.n_cards))]
         self.exports.purge(user)
         gr.Info(f"Deleted {deleted} stored entries for {user}.")
         note = f"Done: I deleted {deleted} stored entries. I no longer know your history."
@@ -309,13 +378,14 @@ def build_ui(
             f'<div class="nn-header"><h1>{html.escape(config.server.title)}</h1>'
             "<p>Your shop assistant: what you'll need next, from what you already have.</p></div>"
         )
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False, elem_id="nn-main"):
             with gr.Column(scale=3):
                 with gr.Row():
                     picker = gr.Dropdown(
                         h.choices() if config.server.mode == "demo" else [], value=None,
-                        label="Customer", scale=3, elem_id="nn-user",
+                        label="Customer (type to search)", scale=3, elem_id="nn-user",
                         visible=config.server.mode == "demo", interactive=True,
+                        filterable=True, allow_custom_value=True,
                     )  # fmt: skip
                     signed = gr.HTML("", visible=config.server.mode == "shop")
                 chat = gr.Chatbot(
@@ -328,24 +398,10 @@ def build_ui(
                         elem_id="nn-input", max_length=2000, submit_btn=False,
                     )  # fmt: skip
                     send = gr.Button("Send", variant="primary", scale=1, elem_id="nn-send")
-                gr.Examples(EXAMPLES, inputs=box, label="Try")
-                with gr.Accordion("Your profile & data", open=False, elem_id="nn-profile"):
-                    profile_md = gr.Markdown("")
-                    with gr.Row():
-                        show = gr.Button(
-                            "What do you know about me?", size="sm", elem_id="nn-show-profile"
-                        )
-                        export = gr.Button("Export my data", size="sm")
-                        forget = gr.Button("Forget me", size="sm", variant="stop")
-                    with gr.Row(visible=False) as confirm_row:
-                        gr.Markdown("Delete everything stored about you? This cannot be undone.")
-                        yes = gr.Button("Yes, delete", size="sm", variant="stop")
-                        no = gr.Button("Cancel", size="sm")
-                    download = gr.File(label="Your data", visible=True, interactive=False)
-                    download.GRADIO_CACHE = str(h.exports.path)  # never Gradio's shared cache
+                gr.Examples(EXAMPLES, inputs=box, label="Try", elem_id="nn-examples")
             with gr.Column(scale=2):
                 header = gr.HTML(render_cards_header(None, 0), elem_id="nn-picks")
-                slots, htmls = [], []
+                slots, htmls, buttons = [], [], []
                 for i in range(config.n_cards):
                     with gr.Column(visible=False, elem_classes="nn-slot") as slot:
                         card = gr.HTML(elem_id=f"nn-card-{i}")
@@ -355,10 +411,27 @@ def build_ui(
                             more = gr.Button("Tell me more", size="sm", elem_id=f"nn-more-{i}")
                     slots.append(slot)
                     htmls.append(card)
-                    _wire_card(h, i, bought, nope, more, slot, card, cards, history, chat, picker)
+                    buttons.append((bought, nope, more))
+        # below both columns: on a phone the cards come right after the chat, this after them
+        with gr.Accordion("Your profile & data", open=False, elem_id="nn-profile"):
+            profile_md = gr.Markdown("", elem_id="nn-profile-text")  # plain_text'd in h.profile
+            with gr.Row():
+                show = gr.Button("What do you know about me?", size="sm", elem_id="nn-show-profile")
+                export = gr.Button("Export my data", size="sm", elem_id="nn-export")
+                forget = gr.Button("Forget me", size="sm", variant="stop")
+            with gr.Row(visible=False) as confirm_row:
+                gr.Markdown("Delete everything stored about you? This cannot be undone.")
+                yes = gr.Button("Yes, delete", size="sm", variant="stop")
+                no = gr.Button("Cancel", size="sm")
+            download = gr.File(
+                label="Your data", visible=True, interactive=False, elem_id="nn-download"
+            )
+            download.GRADIO_CACHE = str(h.exports.path)  # never Gradio's shared cache
         card_outs: list[Any] = [header]
         for slot, card in zip(slots, htmls, strict=True):
             card_outs += [slot, card]
+        for i, (bought, nope, more) in enumerate(buttons):
+            _wire_card(h, i, bought, nope, more, [cards, *card_outs], cards, history, chat, picker)
         chat_outs = [chat, history, cards, box, *card_outs]
         for trigger, name in ((box.submit, "chat"), (send.click, "send")):
             trigger(
@@ -366,7 +439,8 @@ def build_ui(
                 api_visibility="public" if name == "chat" else "private", **limit,
             )  # fmt: skip
         picker.change(
-            h.pick, [picker], [chat, history, cards, picker, *card_outs], api_name="pick_user",
+            h.pick, [picker], [chat, history, cards, picker, profile_md, download, *card_outs],
+            api_name="pick_user",
             api_visibility="private",
         )  # fmt: skip
         demo.load(h.load, None, [chat, history, picker, signed], api_name="load",
@@ -387,7 +461,7 @@ def build_ui(
     return demo
 
 
-def _wire_card(h: _Handlers, i: int, bought: Any, nope: Any, more: Any, slot: Any, card: Any,
+def _wire_card(h: _Handlers, i: int, bought: Any, nope: Any, more: Any, outs: list[Any],
                cards: Any, history: Any, chat: Any, picker: Any) -> None:  # fmt: skip
     def fb(kind: str) -> Any:
         def on(c: list[dict[str, Any]], p: str, request: gr.Request) -> Any:
@@ -401,10 +475,8 @@ def _wire_card(h: _Handlers, i: int, bought: Any, nope: Any, more: Any, slot: An
         return h.tell_more(i, c, hist, p, request)
 
     opts: dict[str, Any] = {"api_visibility": "private", "concurrency_id": "assistant"}
-    bought.click(fb("bought"), [cards, picker], [slot, card], api_name=f"card_{i}_bought", **opts)
-    nope.click(
-        fb("not_interested"), [cards, picker], [slot, card], api_name=f"card_{i}_nope", **opts
-    )
+    bought.click(fb("bought"), [cards, picker], outs, api_name=f"card_{i}_bought", **opts)
+    nope.click(fb("not_interested"), [cards, picker], outs, api_name=f"card_{i}_nope", **opts)
     more.click(tell, [cards, history, picker], [chat, history], api_name=f"card_{i}_more", **opts)
 
 
