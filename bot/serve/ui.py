@@ -327,6 +327,8 @@ class _Handlers:
     def load(self, request: gr.Request) -> Any:
         if self.config.server.mode == "shop":
             user = self.user(None, request)
+            if user is None:  # Gradio's login normally stands before this page
+                return [gr.skip(), gr.skip(), gr.Dropdown(visible=False), gr.skip()]
             welcome = _welcome(user, False)
             signed = f'<div class="nn-picks">Signed in as <b>{html.escape(user)}</b></div>'
             return [welcome, welcome, gr.Dropdown(visible=False), signed]
@@ -343,7 +345,7 @@ class _Handlers:
     def export(self, picked: str, request: gr.Request) -> Any:
         user = self.need_user(picked, request)
         data = self.call(self.assistant.export, user) if user else None
-        if data is None:
+        if user is None or data is None:
             return gr.skip()
         return self.exports.write(user, data)  # deleted after download, on forget, at exit
 
