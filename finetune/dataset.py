@@ -36,6 +36,7 @@ from bot.tasks.prompts import (
     CandidateLine,
     explanation_messages,
     next_need_messages,
+    review_reply_messages,
 )
 from bot.tasks.ranker import LLMRanker, RankerConfig, history_lines
 from knowledge.errors import ConfigError
@@ -43,6 +44,8 @@ from knowledge.schema import Event, Item
 
 __all__ = [
     "TASKS",
+    "RECOMMENDER_TASKS",
+    "WRITING_TASKS",
     "SPLIT_RULE",
     "DatasetConfig",
     "Corpus",
@@ -59,12 +62,17 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TASKS: tuple[str, ...] = ("ranking", "next_need", "explanation", "description")
+RECOMMENDER_TASKS: tuple[str, ...] = ("ranking", "next_need", "explanation", "description")
+# facts -> one grounded sentence; review -> shop reply (targets from finetune.writing's grammar)
+WRITING_TASKS: tuple[str, ...] = ("fact_sentence", "review_reply")
+TASKS: tuple[str, ...] = RECOMMENDER_TASKS + WRITING_TASKS
 SPLIT_RULE = (
     "leave-last-out per user over the ordered purchase/review sequence s: test target s[-1] "
     "(history s[:-1]), validation target s[-2] (history s[:-2]), training targets s[t] for "
     "1 <= t < len(s)-2 (history s[:t]); candidate models fitted on s[:-2] only (for training "
-    "prompts: of the users in the other folds); item descriptions split by a hash of the item id"
+    "prompts: of the users in the other folds); item descriptions split by a hash of the item id; "
+    "writing tasks (fact_sentence, review_reply) split by a hash of the item id: an item and all "
+    "its reviews are in exactly one split (test = held-out items)"
 )
 _SPLITS = ("train", "valid", "test")
 
@@ -73,7 +81,7 @@ _SPLITS = ("train", "valid", "test")
 class DatasetConfig:
     """What to build. ``n_candidates`` and ``max_history`` should match the serving config."""
 
-    tasks: tuple[str, ...] = TASKS
+    tasks: tuple[str, ...] = RECOMMENDER_TASKS
     n_candidates: int = 20
     max_history: int = MAX_HISTORY  # the serving defaults, so training prompts match served ones
     snippet_chars: int = SNIPPET_CHARS
@@ -82,6 +90,12 @@ class DatasetConfig:
     exclude_history: bool = True  # candidates never include items the user already has
     candidate_folds: int = 5  # training candidates come from models fitted on other users
     description_valid_fraction: float = 0.05
+    # writing tasks: share of items (with their reviews) held out for validation and for test
+    writing_valid_fraction: float = 0.05
+    writing_test_fraction: float = 0.2
+    sentences_per_item: int = 2  # fact_sentence targets per training item
+    reviews_per_item: int = 2  # shop reviews per training item (distinct texts)
+    synthetic_per_item: int = 1  # composed safety reports/complaints per item
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -102,6 +116,17 @@ class DatasetConfig:
             raise ConfigError("DatasetConfig.candidate_folds must be within 2..100")
         if not 0.0 <= self.description_valid_fraction < 1.0:
             raise ConfigError("DatasetConfig.description_valid_fraction must be within [0, 1)")
+        if (
+            not 0.0 <= self.writing_valid_fraction + self.writing_test_fraction < 1.0
+            or min(self.writing_valid_fraction, self.writing_test_fraction) < 0.0
+        ):
+            raise ConfigError(
+                "DatasetConfig.writing_valid_fraction and writing_test_fraction must be >= 0 "
+                "with a sum below 1"
+            )
+        for name in ("sentences_per_item", "reviews_per_item", "synthetic_per_item"):
+            if not 0 <= getattr(self, name) <= 20:
+                raise ConfigError(f"DatasetConfig.{name} must be within 0..20")
 
 
 @dataclass
@@ -348,6 +373,87 @@ def _description_rows(b: _Builder) -> Iterable[tuple[str, dict[str, Any]]]:
         )
 
 
+def writing_split(item_id: str, config: DatasetConfig) -> str:
+    """The split of an item and its reviews in the writing tasks (hash of the item id)."""
+    h = int(hashlib.sha256(f"{config.seed}:writing:{item_id}".encode()).hexdigest()[:8], 16)
+    u = h / 0xFFFFFFFF
+    if u < config.writing_test_fraction:
+        return "test"
+    return "valid" if u < config.writing_test_fraction + config.writing_valid_fraction else "train"
+
+
+def item_ratings(corpus: Corpus) -> dict[str, tuple[float, int]]:
+    """Mean rating and count of rated reviews per item (what the store's stats give)."""
+    ratings: dict[str, list[float]] = defaultdict(list)
+    for evs in corpus.events.values():
+        for e in evs:
+            if e.kind == "review" and e.rating is not None:
+                ratings[e.item_id].append(float(e.rating))
+    return {i: (sum(r) / len(r), len(r)) for i, r in ratings.items()}
+
+
+def _writing_rows(b: _Builder) -> Iterable[tuple[str, dict[str, Any]]]:
+    from finetune.writing import fact_sentences, reply_target, synthetic_reviews
+
+    cfg = b.cfg
+    ratings = item_ratings(b.c)
+    reviews: dict[str, list[Event]] = defaultdict(list)
+    for user in sorted(b.c.events):
+        for e in b.c.events[user]:
+            if e.kind == "review" and e.text.strip():
+                reviews[e.item_id].append(e)
+    for item_id in sorted(b.items):
+        item = b.items[item_id]
+        split = writing_split(item_id, cfg)
+        base = {"split": split, "item_id": item_id}
+        if "fact_sentence" in cfg.tasks:
+            rating = ratings.get(item_id)
+            facts = item_facts(item, rating)
+            n = cfg.sentences_per_item if split == "train" else 1
+            rng = _seeded(cfg.seed, "fact_sentence", item_id)
+            for target in fact_sentences(item, facts, rating, rng, n):
+                yield (
+                    split,
+                    {
+                        **base,
+                        "task": "fact_sentence",
+                        "facts": facts,
+                        "messages": describe_messages(facts),
+                        "target": target,
+                    },
+                )
+        if "review_reply" not in cfg.tasks:
+            continue
+        rng = _seeded(cfg.seed, "review_reply", item_id)
+        seen: set[str] = set()
+        shop = []
+        for e in reviews.get(item_id, []):
+            text = " ".join(e.text.split())
+            if text not in seen:
+                seen.add(text)
+                shop.append((text, e.rating, "", "", ""))
+        rng.shuffle(shop)
+        picked = shop[: cfg.reviews_per_item] + [
+            (r.text, r.rating, r.kind, r.who, r.what)
+            for r in synthetic_reviews(item, rng, cfg.synthetic_per_item)
+        ]
+        for text, stars, kind, who, what in picked:
+            target = reply_target(text, stars, item.title, rng, kind or None, who, what)
+            yield (
+                split,
+                {
+                    **base,
+                    "task": "review_reply",
+                    "review": text,
+                    "rating": stars,
+                    "kind": kind or None,
+                    "synthetic": bool(kind),
+                    "messages": review_reply_messages(text, stars, item.title),
+                    "target": target,
+                },
+            )
+
+
 def build_examples(corpus: Corpus, config: DatasetConfig) -> dict[str, list[dict[str, Any]]]:
     """All examples, per split, in a deterministic order (users sorted, then position)."""
     b = _Builder(corpus, config)
@@ -376,6 +482,9 @@ def build_examples(corpus: Corpus, config: DatasetConfig) -> dict[str, list[dict
             out[split].append(row)
     if "description" in config.tasks:
         for split, row in _description_rows(b):
+            out[split].append(row)
+    if set(WRITING_TASKS) & set(config.tasks):
+        for split, row in _writing_rows(b):
             out[split].append(row)
     return out
 

@@ -36,6 +36,7 @@ __all__ = [
     "build_model",
     "train",
     "latest_checkpoint",
+    "write_adapter_meta",
 ]
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,16 @@ def build_model(cfg: TrainConfig) -> tuple[Any, Any, str]:
 
     from bot.llm.model import ModelConfig, load_model
 
-    loaded = load_model(ModelConfig(model=cfg.base_model, quantization=cfg.quantization))
+    # the run's thread count (load_model would otherwise set one per physical core)
+    loaded = load_model(
+        ModelConfig(
+            model=cfg.base_model,
+            quantization=cfg.quantization,
+            threads=cfg.threads,
+            adapter=None,
+            warmup=False,
+        )
+    )
     model = loaded.model
     if cfg.quantization == "nf4":
         try:
@@ -490,8 +500,25 @@ def train(cfg: TrainConfig) -> TrainResult:
         (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
         (out / "metrics.json").write_text(json.dumps({**metrics, "history": history}, indent=2))
         write_card(out, cfg, metrics, base_path)
+        write_adapter_meta(out, cfg, model, base_path)
         log.info("adapter saved to %s", out)
     return result
+
+
+def write_adapter_meta(out: Path, cfg: TrainConfig, model: Any, base_path: str) -> Path:
+    """``nextneed_adapter.json``: the base model (refused at load if another is loaded) and
+    each trained task's prompt fingerprint (refused if the prompt changed since)."""
+    from bot.llm.model import ADAPTER_META, base_fingerprint
+    from bot.tasks.adapter import prompt_fingerprint
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    meta = {
+        "base": base_fingerprint(base, base_path),
+        "prompts": {task: prompt_fingerprint(task) for task in cfg.tasks},
+    }
+    path = out / ADAPTER_META
+    path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def _summary(

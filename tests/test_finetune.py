@@ -387,3 +387,162 @@ def test_config_errors_name_the_field(make: Any, field: str) -> None:
 def test_train_without_prepared_data_says_what_to_do(tmp_path: Path, tiny_model_dir: Path) -> None:
     with pytest.raises(ConfigError, match="finetune prepare"):
         train(_cfg(tmp_path / "missing", tmp_path / "out", tiny_model_dir))
+
+
+# -- writing tasks (fact_sentence, review_reply) ------------------------------------------------
+def _shop_corpus() -> Any:
+    """A small shop like the demo: items with line/type attributes, reviews of every kind."""
+    kinds = [("Moisture", "shampoo", "Hair Care"), ("Chicken", "dog food", "Pet Food")]
+    items = []
+    for k in range(20):
+        line, kind, cat = kinds[k % 2]
+        brand = ["Aqualis", "Meadow Pet"][k % 2]
+        size = ["300 ml", "2 kg"][k % 2]
+        items.append(
+            Item(
+                f"w{k:02d}",
+                f"{brand} {line} {kind.title()} {k}, {size}",
+                brand,
+                (cat, kind.title()),
+                5.0 + k,
+                f"{line} {kind} from {brand}. Good stuff. Size: {size}. Lasts about 30 days.",
+                {"line": line, "type": kind.replace(" ", ""), "replenish_days": 30},
+            )
+        )
+    texts = [
+        ("Really happy with this. Works well for my dry hair.", 5.0),
+        ("It arrived a few days late. Fine for the price.", 3.0),
+        ("The bottle leaks. Not worth it.", 1.0),
+    ]
+    events: dict[str, list[Event]] = {}
+    for u in range(6):
+        user = f"s{u}"
+        events[user] = [
+            Event(
+                user,
+                items[(u + j) % 20].item_id,
+                "review",
+                1_700_000_000 + j,
+                j,
+                rating=texts[j % 3][1],
+                text=texts[j % 3][0],
+            )  # fmt: skip
+            for j in range(6)
+        ]
+    corpus = corpus_from_sequences({}, items, source="shop")
+    corpus.events = events
+    corpus.sequences = {u: [e.item_id for e in evs] for u, evs in events.items()}
+    return corpus
+
+
+_WRITE_CFG = DatasetConfig(tasks=("fact_sentence", "review_reply"), writing_test_fraction=0.3)
+
+
+def test_writing_targets_are_faithful_and_items_held_out() -> None:
+    from bot.tasks.describe import grounded_sentences
+    from bot.tasks.review_reply import reply_checks
+    from finetune.dataset import writing_split
+
+    ex = build_examples(_shop_corpus(), _WRITE_CFG)
+    tasks = {r["task"] for rows in ex.values() for r in rows}
+    assert tasks == {"fact_sentence", "review_reply"}
+    for split, rows in ex.items():
+        for r in rows:
+            assert writing_split(r["item_id"], _WRITE_CFG) == split  # an item in one split only
+            if r["task"] == "fact_sentence":
+                assert list(grounded_sentences(r["target"], r["facts"])) == [r["target"]]
+                assert r["messages"][-1]["content"].startswith("Facts:")
+            else:
+                title = r["messages"][1]["content"].split("\n")[0].removeprefix("Item: ")
+                checks = reply_checks(r["target"], r["review"], r["rating"], title, r["kind"])
+                assert all(checks.values()), (r["target"], checks)
+    train_items = {r["item_id"] for r in ex["train"]}
+    assert train_items and not train_items & {r["item_id"] for r in ex["test"]}
+    safety = [r for r in ex["train"] if r.get("kind") == "safety"]
+    assert safety and all("safety team" in r["target"] for r in safety)
+
+
+def test_writing_manifest_counts_and_seed(tmp_path: Path) -> None:
+    m = prepare(_shop_corpus(), tmp_path / "w", _WRITE_CFG)
+    rows = read_jsonl(tmp_path / "w" / "train.jsonl")
+    assert m["counts"]["train"]["review_reply"] == sum(r["task"] == "review_reply" for r in rows)
+    assert m["seed"] == 0 and len(m["sha256"]["train"]) == 64
+    again = prepare(_shop_corpus(), tmp_path / "w2", _WRITE_CFG)
+    assert again["sha256"] == m["sha256"]
+
+
+@pytest.fixture(scope="module")
+def writer_adapter(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Path:
+    data = tmp_path_factory.mktemp("writer-data")
+    prepare(_shop_corpus(), data, _WRITE_CFG)
+    out = tmp_path_factory.mktemp("writer")
+    cfg = _cfg(data, out, tiny_model_dir, max_steps=10, lr=2e-2, max_examples=4,
+               tasks=("fact_sentence", "review_reply"))  # fmt: skip
+    result = train(cfg)
+    assert (
+        result.finished and result.metrics["train_loss_last"] < result.metrics["train_loss_first"]
+    )
+    return out
+
+
+def test_writer_adapter_records_base_and_prompts(
+    writer_adapter: Path, tiny_model_dir: Path
+) -> None:
+    from bot.llm.model import ModelConfig, load_model
+    from bot.tasks.adapter import adapter_tasks, prompt_fingerprint, serves
+
+    meta = json.loads((writer_adapter / "nextneed_adapter.json").read_text())
+    assert meta["base"]["name"] == tiny_model_dir.name
+    assert meta["prompts"] == {
+        "fact_sentence": prompt_fingerprint("fact_sentence"),
+        "review_reply": prompt_fingerprint("review_reply"),
+    }
+    assert adapter_tasks(writer_adapter) == ("fact_sentence", "review_reply")
+    assert serves(writer_adapter, "fact_sentence") and not serves(writer_adapter, "next_need")
+    loaded = load_model(
+        ModelConfig(model=str(tiny_model_dir), quantization="fp32", adapter=str(writer_adapter))
+    )
+    assert loaded.model is not None
+
+
+def test_adapter_for_another_base_or_prompt_is_refused(
+    writer_adapter: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    from bot.llm.model import ModelConfig, load_model
+    from bot.tasks.adapter import adapter_tasks
+
+    bad = tmp_path / "bad"
+    shutil.copytree(writer_adapter, bad)
+    meta = json.loads((bad / "nextneed_adapter.json").read_text())
+    meta["base"]["hidden_size"] = 4096
+    (bad / "nextneed_adapter.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="another base model.*hidden_size"):
+        load_model(ModelConfig(model=str(tiny_model_dir), quantization="fp32", adapter=str(bad)))
+    meta["prompts"]["review_reply"] = "0123456789abcdef"
+    (bad / "nextneed_adapter.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError, match="another version of the 'review_reply' prompt"):
+        adapter_tasks(bad)
+
+
+def test_default_adapter_only_for_the_default_model(tiny_model_dir: Path) -> None:
+    from bot.llm.model import SHIPPED_ADAPTER, ModelConfig
+
+    assert ModelConfig(model=str(tiny_model_dir)).adapter is None
+    assert ModelConfig(adapter="none").adapter is None
+    shipped = (SHIPPED_ADAPTER / "adapter_config.json").is_file()
+    assert ModelConfig().adapter == (str(SHIPPED_ADAPTER) if shipped else None)
+
+
+@pytest.mark.slow
+def test_shipped_adapter_loads_on_the_default_model() -> None:
+    from bot.llm.model import SHIPPED_ADAPTER, ModelConfig, load_model
+    from bot.tasks.adapter import adapter_tasks
+
+    if not (SHIPPED_ADAPTER / "adapter_config.json").is_file():
+        pytest.skip("no adapter shipped (see docs/finetune.md)")
+    on = adapter_tasks(SHIPPED_ADAPTER)
+    assert on  # the tasks it is on for were checked against today's prompts
+    loaded = load_model(ModelConfig(quantization="fp32"))
+    assert loaded.config.adapter == str(SHIPPED_ADAPTER)

