@@ -387,7 +387,8 @@ def build_ui(
                         h.choices() if config.server.mode == "demo" else [], value=None,
                         label="Customer (type to search)", scale=3, elem_id="nn-user",
                         visible=config.server.mode == "demo", interactive=True,
-                        filterable=True, allow_custom_value=True,
+                        # demo: any customer id; shop: the login decides, nothing else passes
+                        filterable=True, allow_custom_value=config.server.mode == "demo",
                     )  # fmt: skip
                     signed = gr.HTML("", visible=config.server.mode == "shop")
                 chat = gr.Chatbot(
