@@ -165,7 +165,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         generator = TransformersGenerator(
             load_model(ModelConfig(quantization=args.quantization, adapter=adapter, threads=1))
         )
-    out: dict[str, Any] = {"system": args.system, "adapter": args.adapter, "descriptions": []}
+    out: dict[str, Any] = {
+        "system": args.system,
+        "adapter": args.adapter,
+        "quantization": args.quantization,
+        "descriptions": [],
+    }
     for it in items if generator is not None else []:
         rating = store.item_review_stats(it.item_id)
         facts = item_facts(it, rating)
@@ -190,9 +195,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         (e.text, e.rating, None, store.get_item(e.item_id).title) for e in reviews
     ]
     titles = [it.title for it in items] or ["this item"]
-    cases += [
-        (t, float(r), k, titles[n % len(titles)]) for n, (t, r, k) in enumerate(HELD_OUT_REPORTS)
-    ]
+    if args.reviews:
+        cases += [
+            (t, float(r), k, titles[n % len(titles)])
+            for n, (t, r, k) in enumerate(HELD_OUT_REPORTS)
+        ]
     service = ServiceConfig()
     out["replies"] = []
     for text, stars, kind, title in cases:
@@ -217,7 +224,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _summary(res: dict[str, Any]) -> dict[str, Any]:
     d = res["descriptions"]
-    s: dict[str, Any] = {"system": res["system"]}
+    label = res["system"]
+    if res["system"] != "template" and res.get("quantization"):
+        label += f" ({res['quantization']})"
+    s: dict[str, Any] = {"system": label}
     if d:
         kept = [x for x in d if x["kept"]]
         secs = [x["seconds"] for x in d]
@@ -331,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--store", default=".nextneed/demo-store")
     r.add_argument("--quantization", default="fp32", choices=["nf4", "fp32"])
     r.add_argument("--items", type=int, default=40)
-    r.add_argument("--reviews", type=int, default=24)
+    r.add_argument("--reviews", type=int, default=24, help="held-out shop reviews (0: no replies)")
     r.add_argument("--out", required=True)
     g = sub.add_parser("report")
     g.add_argument("paths", nargs="+")

@@ -337,14 +337,29 @@ def load_model(config: ModelConfig) -> LoadedModel:
         _warm_up(model, tokenizer)
     dtype = "bfloat16" if config.quantization == "bf16" else "float32"
     log.info(
-        "loaded %s (%s, %s compute) on %s, %d threads",
+        "loaded %s (%s, %s compute) on %s, %d threads%s",
         where,
         config.quantization,
         dtype,
         device,
         torch.get_num_threads(),
+        _adapter_note(config.adapter),
     )
     return LoadedModel(model, tokenizer, config, where, device, dtype)
+
+
+def _adapter_note(adapter: str | None) -> str:
+    """ ", with adapter X (on for: tasks)" for the load log line."""
+    if not adapter:
+        return ", no adapter"
+    import json
+
+    try:
+        meta = json.loads((Path(adapter).expanduser() / ADAPTER_META).read_text(encoding="utf-8"))
+        tasks = meta.get("tasks_on", list(meta.get("prompts", {})))
+    except (OSError, ValueError):
+        return f", with adapter {adapter}"
+    return f", with adapter {adapter} (on for: {', '.join(tasks) or 'none'})"
 
 
 def _own_unquantized(model: Any) -> None:
