@@ -1,0 +1,188 @@
+"""Conversation benchmark: natural shopper conversations on a second shop, checked per turn.
+
+    python -m benchmarks.conversation [--parser rules|embedding] [--model none|default] [--limit N]
+
+The shop (:mod:`benchmarks.conversation_shop`, not the demo shop) is generated, ingested into a
+temporary Chroma store with ``ingest_dataset`` and served by ``Assistant.from_config`` with the
+clock pinned to noon of the shop's reference date. Every conversation in
+``benchmarks/conversation/*.yaml`` runs in order with a fresh state (``state=reply.state``
+passed between its turns); events a conversation wrote are deleted before the next one starts.
+The checks are in :mod:`benchmarks.conversation_checks`. Results:
+``benchmarks/results/conversation-<variant>.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import logging
+import shlex
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import environment, environment_markdown, summary, table, write_results
+from benchmarks.conversation_checks import Conversation, Facts, load_conversations, run_checks
+from benchmarks.conversation_shop import REFERENCE, write_shop
+
+__all__ = ["build_assistant", "run_benchmark", "main"]
+
+log = logging.getLogger(__name__)
+
+
+def _noon(day: dt.date) -> float:
+    return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
+
+
+def build_assistant(workdir: Path, parser: str = "rules", model: str = "none",
+                    embedder: str = "minilm") -> tuple[Any, str]:  # fmt: skip
+    """The shop ingested into ``workdir/store``; the Assistant and the parser actually used."""
+    from bot import Assistant, AssistantConfig
+    from knowledge import Store, StoreConfig, ingest_dataset
+
+    store_config = StoreConfig(path=str(workdir / "store"), embedder=embedder)
+    store = Store(store_config)
+    ingest_dataset(store, write_shop(workdir / "shop"), strict=True)
+    store.close()
+    config = AssistantConfig(store=store_config)
+    # the lead is adding parsers: pass the flag only where the config has the field
+    fields = {f.name for f in dataclasses.fields(AssistantConfig)}
+    used = "default"
+    if "parser" in fields:
+        config = dataclasses.replace(config, parser=parser)
+        used = parser
+    if model != "none":
+        from bot import ModelConfig
+
+        config = dataclasses.replace(config, model=ModelConfig())
+    config = dataclasses.replace(
+        config, pipeline=dataclasses.replace(config.pipeline, now=lambda: _noon(REFERENCE))
+    )
+    return Assistant.from_config(config), used
+
+
+def _run_one(assistant: Any, conv: Conversation, items: dict[str, Any]) -> list[dict[str, Any]]:
+    store = assistant.store
+    start_ids = {e.event_id for e in store.history(conv.user)}
+    state: Any = None
+    previous: list[Any] = []
+    rows = []
+    try:
+        for n, turn in enumerate(conv.turns):
+            before = store.history(conv.user)
+            t0 = time.perf_counter()
+            try:
+                reply = assistant.chat(conv.user, turn.say, state=state)
+                error = ""
+            except Exception as exc:  # a crash is a failed turn, not a failed run
+                log.warning("%s turn %d crashed: %r", conv.id, n + 1, exc)
+                reply, error = None, f"{type(exc).__name__}: {exc}"
+            seconds = time.perf_counter() - t0
+            row: dict[str, Any] = {"conversation": conv.id, "turn": n + 1, "user": conv.user,
+                                   "skill": turn.skill, "say": turn.say, "seconds": round(seconds, 3)}  # fmt: skip
+            if reply is None:
+                row.update(passed=False, failed={"crash": error}, intent="", text="", items=[])
+            else:
+                facts = Facts(reply, items, before, store.history(conv.user), previous)
+                failed = run_checks(turn.expect, facts)
+                row.update(passed=not failed, failed=failed, intent=reply.intent,
+                           text=reply.text[:400], items=[r.item_id for r in reply.recommendations])  # fmt: skip
+                state = reply.state
+                if reply.recommendations:
+                    previous = list(reply.recommendations)
+            rows.append(row)
+    finally:
+        written = [e.event_id for e in store.history(conv.user) if e.event_id not in start_ids]
+        if written:
+            store.delete_events(conv.user, written)
+    return rows
+
+
+def run_benchmark(parser: str = "rules", model: str = "none", limit: int | None = None,
+                  embedder: str = "minilm") -> dict[str, Any]:  # fmt: skip
+    """Run every conversation (the first ``limit``); the result dict that is written out."""
+    conversations = load_conversations()[:limit]
+    with tempfile.TemporaryDirectory(prefix="nextneed-conv-") as tmp:
+        t0 = time.perf_counter()
+        assistant, used = build_assistant(Path(tmp), parser, model, embedder)
+        setup_s = time.perf_counter() - t0
+        items = {it.item_id: it for it in assistant.store.all_items()}
+        rows = []
+        for conv in conversations:
+            rows += _run_one(assistant, conv, items)
+        assistant.store.close()
+    skills: dict[str, list[bool]] = defaultdict(list)
+    causes: dict[str, int] = defaultdict(int)
+    for r in rows:
+        skills[r["skill"]].append(r["passed"])
+        for name in r["failed"]:
+            causes[name] += 1
+    secs = [r["seconds"] for r in rows]
+    return {
+        "parser": used, "model": model, "embedder": embedder,
+        "conversations": len(conversations), "turns": len(rows),
+        "passed": sum(r["passed"] for r in rows),
+        "pass_rate": round(sum(r["passed"] for r in rows) / max(1, len(rows)), 3),
+        "skills": {k: {"turns": len(v), "passed": sum(v), "pass_rate": round(sum(v) / len(v), 3)}
+                   for k, v in sorted(skills.items())},
+        "failed_checks": dict(sorted(causes.items(), key=lambda kv: -kv[1])),
+        "latency_ms": summary(secs), "setup_s": round(setup_s, 1), "rows": rows,
+    }  # fmt: skip
+
+
+def markdown(result: dict[str, Any], command: str, note: str) -> str:
+    lat = result["latency_ms"]
+    lines = [f"# Conversation benchmark — {result['variant']}", "", note, "",
+             environment_markdown(result["environment"]), "", f"Command: `{command}`", "",
+             f"Parser: {result['parser']} · model: {result['model']} · embedder: "
+             f"{result['embedder']} · shop: benchmarks.conversation_shop (reference "
+             f"{REFERENCE.isoformat()}), built and ingested in {result['setup_s']} s", "",
+             f"**{result['passed']} / {result['turns']} turns passed "
+             f"({100 * result['pass_rate']:.1f}%)** over {result['conversations']} conversations. "
+             f"Turn latency p50 {lat.get('p50_ms', 0) / 1000:.2f} s, p95 {lat.get('p95_ms', 0) / 1000:.2f} s "
+             "(2-core CPU, shared; see the load average above).", "", "## Per skill", "",
+             table(["skill", "turns", "passed", "pass rate"],
+                   [[k, v["turns"], v["passed"], f"{100 * v['pass_rate']:.0f}%"]
+                    for k, v in result["skills"].items()]), "",
+             "## Failed checks (turns failing each)", "",
+             table(["check", "turns"], list(result["failed_checks"].items())), "",
+             "## Failed turns", ""]  # fmt: skip
+    fails = [r for r in result["rows"] if not r["passed"]]
+    lines.append(table(["turn", "skill", "message", "intent", "failed"],
+                       [[f"{r['conversation']}#{r['turn']}", r["skill"], r["say"], r["intent"],
+                         "; ".join(f"{k}: {v}" for k, v in r["failed"].items())[:300]]
+                        for r in fails]))  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.conversation", description=__doc__)
+    ap.add_argument("--parser", default="rules", help="AssistantConfig.parser, where it exists")
+    ap.add_argument("--model", default="none", choices=("none", "default"))
+    ap.add_argument("--embedder", default="minilm", help="store embedder (default: shipped)")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N conversations")
+    ap.add_argument("--out", default=None, help="result name (default conversation-<variant>)")
+    ap.add_argument("--note", default="", help="a line for the report (e.g. 'baseline')")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    env = environment()
+    result = run_benchmark(args.parser, args.model, args.limit, args.embedder)
+    variant = f"{result['parser']}-model-{args.model}"
+    result.update(variant=variant, environment=env, environment_end_load=environment()["load_avg"])
+    command = shlex.join(
+        [".venv/bin/python", "-m", "benchmarks.conversation", *(argv or sys.argv[1:])]
+    )
+    result["command"] = command
+    path = write_results(
+        args.out or f"conversation-{variant}", result, markdown(result, command, args.note)
+    )
+    log.info("%d/%d turns passed; wrote %s", result["passed"], result["turns"], path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
