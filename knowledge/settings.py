@@ -33,9 +33,9 @@ class EnvSettings(BaseSettings):
     llm_base_url: str | None = Field(None, description="an OpenAI-compatible model server")
     llm_model: str = "nextneed"
     llm_api_key: str | None = None
-    api_keys: str | None = Field(None, description="server API keys, KEY=USER, comma-separated")
-    auth: str | None = Field(None, description="web logins, USER:PASSWORD, comma-separated")
-    proxy_secret: str | None = Field(None, description="the reverse proxy's X-Proxy-Secret")
+    api_keys: str | None = Field(default=None, description="API keys KEY=USER, comma-separated")
+    auth: str | None = Field(default=None, description="logins USER:PASSWORD, comma-separated")
+    proxy_secret: str | None = Field(default=None, description="the X-Proxy-Secret of the proxy")
 
 
 def env_settings() -> EnvSettings:
