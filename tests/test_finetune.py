@@ -526,6 +526,31 @@ def test_adapter_for_another_base_or_prompt_is_refused(
         adapter_tasks(bad)
 
 
+def test_shipped_copy_is_half_size_and_on_only_where_it_wins(
+    writer_adapter: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from bot.llm.model import ModelConfig, load_model
+    from bot.recsys.rerank import recorded_rank_weight
+    from bot.tasks.adapter import adapter_tasks, serves
+    from finetune.ship import ship
+
+    dest = ship(writer_adapter, tmp_path / "shipped", ("fact_sentence",))
+    weights = load_file(str(dest / "adapter_model.safetensors"))
+    assert {v.dtype for v in weights.values()} == {torch.float16}
+    assert adapter_tasks(dest) == ("fact_sentence",)
+    assert serves(dest, "fact_sentence") and not serves(dest, "review_reply")
+    assert recorded_rank_weight(dest) == 0.0  # loading it never turns the ranker on
+    loaded = load_model(
+        ModelConfig(model=str(tiny_model_dir), quantization="fp32", adapter=str(dest))
+    )
+    assert loaded.config.adapter == str(dest)
+    with pytest.raises(ConfigError, match="were not trained"):
+        ship(writer_adapter, tmp_path / "x", ("next_need",))
+
+
 def test_default_adapter_only_for_the_default_model(tiny_model_dir: Path) -> None:
     from bot.llm.model import SHIPPED_ADAPTER, ModelConfig
 
