@@ -272,10 +272,10 @@ class _Handlers:
         if self.call(self.assistant.feedback, user, rec["item_id"], kind) is None:
             return nothing
         if kind == "not_interested":
-            gr.Info(f"Got it: I won't suggest {rec['title']} again.")
+            gr.Info(f"Got it: I won't suggest {html.escape(rec['title'])} again.")
             rest = [{**r, "rank": n} for n, r in enumerate(cards[:slot] + cards[slot + 1 :], 1)]
             return [rest, *self.cards_out(user, rest)]
-        gr.Info(f"Noted: you bought {rec['title']}.")
+        gr.Info(f"Noted: you bought {html.escape(rec['title'])}.")  # toasts render HTML
         out: list[Any] = [gr.skip()] * (2 + 2 * self.config.n_cards)
         out[3 + 2 * slot] = render_card(rec, status="✓ Marked as bought")
         return out
