@@ -41,7 +41,7 @@ _QUALITY = re.compile(
     r"\b(luxur\w*|premium|high[- ]quality|quality|high[- ]end|popular\w*|reputable|well[- ]known|"
     r"natural\w*|organic|non[- ]greasy|rechargeable|durab\w*|best|perfect\w*|favou?rite\w*|"
     r"affordable|unique|exclusive|healthy|gentle|soft|smooth|delicious|fresh|love|trusted|"
-    r"professional|eco[- ]friendly|cat[- ]friendly|long[- ]lasting)\b",
+    r"professional|eco[- ]friendly|cat[- ]friendly|long[- ]lasting|great|excellent|ideal)\b",
     re.I,
 )
 _MONEY = re.compile(
@@ -75,6 +75,16 @@ def claims_in_facts(sentence: str, facts: list[str], vocabulary: set[str]) -> bo
     fact_text = " ".join(facts).lower()
     if any(n not in fact_text for n in _NUMBER.findall(sentence)):
         return False
+    # a price is the item's price ("a $300 pack" when 300 is the size in grams is wrong), and
+    # a number the facts only give as a price is one ("a 244.99 unit")
+    prices = set(re.findall(r"\$(\d+(?:[.,]\d+)?)", fact_text))
+    said = set(re.findall(r"\$(\d+(?:[.,]\d+)?)", sentence))
+    if said - prices:
+        return False
+    without_prices = re.sub(r"\$\d+(?:[.,]\d+)?", " ", fact_text)
+    for n in _NUMBER.findall(re.sub(r"\$\d+(?:[.,]\d+)?", " ", sentence)):
+        if n in prices and not re.search(rf"(?<![\d.]){re.escape(n)}(?![\d])", without_prices):
+            return False
     if any(m.group(0).lower() not in fact_text for m in _MONEY.finditer(sentence)):
         return False
     if any(m.group(0).lower() not in fact_text for m in _QUALITY.finditer(sentence)):
