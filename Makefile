@@ -37,6 +37,9 @@ model: install
 # The stamp names the store layout (knowledge/layout.py LAYOUT_VERSION): a demo store built by
 # an older nextneed is rebuilt from scratch instead of being refused at start-up.
 DEMO_READY := $(DEMO_STORE)/.ready-layout2
+# The demo shop's timeline ends on the day it is built (knowledge.demo): after a week the stamp
+# goes, so `make demo` rebuilds a shop whose "recent" purchases are recent again.
+$(shell find $(DEMO_READY) -mtime +6 -delete 2>/dev/null)
 
 demo-store: install $(DEMO_READY)
 
