@@ -284,7 +284,13 @@ def report(paths: list[str], out: str, command: str, store: str) -> dict[str, An
     # faithfulness is recomputed here, so every system is judged by the same (current) check
     shop = Store(StoreConfig.from_env(path=store))
     vocab = _catalog_vocabulary(list(shop.all_items()))
+    from bot.tasks.review_reply import reply_checks
+
     for res in results:
+        for rep in res["replies"]:
+            rep["checks"] = reply_checks(
+                rep["reply"], rep["review"], rep["rating"], rep["title"], rep["kind"]
+            )
         for row in res["descriptions"]:
             item = shop.get_item(row["item_id"])
             facts = item_facts(item, shop.item_review_stats(item.item_id))

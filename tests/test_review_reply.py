@@ -70,3 +70,11 @@ def test_model_reply_is_dropped_when_a_check_fails() -> None:
     assert model_reply(_Fixed(good), review, 1.0, title) == good  # type: ignore[arg-type]
     bad = "We're sorry. Here is a 20% discount code."
     assert model_reply(_Fixed(bad), review, 1.0, title) == ""  # type: ignore[arg-type]
+
+
+def test_safety_wording_for_a_late_parcel_fails() -> None:
+    reply = (
+        "We're sorry it was late. Please stop using it and see a doctor; contact our support team."
+    )
+    checks = reply_checks(reply, "It arrived two weeks late.", 2.0, "Coffee Beans")
+    assert not checks["no_escalation_without_report"] and checks["next_step_when_needed"]

@@ -89,6 +89,8 @@ def reply_checks(
         "next_step_when_needed": kind not in ("safety", "complaint")
         or bool(_NEXT_STEP.search(reply)),
         "no_apology_for_praise": kind != "praise" or not _APOLOGY.search(reply),
+        # "stop using it and see a doctor" answers a health report, not a late parcel
+        "no_escalation_without_report": kind == "safety" or not _ESCALATION.search(reply),
         "no_invented_numbers": all(n in numbers for n in _NUMBER.findall(reply)),
         "no_invented_promises": all(m.group(0).lower() in inputs for m in _PROMISE.finditer(reply)),
         "speaks_as_shop": not _FIRST_PERSON_CUSTOMER.search(reply),
