@@ -460,12 +460,11 @@ class RecommendationPipeline:
             (grounded if s.evidence else loose).append(s)
         if self.config.ungrounded == "drop":
             near = [s for s in loose if s.item.categories[:1] in departments]
-            # a small shop may have too few grounded items for a list: then the rest pads it
-            # (each says only "popular with customers in ...")
-            if len(grounded) + len(near) >= self.config.n_results:
-                loose = near
-            else:
-                loose = near + [s for s in loose if s.item.categories[:1] not in departments]
+            # a short list beats a padded one, down to three: below that (a small shop, a new
+            # interest) the rest pads it, each saying only "popular with customers in ..."
+            far = [s for s in loose if s.item.categories[:1] not in departments]
+            short = max(0, min(3, self.config.n_results) - len(grounded) - len(near))
+            loose = near + far[:short]
         return grounded + loose
 
     def _diversify(self, ranked: list[Scored]) -> list[Scored]:
