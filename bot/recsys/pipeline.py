@@ -409,10 +409,10 @@ class RecommendationPipeline:
                 score[item.item_id] = sim + 0.3 * share
                 found[item.item_id] = item
         for item_id, share in lexical.items():
-            item = self.items.get(item_id)
-            if share >= 0.5 and item is not None and item_id not in found and filt.accepts(item):
+            known = self.items.get(item_id)
+            if share >= 0.5 and known is not None and item_id not in found and filt.accepts(known):
                 score[item_id] = 0.3 * share
-                found[item_id] = item
+                found[item_id] = known
         kept = [
             found[i]
             for i in sorted(score, key=lambda i: -score[i])
