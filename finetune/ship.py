@@ -24,7 +24,7 @@ from knowledge.errors import ConfigError
 
 __all__ = ["ship"]
 
-_FILES = ("adapter_config.json", "README.md", "loss_curve.png", "train_config.json")
+_FILES = ("README.md", "loss_curve.png", "train_config.json")
 
 
 def ship(
@@ -37,7 +37,7 @@ def ship(
     import torch
     from safetensors.torch import load_file, save_file
 
-    from bot.llm.model import ADAPTER_META
+    from bot.llm.model import ADAPTER_META, DEFAULT_MODEL_NAME
     from bot.recsys.rerank import record_rank_weight
 
     run, out = Path(run_dir), Path(dest)
@@ -58,6 +58,11 @@ def ship(
     for name in _FILES:
         if (run / name).is_file():
             shutil.copy2(run / name, out / name)
+    # no local path in the shipped config: "default" is what ModelConfig/merge resolve
+    config = json.loads((run / "adapter_config.json").read_text())
+    if meta["base"].get("name") == DEFAULT_MODEL_NAME:
+        config["base_model_name_or_path"] = "default"
+    (out / "adapter_config.json").write_text(json.dumps(config, indent=2) + "\n")
     shipped = {**meta, "tasks_on": list(tasks_on)}
     (out / ADAPTER_META).write_text(json.dumps(shipped, indent=2) + "\n")
     if "ranking" not in meta["prompts"]:

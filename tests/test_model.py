@@ -217,8 +217,21 @@ def test_ensure_default_model_reuses_a_complete_directory(
     monkeypatch.setenv("NEXTNEED_MODEL_DIR", str(tmp_path))
     shutil.copytree(tiny_model_dir, tmp_path / DEFAULT_MODEL_NAME)
     assert ensure_default_model() == tmp_path / DEFAULT_MODEL_NAME
-    loaded = load_model(ModelConfig(quantization="fp32"))
+    loaded = load_model(ModelConfig(quantization="fp32", adapter=None))
     assert loaded.path == str(tmp_path / DEFAULT_MODEL_NAME)
+
+
+def test_shipped_adapter_refuses_another_default_model(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.llm.model import SHIPPED_ADAPTER
+
+    if not (SHIPPED_ADAPTER / "adapter_config.json").is_file():
+        pytest.skip("no adapter shipped")
+    monkeypatch.setenv("NEXTNEED_MODEL_DIR", str(tmp_path))
+    shutil.copytree(tiny_model_dir, tmp_path / DEFAULT_MODEL_NAME)  # same name, other shape
+    with pytest.raises(ConfigError, match="trained for another base model.*hidden_size"):
+        load_model(ModelConfig(quantization="fp32"))
 
 
 def test_broken_default_model_says_how_to_fix(

@@ -59,8 +59,10 @@ class Assistant:
         self.generator = generator
         self.pipeline = RecommendationPipeline(store, self.config.pipeline, ranker)
         use_need = self.config.model_need
-        if use_need is None:
-            use_need = getattr(self.config.model, "adapter", None) is not None
+        if use_need is None:  # only with an adapter trained (and on) for the next_need task
+            from bot.tasks.adapter import serves
+
+            use_need = serves(getattr(self.config.model, "adapter", None), "next_need")
         need = (
             NeedPredictor(generator, store, self.config.need)
             if generator is not None and use_need

@@ -189,5 +189,36 @@ def generated_sentence(
         if close is not None:
             close()
     first = re.split(r"(?<=[.!?])\s+", text.strip(), maxsplit=1)[0]
-    kept = [s for s in grounded_sentences(first, facts) if s.lower() not in already.lower()]
+    kept = [
+        s
+        for s in grounded_sentences(first, facts)
+        if s.lower() not in already.lower() and _states_only_facts(s, facts)
+    ]
     return kept[0] if kept else ""
+
+
+# Praise and formula words a fact must state before a generated sentence may ("a luxury
+# product", "a natural, non-greasy formula": the base model adds them to 7 of 10 sentences).
+_QUALITY = re.compile(
+    r"\b(luxur\w*|premium|high[- ]quality|quality|high[- ]end|popular\w*|reputable|"
+    r"well[- ]known|natural\w*|non[- ]greasy|rechargeable|durab\w*|best|perfect\w*|"
+    r"favou?rite\w*|affordable|unique|exclusive|healthy|great|excellent|ideal|trusted|"
+    r"professional|long[- ]lasting)\b",
+    re.I,
+)
+_PRICE = re.compile(r"\$(\d+(?:[.,]\d+)?)")
+
+
+def _states_only_facts(sentence: str, facts: list[str]) -> bool:
+    """The generated sentence's prices are the item's price, a number the facts give only as a
+    price is said as one ("a 244.99 unit", "a $300 pack" of 300 g are refused), and it uses no
+    praise word the facts lack. (Checked on top of :func:`grounded_sentences`.)"""
+    fact_text = " ".join(facts).lower()
+    prices = set(_PRICE.findall(fact_text))
+    if set(_PRICE.findall(sentence)) - prices:
+        return False
+    other_numbers = _PRICE.sub(" ", fact_text)
+    for n in _NUMBER.findall(_PRICE.sub(" ", sentence)):
+        if n in prices and not re.search(rf"(?<![\d.]){re.escape(n)}(?!\d)", other_numbers):
+            return False
+    return all(m.group(0).lower() in fact_text for m in _QUALITY.finditer(sentence))
