@@ -128,6 +128,18 @@ class _Tap:
             yield piece
 
 
+class _Replay:
+    """A generator that streams a recorded model sentence again."""
+
+    name = "replay"
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def stream(self, messages: Any, n: int, stop: Any = None) -> Any:
+        yield self.text + " "
+
+
 def _held_out(store: Any, limit_items: int, limit_reviews: int) -> tuple[list[Any], list[Any]]:
     from finetune.dataset import DatasetConfig, corpus_from_store, writing_split
 
@@ -277,7 +289,7 @@ def _summary(res: dict[str, Any]) -> dict[str, Any]:
 def report(paths: list[str], out: str, command: str, store: str) -> dict[str, Any]:
     """Combine per-system results into ``<out>.json`` and ``<out>.md``."""
     from bot.llm.memory import cpu_name
-    from bot.tasks.describe import item_facts
+    from bot.tasks.describe import fact_description, generated_sentence, item_facts
     from knowledge.store import Store, StoreConfig
 
     results = [json.loads(Path(p).read_text()) for p in paths]
@@ -293,7 +305,11 @@ def report(paths: list[str], out: str, command: str, store: str) -> dict[str, An
             )
         for row in res["descriptions"]:
             item = shop.get_item(row["item_id"])
-            facts = item_facts(item, shop.item_review_stats(item.item_id))
+            stats = shop.item_review_stats(item.item_id)
+            facts = item_facts(item, stats)
+            # the product's current filter, applied to the recorded (greedy) model sentence
+            replay: Any = _Replay(row["raw"])  # only stream() is used
+            row["kept"] = generated_sentence(replay, facts, fact_description(item, stats))
             row["raw_faithful"] = claims_in_facts(row["raw"], facts, vocab)
             row["kept_faithful"] = (
                 claims_in_facts(row["kept"], facts, vocab) if row["kept"] else None
