@@ -23,14 +23,16 @@ class EnvSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="NEXTNEED_", extra="ignore")
 
-    store: str | None = Field(None, description="embedded store directory")
-    chroma_host: str | None = Field(None, description="a Chroma server instead of a directory")
-    chroma_port: int = Field(8000, ge=1, le=65535)
+    store: str | None = Field(default=None, description="embedded store directory")
+    chroma_host: str | None = Field(
+        default=None, description="a Chroma server instead of a directory"
+    )
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
     embedder: Literal["minilm", "hashing"] | None = None
     embed_backend: Literal["auto", "onnx", "torch"] = "auto"
-    model_dir: str | None = Field(None, description="cache of converted models")
-    data_dir: str | None = Field(None, description="benchmark datasets (../shared/data)")
-    llm_base_url: str | None = Field(None, description="an OpenAI-compatible model server")
+    model_dir: str | None = Field(default=None, description="cache of converted models")
+    data_dir: str | None = Field(default=None, description="benchmark datasets (../shared/data)")
+    llm_base_url: str | None = Field(default=None, description="an OpenAI-compatible model server")
     llm_model: str = "nextneed"
     llm_api_key: str | None = None
     api_keys: str | None = Field(default=None, description="API keys KEY=USER, comma-separated")

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from typing import cast
 
 from bot.chat.context import Context, Handler, Turn
 from bot.recsys.catalog import query_from
@@ -143,7 +144,7 @@ def _size(item: Item) -> str:
 
 def compare_rows(ctx: Context, chosen: list[Item]) -> list[dict[str, object]]:
     """Each item's comparable facts: price, size, brand, line/shade, rating, reorder period."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for item in chosen:
         attrs = item.attributes or {}
         stats = ctx.store.item_review_stats(item.item_id)
@@ -189,7 +190,7 @@ def on_compare(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
             parts.append(str(row["size"]))
         if row["variant"]:
             parts.append(str(row["variant"]))
-        mean, count = row["rating"]  # type: ignore[misc]
+        mean, count = cast("tuple[float, int]", row["rating"])
         if count:
             # one rating would reveal that customer's own score: only shown from three up
             parts.append(f"rated {mean:.1f}/5 by {count}" if count >= 3 else "few ratings yet")

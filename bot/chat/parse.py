@@ -428,8 +428,8 @@ class RuleParser:
             if word in low:
                 (attributes if word in vocab.attribute_words else not_carried).append(word)
         recipient = ""
-        if m := _RECIPIENT.search(message):
-            recipient = (m.group(1) or m.group(2) or "").lower()
+        if rm := _RECIPIENT.search(message):
+            recipient = (rm.group(1) or rm.group(2) or "").lower()
         elif _GIFT.search(message):
             recipient = "someone else"
         # "what would you pick for me?": the verb is the request, not the need ("guitar picks")

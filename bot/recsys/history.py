@@ -64,6 +64,7 @@ class UserView:
     rejected: set[str] = field(default_factory=set)
     owned: set[str] = field(default_factory=set)
     liked: set[str] = field(default_factory=set)
+    allowed: set[str] = field(default_factory=set)  # reviewed items whose preferences were lifted
 
     def __post_init__(self) -> None:
         for e in self.events:
@@ -83,6 +84,9 @@ class UserView:
                     self.rejected.add(e.item_id)
                 elif e.detail in ("owned", "bought"):
                     self.owned.add(e.item_id)
+                elif e.detail == "allow":
+                    self.allowed.add(e.item_id)
+                    self.rejected.discard(e.item_id)
                 elif e.detail == "thumbs_up":
                     self.liked.add(e.item_id)
                     self.rejected.discard(e.item_id)
