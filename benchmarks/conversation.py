@@ -65,7 +65,18 @@ def build_assistant(workdir: Path, parser: str = "rules", model: str = "none",
     return Assistant.from_config(config), used
 
 
-def _run_one(assistant: Any, conv: Conversation, items: dict[str, Any]) -> list[dict[str, Any]]:
+def co_buyer_counter(store: Any) -> Any:
+    """``(a, b) -> customers who bought both``, counted from the store's purchase events (the
+    check's own count, not the assistant's co-purchase model)."""
+    bought: dict[str, set[str]] = defaultdict(set)
+    for e in store.iter_events():
+        if e.kind == "purchase":
+            bought[e.item_id].add(e.user_id)
+    return lambda a, b: len(bought.get(a, set()) & bought.get(b, set()))
+
+
+def _run_one(assistant: Any, conv: Conversation, items: dict[str, Any],
+             co_buyers: Any = None) -> list[dict[str, Any]]:  # fmt: skip
     store = assistant.store
     start_ids = {e.event_id for e in store.history(conv.user)}
     state: Any = None
@@ -87,7 +98,8 @@ def _run_one(assistant: Any, conv: Conversation, items: dict[str, Any]) -> list[
             if reply is None:
                 row.update(passed=False, failed={"crash": error}, intent="", text="", items=[])
             else:
-                facts = Facts(reply, items, before, store.history(conv.user), previous)
+                facts = Facts(reply, items, before, store.history(conv.user), previous,
+                              co_buyers=co_buyers)  # fmt: skip
                 failed = run_checks(turn.expect, facts)
                 row.update(passed=not failed, failed=failed, intent=reply.intent,
                            text=reply.text[:400], items=[r.item_id for r in reply.recommendations])  # fmt: skip
@@ -111,9 +123,10 @@ def run_benchmark(parser: str = "rules", model: str = "none", limit: int | None 
         assistant, used = build_assistant(Path(tmp), parser, model, embedder)
         setup_s = time.perf_counter() - t0
         items = {it.item_id: it for it in assistant.store.all_items()}
+        co_buyers = co_buyer_counter(assistant.store)
         rows = []
         for conv in conversations:
-            rows += _run_one(assistant, conv, items)
+            rows += _run_one(assistant, conv, items, co_buyers)
         assistant.store.close()
     skills: dict[str, list[bool]] = defaultdict(list)
     causes: dict[str, int] = defaultdict(int)

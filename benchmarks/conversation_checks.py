@@ -8,7 +8,9 @@ Defaults every turn gets unless it says otherwise: ``no_store_write: true`` (dro
 turn declares ``store_write``) and ``reasons_cite_only_related: true``. "Related" (checkable from
 the catalog alone): an evidence event's item and the recommended item share their product type
 or their sub-category (``categories[1]``) or their brand, or one's type lists the other's type
-among its ``attributes.complements`` (the catalog's co-purchase relation).
+among its ``attributes.complements`` (the catalog's co-purchase relation); or the reason states
+"N customers who bought ..." with N >= 3 and the store's purchase events confirm at least N
+customers who bought both (the runner counts them, independently of the assistant's code).
 
 """
 
@@ -48,6 +50,8 @@ class Facts:
     before: Sequence[Any] = ()  # the user's events before the turn (knowledge.schema.Event)
     after: Sequence[Any] = ()  # ... and after it
     previous: Sequence[Any] = ()  # the previous reply's recommendations in this conversation
+    # customers who bought both of two items, counted by the runner from the store's events
+    co_buyers: Callable[[str, str], int] | None = None
 
 
 def _attr(item: Any, key: str) -> Any:
@@ -248,6 +252,9 @@ def related(a: Any, b: Any) -> bool:
     return bool(tb and tb in ca) or bool(ta and ta in cb)
 
 
+_CO_BOUGHT = re.compile(r"(\d+) customers who bought")
+
+
 def reasons_cite_only_related(arg: bool, f: Facts) -> str | None:
     if not arg:
         return None
@@ -258,8 +265,17 @@ def reasons_cite_only_related(arg: bool, f: Facts) -> str | None:
             if ev is None:
                 return f"{rec.item_id} cites {ev_id}, not one of the user's events"
             cited = f.items.get(ev.item_id)
-            if item is None or cited is None or not related(item, cited):
-                return f"{rec.item_id} cites unrelated {ev.kind} of {ev.item_id}"
+            if item is None or cited is None or related(item, cited):
+                if item is None or cited is None:
+                    return f"{rec.item_id} cites unrelated {ev.kind} of {ev.item_id}"
+                continue
+            # a co-purchase reason is related when it states a count the events confirm
+            m = _CO_BOUGHT.search(rec.reason or "")
+            if m and f.co_buyers is not None and 3 <= int(m.group(1)) <= f.co_buyers(
+                rec.item_id, ev.item_id
+            ):
+                continue
+            return f"{rec.item_id} cites unrelated {ev.kind} of {ev.item_id}"
     return None
 
 

@@ -55,18 +55,22 @@ _ORDINAL_WORDS = r"(?:first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th|#
 _REFERENT = re.compile(
     r"\b(?:the\s+)?"
     + _ORDINAL_WORDS
-    + r"(?:\s+one)?\b|\b(?:it|that|this|that one|this one|them)\b",
+    + r"(?:\s+one)?\b|\b(?:it|that|this|that one|this one|them)\b"
+    + r"|\bthe\s+[a-z-]+\s+one\b",  # "the red one", "the walnut one"
     re.I,
 )
 # explicit reports about a specific item: these are the only messages that write to the store
 _BOUGHT = re.compile(
-    r"\bi(?:'ve| have)?\s+(?:just\s+|already\s+)?(?:bought|purchased|ordered)\b", re.I
+    r"\bi(?:'ve| have)?\s+(?:just\s+|already\s+)?(?:bought|purchased|ordered)\b"
+    r"|^\s*(?:just\s+|already\s+)(?:bought|purchased|ordered)\b",
+    re.I,
 )
 _OWN = re.compile(r"\bi\s+(?:already\s+)?(?:have|own|got)\b|\balready\s+(?:have|own)\b", re.I)
 _NOT_INTERESTED = re.compile(
     r"not interested|no interest in|don'?t (?:want|like|need) (?:the|that|this|it)|not for me"
     r"|stop (?:recommending|showing)|thumbs (?:up|down)|\U0001f44d|\U0001f44e"
-    r"|\bi love (?:the|that|this|it)\b",
+    r"|\bi love (?:the|that|this|it)\b|\bnot (?:really )?into (?:the|that|this|it)\b"
+    r"|\bexactly what i (?:wanted|need|was looking for)\b|\b(?:that|this|it)'?s perfect\b",
     re.I,
 )
 _FACT = re.compile(
@@ -139,8 +143,24 @@ _INTENT_WORDS = frozenset(
     "sister brother mum mom mother dad father wife husband partner friend boss colleague "
     "niece nephew grandma grandpa girlfriend boyfriend who which what where when why how "
     "there here them they she he her his its our your yours their thing things stuff "
-    "i'd i'm i've i'll stay keep would could should will let pick choose tried try".split()
+    "i'd i'm i've i'll stay keep would could should will let pick choose tried try "
+    # time and small talk around an open request ("what do you recommend for me today?")
+    "whats what's next today tomorrow tonight soon week weeks month months time times order "
+    "orders placing place restock reorder running low due might think list morning evening "
+    "afternoon hey hi hello ok okay going gonna yeah yes sure wondering wonder help lately "
+    "different please ones kind sort type version variety change happen happens".split()
 )
+# an open "what next?" in other words: the history stage answers it, not a search
+_OPEN_NEXT = re.compile(
+    r"\bwhat'?s\s+next\b|\bwhats\s+next\b|\bnext\s+(?:order|time|thing|purchase|shop|on my list)"
+    r"|\b(?:my|the)\s+next\b|\brunning (?:low|out)\b|\brestock|\bre-?order|\bdue (?:for|soon|now)"
+    r"|\bneed soon\b|\bgoing to need\b|\b(?:what|anything) else (?:might|could|would|do|should|"
+    r"can) i\b|\b(?:recommend|suggest)\w* for me\b|\bfor me today\b|\bwhat should go in\b"
+    r"|\bwhat (?:do|would) you (?:recommend|suggest)\b|\bsurprise me\b|\banything i (?:might|may"
+    r"|could|should) need\b|\bwhat (?:might|may) i need\b",
+    re.I,
+)
+_AFTER_THAT = re.compile(r"\b(?:and |what )?after that\b|\bwhat else\??$|^\s*(?:and )?(?:then|next)\??\s*$", re.I)
 
 
 # ---- wording rules: the first match wins, so specific patterns come before general ones ----
@@ -334,7 +354,9 @@ class RuleParser:
             named = vocab_names_item(message, vocab)
             if _NOT_INTERESTED.search(message) and (referent or named):
                 intent, rule = "feedback", "feedback"
-            elif _BOUGHT.search(message) and (referent or named) and not _is_generic(message):
+            elif _BOUGHT.search(message) and (referent or named) and (
+                named or not _is_generic(message)
+            ):
                 intent, rule = "feedback", "purchase report"
             elif _OWN.search(message) and referent:
                 intent, rule = "feedback", "owned report"
@@ -344,6 +366,19 @@ class RuleParser:
                 facts = facts or (message[:120],)
         elif intent in ("unclear", "greeting", "describe") and facts and intent != "describe":
             intent, rule = "recommend", "stated fact"
+        if not (slots.categories or slots.brands or slots.attributes) and not known_words(
+            slots.need, vocab
+        ):
+            # no word of the need is one the catalog has: "Whats next for me?", "anything I'm
+            # running low on?" are open questions for the history stage, not searches
+            if _AFTER_THAT.search(message) and state.last_list and intent != "order_question":
+                intent, rule = "refine", "more"
+                slots = replace(slots, more=True, need="")
+            elif _OPEN_NEXT.search(message) and intent in ("recommend", "unclear", "greeting"):
+                intent, rule = "recommend", "open next need"
+                slots = replace(slots, need="")
+            elif intent == "recommend" and not _REQUEST_SHAPE.search(message) and not facts:
+                slots = replace(slots, need="")
         if intent == "recommend" and _RECIPIENT.search(message):
             rule = "gift"
         refinement_only = not slots.need and not slots.categories and not facts
@@ -460,6 +495,19 @@ class RuleParser:
             recipient=recipient,
             not_carried=tuple(dict.fromkeys(not_carried)),
         )
+
+
+def known_words(text: str, vocab: CatalogIndex) -> list[str]:
+    """The words of ``text`` that some item's facts carry (plurals count): the grounded part
+    of a need."""
+    known = vocab.vocabulary | vocab.attribute_words
+    out = []
+    for w in re.findall(r"[a-z0-9]+", text.lower()):
+        if w in STOP_WORDS or w in _INTENT_WORDS or len(w) < 3:
+            continue
+        if w in known or w.rstrip("s") in known or (w.endswith("es") and w[:-2] in known):
+            out.append(w)
+    return out
 
 
 def _is_generic(message: str) -> bool:

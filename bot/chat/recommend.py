@@ -315,13 +315,18 @@ def on_refine(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
 def _feedback_kind(msg: str) -> str:
     low = msg.lower()
     if re.search(
-        r"not interested|no interest|don'?t (?:want|like|need)|not for me|stop (?:recommending|showing)",
+        r"not interested|no interest|don'?t (?:want|like|need)|not for me|stop (?:recommending|showing)"
+        r"|not (?:really )?into",
         low,
     ):
         return "not_interested"
     if "thumbs down" in low or "\U0001f44e" in msg:
         return "thumbs_down"
-    if "thumbs up" in low or "\U0001f44d" in msg or re.search(r"\bi love\b", low):
+    if (
+        "thumbs up" in low
+        or "\U0001f44d" in msg
+        or re.search(r"\bi love\b|exactly what i|'?s perfect\b", low)
+    ):
         return "thumbs_up"
     if re.search(r"already (?:have|own)|\bi (?:own|have)\b", low):
         return "owned"
@@ -332,7 +337,7 @@ def on_feedback(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     msg = turn.message
     kind = _feedback_kind(msg)
     ref = re.sub(
-        r"(?i)\b(i|just|already|have|own|bought|purchased|ordered|got|not interested in|no interest in|don'?t want|don'?t like|don'?t need|not for me|stop recommending|stop showing|thumbs up|thumbs down|i love)\b",
+        r"(?i)\b(i|just|already|have|own|bought|purchased|ordered|got|not interested in|no interest in|don'?t want|don'?t like|don'?t need|not for me|stop recommending|stop showing|thumbs up|thumbs down|i love|i'?m not into|not into|exactly what i wanted|today|yesterday|thanks)\b",
         " ",
         msg,
     )

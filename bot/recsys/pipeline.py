@@ -401,16 +401,25 @@ class RecommendationPipeline:
         ]
         top = max((sim for _i, sim in hits), default=0.0)
         floor = max(self.config.request_min_similarity, 0.8 * top)
+        # words: an item must carry most of what the best-covered item carries ("dry food for
+        # my labrador": kibble has both words, chain lube only "dry")
+        best_share = max(lexical.values(), default=0.0)
+        share_floor = max(0.5, 0.75 * best_share)
         score: dict[str, float] = {}
         found: dict[str, Item] = {}
         for item, sim in hits:
             share = lexical.get(item.item_id, 0.0)
-            if sim >= floor or share >= 0.5:
+            if (sim >= floor and share >= 0.5 * best_share) or share >= share_floor:
                 score[item.item_id] = sim + 0.3 * share
                 found[item.item_id] = item
         for item_id, share in lexical.items():
             known = self.items.get(item_id)
-            if share >= 0.5 and known is not None and item_id not in found and filt.accepts(known):
+            if (
+                share >= share_floor
+                and known is not None
+                and item_id not in found
+                and filt.accepts(known)
+            ):
                 score[item_id] = 0.3 * share
                 found[item_id] = known
         kept = [
@@ -421,7 +430,16 @@ class RecommendationPipeline:
         # a request that names a kind of item ("a yoga mat") gets that kind when there is one
         kinds = self.matcher.named_kinds(query, exclude_things)
         of_kind = [i for i in kept if self.matcher.head(i) in kinds]
-        kept = of_kind or kept
+        if of_kind:
+            kept = of_kind
+        elif kept:
+            # no kind named: the kinds nearest the request, not every kind that shares a word
+            best: dict[str, float] = {}
+            for i in kept:
+                head = self.matcher.head(i)
+                best[head] = max(best.get(head, 0.0), score[i.item_id])
+            top_kind = max(best.values())
+            kept = [i for i in kept if best[self.matcher.head(i)] >= 0.85 * top_kind]
         return [(item, score[item.item_id]) for item in kept]
 
     def _filter(
