@@ -48,6 +48,9 @@ COLOUR_FAMILIES: dict[str, tuple[str, ...]] = {
     "orange": ("coral", "peach", "apricot"),
     "purple": ("plum", "violet", "lilac", "berry"),
     "blue": ("navy", "denim", "teal"),
+    "green": ("sage", "mint", "olive", "forest", "emerald", "khaki"),
+    "white": ("ivory", "cream", "pearl"),
+    "black": ("charcoal", "graphite", "jet"),
     "grey": ("gray", "graphite", "slate"),
     "gray": ("grey", "graphite", "slate"),
 }
@@ -119,9 +122,25 @@ _ITEM_QUESTION = re.compile(
     r"|tell me|what about|reviews?|rating)\b",
     re.I,
 )
+_PRICIER = re.compile(
+    r"\b(?:more (?:premium|expensive|upmarket)|pricier|higher[- ]end|top of the range|"
+    r"better quality|fancier|nicer one)\b",
+    re.I,
+)
+# "dog harness for a small dog", "size L only": a size the items carry
+_SIZE_WORDS = {"small": "s", "medium": "m", "large": "l", "extra large": "xl"}
+_SIZE = re.compile(
+    r"\bsize\s+([a-z0-9]{1,3})\b|\b(small|medium|large|extra large)[- ](?:sized?\b|dog|cat|"
+    r"breed|one)",
+    re.I,
+)
 _ANOTHER_BRAND = re.compile(r"\b(another|different|other)\s+brand\b", re.I)
 _MORE = re.compile(r"^\s*(?:show me\s+)?(?:some\s+)?more\b|\bany others?\b|\bmore options\b", re.I)
-_NOT_THAT = re.compile(r"\bnot (?:that|this) one\b|\bsomething else\b", re.I)
+_NOT_THAT = re.compile(
+    r"\bnot (?:that|this) one\b|\bsomething else\b|\b(?:a |another )?different "
+    r"(?:colou?r|one|style|flavou?r|scent)\b|\bother colou?rs?\b",
+    re.I,
+)
 _COMPARE = re.compile(r"\b(compare|comparison|difference between|versus|vs\.?)\b", re.I)
 _UNDO = re.compile(r"^\s*(?:undo|that'?s wrong|i didn'?t buy (?:it|that)|remove that)\b", re.I)
 _ORDER_Q = re.compile(
@@ -148,7 +167,8 @@ _INTENT_WORDS = frozenset(
     "whats what's next today tomorrow tonight soon week weeks month months time times order "
     "orders placing place restock reorder running low due might think list morning evening "
     "afternoon hey hi hello ok okay going gonna yeah yes sure wondering wonder help lately "
-    "different please ones kind sort type version variety change happen happens".split()
+    "different please ones kind sort type version variety change happen happens premium "
+    "pricier fancier quality".split()
 )
 # an open "what next?" in other words: the history stage answers it, not a search
 _OPEN_NEXT = re.compile(
@@ -240,6 +260,7 @@ class Request:
     max_price: float | None = None
     min_price: float | None = None
     cheaper: bool = False
+    pricier: bool = False  # "something more premium"
     another_brand: bool = False
     more: bool = False
     not_that: bool = False
@@ -397,7 +418,8 @@ class RuleParser:
             intent = "refine" if state.last_list and refinement_only else "recommend"
             rule = "slots"
         refines = (
-            slots.another_brand or slots.more or slots.cheaper or slots.exclude_brands
+            slots.another_brand or slots.more or slots.cheaper or slots.pricier
+            or slots.exclude_brands
             or slots.brands or slots.attributes or slots.not_carried or slots.not_that
         )  # fmt: skip
         if intent in ("unclear", "greeting") and refines:
@@ -459,6 +481,13 @@ class RuleParser:
                     attributes.append(word + ":" + "|".join(alts))  # said : what items carry
                 else:
                     not_carried.append(word)
+        sizes = []
+        for m in _SIZE.finditer(message):
+            said = (m.group(1) or m.group(2) or "").lower()
+            size = _SIZE_WORDS.get(said, said)
+            if size in vocab.attribute_words:
+                sizes.append(said)
+                attributes.append(size if size == said else f"{said}:{size}|{said}")
         for word in ("vegan", "unscented", "fragrance-free", "organic", "decaf", "sensitive"):
             if word in low:
                 (attributes if word in vocab.attribute_words else not_carried).append(word)
@@ -475,9 +504,11 @@ class RuleParser:
             if w.lower() not in STOP_WORDS
             and w.lower() not in _INTENT_WORDS
             and w.lower() not in COLOURS
-            and w.lower() not in {b.lower() for b in (*brands, *cons.exclude_brands)}
+            and w.lower()
+            not in {p for b in (*brands, *cons.exclude_brands) for p in b.lower().split()}
             and w.lower() not in {n.lower() for n in not_carried}
-            and not re.fullmatch(r"(?i)not|no|from|by|under|over|less|more|than|around", w)
+            and not re.fullmatch(r"(?i)not|no|from|by|under|over|less|more|than|around|only|if", w)
+            and not (sizes and w.lower() in ("size", "sized", *sizes))
         ]
         return Request(
             intent="unclear",
@@ -489,6 +520,7 @@ class RuleParser:
             max_price=cons.max_price,
             min_price=cons.min_price,
             cheaper=cheaper,
+            pricier=bool(_PRICIER.search(message)),
             another_brand=bool(_ANOTHER_BRAND.search(message)),
             more=bool(_MORE.search(message)),
             not_that=bool(_NOT_THAT.search(message)),

@@ -149,6 +149,9 @@ def recommend(
     if prefs:
         data["preferences"] = [p.to_dict() for p in prefs]
     dept = _department(ctx, turn)
+    if not dept and query and not ctx.pipeline.matcher.named_kinds(query):
+        # a vague request ("something useful for my desk under $10"): its nearest department
+        dept = _nearest_department(ctx, query)
     if not recs and request_only and dept and not constraints.categories:
         # nothing of the kind asked for meets the conditions: the same conditions within its
         # department ("nothing cheaper in yoga mats; cheaper in Yoga: ...")
@@ -298,7 +301,11 @@ def on_refine(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
         anchor = ordinal_item(ctx, turn) or (
             ctx.items.get(state.last_list[0]) if state.last_list else None
         )
-    exclude = set(state.shown)
+    req = turn.request
+    # "more", "something else", "another one": what was shown goes; "something in red?",
+    # "cheaper", "from Pelle": the new condition decides, and a shown item that meets it stays
+    conditions = req.attributes or req.brands or req.cheaper or req.max_price or req.min_price
+    exclude = set(state.shown) if (req.more or req.not_that or not conditions) else set()
     yield from recommend(
         ctx,
         turn,
@@ -413,23 +420,30 @@ def track_request(ctx: Context, turn: Turn) -> None:
     )
     state.constraints = state.constraints.merge(cons)
     if req.another_brand and state.last_list:
-        shown = tuple(
-            b for i in state.last_list if (b := ctx.items[i].brand if i in ctx.items else "")
-        )
-        state.constraints = replace(
-            state.constraints,
-            brands=(),
-            exclude_brands=tuple(dict.fromkeys(state.constraints.exclude_brands + shown)),
-        )
-    if req.cheaper and state.last_prices:
+        # "another brand": not the brand of the item in question (the one named, else the
+        # top of the list); other brands already shown stay possible
+        ref = ordinal_item(ctx, turn) or ctx.items.get(state.last_list[0])
+        if ref is not None and ref.brand:
+            state.constraints = replace(
+                state.constraints,
+                brands=(),
+                exclude_brands=tuple(
+                    dict.fromkeys((*state.constraints.exclude_brands, ref.brand))
+                ),
+            )
+    if (req.cheaper or req.pricier) and state.last_prices:
         ref = ordinal_item(ctx, turn)
-        prices = [p for p in state.last_prices if p is not None]
+        prices = sorted(p for p in state.last_prices if p is not None)
         if ref is not None and ref.price is not None:
             prices = [ref.price]
-        if prices:
-            # "something cheaper" holds for the rest of the topic ("another option" after it
-            # must not go back up in price)
-            state.constraints = state.constraints.with_cheaper_than(min(prices))
+        if prices and req.cheaper:
+            # "something cheaper": below the middle of what was shown (below the cheapest
+            # would leave nothing after a short list); it holds for the rest of the topic
+            # ("another option" after it must not go back up in price)
+            state.constraints = state.constraints.with_cheaper_than(prices[(len(prices) - 1) // 2])
+        elif prices:
+            # "something more premium": above the middle of what was shown
+            state.constraints = replace(state.constraints, min_price=prices[len(prices) // 2])
     for fact in req.facts:
         if fact not in state.facts:
             state.facts = (state.facts + [fact])[-10:]

@@ -440,6 +440,17 @@ class RecommendationPipeline:
                 best[head] = max(best.get(head, 0.0), score[i.item_id])
             top_kind = max(best.values())
             kept = [i for i in kept if best[self.matcher.head(i)] >= 0.85 * top_kind]
+        # within a kind, the variants that carry the words the best of them carries ("light
+        # roast capsules": not the dark roast; "grain-free dog food": not the salmon & rice)
+        share_of_kind: dict[str, float] = {}
+        for i in kept:
+            head = self.matcher.head(i)
+            share_of_kind[head] = max(share_of_kind.get(head, 0.0), lexical.get(i.item_id, 0.0))
+        kept = [
+            i
+            for i in kept
+            if lexical.get(i.item_id, 0.0) >= share_of_kind[self.matcher.head(i)] - 0.05
+        ]
         return [(item, score[item.item_id]) for item in kept]
 
     def _filter(
@@ -486,16 +497,21 @@ class RecommendationPipeline:
         return grounded + loose
 
     def _diversify(self, ranked: list[Scored]) -> list[Scored]:
-        """At most ``max_per_group`` variants of one product; a shorter list beats a list of
-        five shades of the same lipstick."""
+        """At most ``max_per_group`` variants of one product, one more only where the list
+        would be short; a shorter list beats a list of five shades of the same lipstick."""
         seen: Counter[str] = Counter()
-        kept = []
+        kept, spare = [], []
         for s in ranked:
             key = variant_key(s.item)
             if seen[key] < self.config.max_per_group:
                 seen[key] += 1
                 kept.append(s)
-        return kept
+            elif seen[key] < self.config.max_per_group + 1:
+                seen[key] += 1
+                spare.append(s)
+        # a list of two products in a small range: one more variant of each fills it
+        short = max(0, self.config.n_results - len(kept))
+        return kept + spare[:short]
 
     def _long_tail(self, ranked: list[Scored], n: int) -> list[Scored]:
         """Keep the top n, but give up to ``long_tail_slots`` of them to less popular items

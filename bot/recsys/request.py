@@ -45,7 +45,11 @@ class RequestMatcher:
         self.words: dict[str, set[str]] = {}
         df: Counter[str] = Counter()
         for item_id, item in items.items():
-            stems = {stem(w) for w in item_words(item)}
+            words = item_words(item)
+            # "grain-free" is a word of its own and its parts
+            stems = {stem(w) for w in words} | {
+                stem(p) for w in words if "-" in w for p in w.split("-") if p
+            }
             self.words[item_id] = stems
             df.update(stems)
         n = max(1, len(items))
@@ -54,7 +58,12 @@ class RequestMatcher:
     def terms(self, request: str) -> list[str]:
         """The request's words that some item has, as stems, in order."""
         out = []
-        for w in re.findall(r"[a-z][a-z'-]+", request.lower()):
+        words = re.findall(r"[a-z][a-z'-]+", request.lower())
+        for a, b in zip(words, words[1:], strict=False):
+            joined = stem(a + "-" + b)  # "grain free" -> the catalog's "grain-free"
+            if joined in self.idf and joined not in out:
+                out.append(joined)
+        for w in words:
             if w in _STOP or len(w) < 3:
                 continue
             s = stem(w)
