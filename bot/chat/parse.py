@@ -83,7 +83,11 @@ _FACT = re.compile(
     r"|\bmy\s+(?:son|daughter|kid|kids|baby|child|children|dog|cat|puppy|kitten|wife|husband|"
     r"partner|mum|mom|dad|sister|brother|friend|skin|hair|scalp|teeth|gums|back|knees?)\b"
     r"|\bi(?:'m| am)\s+(?:allergic|vegan|pregnant|into|a\s+\w+|an\s+\w+|new to)\b"
-    r"|\ballergic to\b",
+    r"|\ballergic to\b"
+    # "I cycle 20 km to work every day", "we cook a lot": a statement, not a request
+    r"|^\s*(?:i|we)\s+(?!need|want|would|'d|'m looking|am looking|like to|wonder|was wondering"
+    r"|think|don'?t know|can|could|should|will)[a-z']+\b[^?]*$"
+    r"|\b(?:he|she|they)\s+(?:\w+s|loves?|likes?|enjoys?|has|have)\b",
     re.I,
 )
 _RECIPIENT = re.compile(
@@ -94,7 +98,15 @@ _RECIPIENT = re.compile(
     r"colleague|niece|nephew|grandma|grandpa|girlfriend|boyfriend)\b",
     re.I,
 )
-_GIFT = re.compile(r"\b(gift|present|birthday|christmas|anniversary)\b", re.I)
+_GIFT = re.compile(
+    r"\b(?:gifts?|presents?|stocking filler|housewarming)\b(?! (?:from|i got|i received))"
+    r"|\b(?:for|give|get|buy) (?:her|him|them) (?:for )?(?:a |an |some )?(?:birthday|christmas|"
+    r"anniversary)?\b|\bwhat (?:could|can|should) i (?:give|get|buy) (?:her|him|them)\b",
+    re.I,
+)
+# something the customer received: context, not a gift to choose ("my wife gave me a pen")
+_RECEIVED = re.compile(r"\b(?:gave|got|bought|sent) me\b|\bfor my (?:birthday|christmas)\b|"
+                       r"\bi (?:got|received) (?:a|an|the|some) .{1,40} (?:for|as a) ", re.I)
 _WANT_BRAND = re.compile(
     r"\b(?:from|by|brand|made by|of)\s+(?:the\s+)?(?:brand\s+)?([A-Z][\w&'-]*(?:\s+[A-Z0-9][\w&'-]*)?)"
 )
@@ -176,6 +188,8 @@ _OPEN_NEXT = re.compile(
     r"|\b(?:my|the)\s+next\b|\brunning (?:low|out)\b|\brestock|\bre-?order|\bdue (?:for|soon|now)"
     r"|\bneed soon\b|\bgoing to need\b|\b(?:what|anything) else (?:might|could|would|do|should|"
     r"can) i\b|\b(?:recommend|suggest)\w* for me\b|\bfor me today\b|\bwhat should go in\b"
+    r"|\bwhat goes (?:well )?with\b|\bideas? for me\b|\bwhat (?:would|could|might|will) help\b"
+    r"|\bwhat (?:should|could|do|would) i (?:have|take|bring|use|buy|get)\b|\bwhich \w+ then\b"
     r"|\bwhat (?:do|would) you (?:recommend|suggest)\b|\bsurprise me\b|\banything i (?:might|may"
     r"|could|should) need\b|\bwhat (?:might|may) i need\b",
     re.I,
@@ -298,16 +312,20 @@ def fact_phrases(message: str) -> tuple[str, ...]:
     return tuple(out[:5])
 
 
-_OWNED_THING = re.compile(
-    r"\b(?:my|our)\s+((?:new\s+)?[a-z]+(?:\s+[a-z]+)?)"
-    r"|\b(?:i|we)\s+(?:just\s+|recently\s+|already\s+)?(?:have|own|got|bought)\s+(?:a|an|the|my)\s+"
-    r"(?:new\s+)?([a-z]+(?:\s+[a-z]+)?)",
-    re.I,
+_WORDS_OF_THING = r"([a-z]+(?:\s+(?!(?:for|to|and|so|but|with|from|last|this|on|in|at|as)\b)[a-z]+){0,2})"
+_OWNED_THINGS = (
+    re.compile(r"\b(?:my|our)\s+((?:new\s+)?[a-z]+(?:\s+[a-z]+)?)", re.I),
+    re.compile(
+        r"\b(?:i|we|she|he|they)\s+(?:just\s+|recently\s+|already\s+)?(?:have|has|own|owns|got"
+        r"|bought)\s+(?:a|an|the|my|her|his|their)\s+(?:new\s+)?" + _WORDS_OF_THING,
+        re.I,
+    ),
+    re.compile(r"\b(?:gave|got|bought) me (?:a|an|the) (?:new\s+)?" + _WORDS_OF_THING, re.I),
 )
 _NOT_THINGS = frozenset(
     "son daughter kid kids baby child children wife husband partner mum mom dad sister brother "
     "friend skin hair scalp teeth gums back knees knee order orders purchase budget favourite "
-    "favorite size".split()
+    "favorite size birthday christmas anniversary week day weekend morning life job work".split()
 )
 
 
@@ -316,10 +334,10 @@ def owned_things(texts: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     context for the list, not something to sell them again."""
     out: list[str] = []
     for text in texts:
-        for m in _OWNED_THING.finditer(text):
+        for m in (m for rx in _OWNED_THINGS for m in rx.finditer(text)):
             words = [
                 w
-                for w in (m.group(1) or m.group(2) or "").lower().split()
+                for w in (m.group(1) or "").lower().split()
                 if w not in STOP_WORDS and w not in ("new", "needs", "need", "is", "was")
             ]
             if words and words[0] not in _NOT_THINGS:
@@ -425,6 +443,18 @@ class RuleParser:
         if intent in ("unclear", "greeting") and refines:
             intent, rule = ("refine" if state.last_list else "recommend"), "refinement"
         ords = _ordinals(message)
+        things = owned_things([message])
+        if things and slots.categories:
+            # "I just got an espresso machine": the department of what they have is context,
+            # not the list's filter
+            forms = {
+                label: [f for f, lab in vocab.categories.items() if lab == label]
+                for label in slots.categories
+            }
+            kept = tuple(
+                c for c in slots.categories if not any(f in t for f in forms[c] for t in things)
+            )
+            slots = replace(slots, categories=kept)
         return replace(
             slots,
             intent=intent,
@@ -433,7 +463,7 @@ class RuleParser:
             ordinal=ordinal(message),
             ordinals=ords,
             explicit_item=referent or bool(vocab_names_item(message, vocab)),
-            owned_things=owned_things([message]),
+            owned_things=things,
         )
 
     def slots(self, message: str, vocab: CatalogIndex) -> Request:
@@ -494,7 +524,7 @@ class RuleParser:
         recipient = ""
         if rm := _RECIPIENT.search(message):
             recipient = (rm.group(1) or rm.group(2) or "").lower()
-        elif _GIFT.search(message):
+        elif _GIFT.search(message) and not _RECEIVED.search(message):
             recipient = "someone else"
         # "what would you pick for me?": the verb is the request, not the need ("guitar picks")
         wording = _PICK_VERB.sub(" ", message)

@@ -131,7 +131,8 @@ def recommend(
         need_query=predicted.phrase if predicted else "",
         request_only=request_only and anchor is None,
         personal=personal,
-        exclude_things=tuple(turn.state.owned_things) if personal else (),
+        exclude_things=tuple(turn.state.owned_things),
+        situation=bool(turn.request.facts or turn.state.facts),
     )
     turn.state.constraints = constraints
     if predicted is not None:
@@ -268,6 +269,9 @@ def _notes(ctx: Context, turn: Turn) -> tuple[str, ...]:
 def on_recommend(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     state, req = turn.state, turn.request
     query = state.need
+    if not query and state.fact_topic and state.facts:
+        # "I have an aquarium" ... "so what should I buy?": the facts are the request
+        query = query_from(" ".join(state.facts[-2:]))
     if turn.view.is_new and not query:
         query = query_from(state.stated_preferences)
     if req.not_carried and not (req.need or req.categories or req.brands or req.attributes):
@@ -394,7 +398,13 @@ def track_request(ctx: Context, turn: Turn) -> None:
         or req.facts or req.recipient or req.not_carried or req.more or req.another_brand
     )  # fmt: skip
     returning = not turn.view.is_new  # a new customer's open question continues their topic
-    if req.intent == "recommend" and open_request and returning and (state.need or state.recipient):
+    if (
+        req.intent == "recommend"
+        and open_request
+        and returning
+        and (state.need or state.recipient)
+        and not state.fact_topic
+    ):
         # "what should I get next?" after a topic: back to the customer's own next needs
         state.new_topic()
     if req.intent == "recommend" and req.need and state.need:
@@ -444,6 +454,9 @@ def track_request(ctx: Context, turn: Turn) -> None:
         elif prices:
             # "something more premium": above the middle of what was shown
             state.constraints = replace(state.constraints, min_price=prices[len(prices) // 2])
+    if req.facts and req.intent == "recommend":
+        # "what goes with it?" next asks about what was just said
+        state.fact_topic = True
     for fact in req.facts:
         if fact not in state.facts:
             state.facts = (state.facts + [fact])[-10:]

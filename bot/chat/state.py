@@ -49,6 +49,7 @@ class DialogueState:
     need_categories: list[str] = field(default_factory=list)  # catalog departments it maps to
     recipient: str = ""  # shopping for someone else ("sister"): their needs, not the history's
     facts: list[str] = field(default_factory=list)  # what the customer said about themselves
+    fact_topic: bool = False  # the current topic began with a stated fact ("I have a dog")
     owned_things: list[str] = field(default_factory=list)  # "my espresso machine" (said, not sold)
     recorded: list[str] = field(default_factory=list)  # event ids this conversation wrote
     language: str = "en"
@@ -60,6 +61,7 @@ class DialogueState:
         avoid = self.constraints.avoid
         self.constraints = Constraints(avoid=avoid)
         self.need, self.need_categories, self.recipient = "", [], ""
+        self.fact_topic = False
         self.last_list, self.last_prices = [], []
 
     def show(self, item_ids: list[str], prices: list[float | None]) -> None:
@@ -102,6 +104,7 @@ class DialogueState:
             last_item = data.get("last_item")
             out.last_item = None if last_item is None else _ids([last_item], "last_item")[0]
             out.asked_preferences = _bool(data.get("asked_preferences", False), "asked_preferences")
+            out.fact_topic = _bool(data.get("fact_topic", False), "fact_topic")
             out.stated_preferences = _text(data.get("stated_preferences", ""), "stated_preferences")
             out.need = _text(data.get("need", ""), "need")
             out.need_categories = [

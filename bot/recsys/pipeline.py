@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from bot.recsys.aspects import AspectScorer
 from bot.recsys.constraints import Constraints
 from bot.recsys.copurchase import CoPurchaseConfig, CoPurchaseSupport
 from bot.recsys.history import DAY, RepurchaseModel, UserView
@@ -179,6 +180,7 @@ class RecommendationPipeline:
         self.n_customers = 0
         self.copurchase = CoPurchaseSupport(self.config.co_purchase_config())
         self.stage: FittedStage | None = None
+        self._aspect_scorer: AspectScorer | None = None
         self.refresh()
 
     # -- model fitting -----------------------------------------------------------------
@@ -210,6 +212,7 @@ class RecommendationPipeline:
             self.repurchase = repurchase
             self.copurchase = copurchase
             self.matcher = RequestMatcher(items)
+            self._aspect_scorer = None
             self._vectors = {}
         log.info(
             "pipeline fitted on %d users in %.2fs: weights %s%s",
@@ -258,6 +261,7 @@ class RecommendationPipeline:
         request_only: bool = False,
         personal: bool = True,
         exclude_things: tuple[str, ...] = (),
+        situation: bool = False,
     ) -> tuple[list[Recommendation], str, dict[str, float]]:
         """Ranked, explained recommendations, the predicted need, and stage timings.
 
@@ -266,13 +270,23 @@ class RecommendationPipeline:
         ``request_only``: every item must match the request (its semantic search above
         ``config.request_min_similarity``, or its categories/brands/attributes); the history
         stage and due refills only re-order those, never pad the list. ``personal=False`` (a
-        gift for someone else): no refills, no history stage, no owned-item filter."""
+        gift for someone else): no refills, no history stage, no owned-item filter.
+        ``situation``: the request describes a situation or an interest ("I've started riding
+        to work in the dark"), so items may match it by meaning alone."""
         constraints = constraints or Constraints()
         timings: dict[str, float] = {}
         n = n or self.config.n_results
         t0 = time.perf_counter()
         pool = self._candidates(
-            view, constraints, query, anchor, need_query, request_only, personal, exclude_things
+            view,
+            constraints,
+            query,
+            anchor,
+            need_query,
+            request_only,
+            personal,
+            exclude_things,
+            situation or not personal,
         )
         timings["candidates_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -313,6 +327,7 @@ class RecommendationPipeline:
         request_only: bool = False,
         personal: bool = True,
         exclude_things: tuple[str, ...] = (),
+        situation: bool = False,
     ) -> dict[str, Scored]:
         pool: dict[str, Scored] = {}
         k = self.config.n_candidates * 3
@@ -364,7 +379,9 @@ class RecommendationPipeline:
             filt = constraints.to_filter()
             hits = self.store.search_items(q, k, filt)
             if request_only and semantic_query:
-                hits = self._request_hits(semantic_query, hits, filt, exclude_things)
+                hits = self._request_hits(
+                    semantic_query, hits, filt, exclude_things, situation
+                )
             for rank, (item, _sim) in enumerate(hits):
                 self.note_item(item)
                 # an explicit request outweighs what the history alone suggests
@@ -382,52 +399,67 @@ class RecommendationPipeline:
                 add(item.item_id, self.config.need_weight / (rank + rrf), "predicted need")
         return pool
 
+    def _aspects(self) -> AspectScorer | None:
+        """The aspect scorer of this catalog snapshot (built on first use)."""
+        if self._aspect_scorer is None and self.items:
+            try:
+                vectors = self.vectors(list(self.items))
+                self._aspect_scorer = AspectScorer(self.matcher, vectors, self.store.embedder.embed)
+            except Exception as exc:  # a store without vectors still answers by words
+                log.warning("aspect scores unavailable: %r", exc)
+                return None
+        return self._aspect_scorer
+
     def _request_hits(
         self,
         query: str,
         hits: list[tuple[Item, float]],
         filt: Any,
         exclude_things: tuple[str, ...],
+        situation: bool = False,
     ) -> list[tuple[Item, float]]:
-        """The items that match a request, best first: by meaning (near the best hit and above
-        ``config.request_min_similarity``) or by words (at least half of the request's known
-        words, weighted by rarity, in the item's facts). Items that are one of
-        ``exclude_things`` (what the customer said they have) are left out."""
+        """The items that match a request, best first.
+
+        Relevance is the aspect score (:mod:`bot.recsys.aspects`: every content word of the
+        request met by the item's words or meaning); items within 75% of the best are kept. A
+        request none of whose words the catalog carries ("guitar strings") keeps only items
+        whose whole-text similarity is near the best and above
+        ``config.request_min_similarity``, unless it describes a situation or a gift
+        (``situation``: "my dad just started cycling"), where meaning alone decides. Items
+        that are one of ``exclude_things`` (what the customer said they have) are left out; a
+        request that names a kind of item ("a yoga mat") gets that kind when there is one."""
         lexical = self.matcher.lexical(query)
-        hits = [
-            (i, sim)
-            for i, sim in hits
-            if not any(self.matcher.is_thing(i, t) for t in exclude_things)
-        ]
+        scorer = self._aspects()
+        aspects = scorer.scores(query) if scorer is not None else {}
+
+        def wanted(item: Item) -> bool:
+            return filt.accepts(item) and not any(
+                self.matcher.is_thing(item, t) for t in exclude_things
+            )
+
+        hits = [(i, sim) for i, sim in hits if wanted(i)]
         top = max((sim for _i, sim in hits), default=0.0)
         floor = max(self.config.request_min_similarity, 0.8 * top)
-        # words: an item must carry most of what the best-covered item carries ("dry food for
-        # my labrador": kibble has both words, chain lube only "dry")
-        best_share = max(lexical.values(), default=0.0)
-        share_floor = max(0.5, 0.75 * best_share)
-        score: dict[str, float] = {}
-        found: dict[str, Item] = {}
-        for item, sim in hits:
-            share = lexical.get(item.item_id, 0.0)
-            if (sim >= floor and share >= 0.5 * best_share) or share >= share_floor:
-                score[item.item_id] = sim + 0.3 * share
-                found[item.item_id] = item
-        for item_id, share in lexical.items():
+        pool: dict[str, Item] = {i.item_id: i for i, _sim in hits}
+        for item_id in list(lexical) + sorted(aspects, key=lambda i: -aspects[i])[:50]:
             known = self.items.get(item_id)
-            if (
-                share >= share_floor
-                and known is not None
-                and item_id not in found
-                and filt.accepts(known)
-            ):
-                score[item_id] = 0.3 * share
-                found[item_id] = known
-        kept = [
-            found[i]
-            for i in sorted(score, key=lambda i: -score[i])
-            if not any(self.matcher.is_thing(found[i], t) for t in exclude_things)
-        ]
-        # a request that names a kind of item ("a yoga mat") gets that kind when there is one
+            if known is not None and item_id not in pool and wanted(known):
+                pool[item_id] = known
+        if not lexical and not situation:
+            # no word of the request is the catalog's: only what is close in meaning
+            pool = {i.item_id: i for i, sim in hits if sim >= floor}
+        if aspects:
+            relevance = {i: aspects.get(i, 0.0) for i in pool}
+        else:
+            sims = dict((i.item_id, sim) for i, sim in hits)
+            relevance = {i: sims.get(i, 0.0) + 0.3 * lexical.get(i, 0.0) for i in pool}
+        best_relevance = max(relevance.values(), default=0.0)
+        if best_relevance <= 0:
+            return []
+        kept = sorted(
+            (pool[i] for i in pool if relevance[i] >= 0.75 * best_relevance),
+            key=lambda it: -relevance[it.item_id],
+        )
         kinds = self.matcher.named_kinds(query, exclude_things)
         of_kind = [i for i in kept if self.matcher.head(i) in kinds]
         if of_kind:
@@ -437,7 +469,7 @@ class RecommendationPipeline:
             best: dict[str, float] = {}
             for i in kept:
                 head = self.matcher.head(i)
-                best[head] = max(best.get(head, 0.0), score[i.item_id])
+                best[head] = max(best.get(head, 0.0), relevance[i.item_id])
             top_kind = max(best.values())
             kept = [i for i in kept if best[self.matcher.head(i)] >= 0.85 * top_kind]
         # within a kind, the variants that carry the words the best of them carries ("light
@@ -451,7 +483,7 @@ class RecommendationPipeline:
             for i in kept
             if lexical.get(i.item_id, 0.0) >= share_of_kind[self.matcher.head(i)] - 0.05
         ]
-        return [(item, score[item.item_id]) for item in kept]
+        return [(item, relevance[item.item_id]) for item in kept]
 
     def _filter(
         self, view: UserView, pool: dict[str, Scored], constraints: Constraints, exclude: set[str]

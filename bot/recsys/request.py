@@ -43,6 +43,16 @@ class RequestMatcher:
     def __init__(self, items: Mapping[str, Item]) -> None:
         self.items = items
         self.words: dict[str, set[str]] = {}
+        # the words of each item's name, brand and departments (stems)
+        self.name_words: dict[str, set[str]] = {
+            item_id: {
+                stem(w)
+                for w in re.findall(
+                    r"[a-z0-9]+", " ".join([it.title, it.brand, *it.categories]).lower()
+                )
+            }
+            for item_id, it in items.items()
+        }
         df: Counter[str] = Counter()
         for item_id, item in items.items():
             words = item_words(item)

@@ -1,0 +1,93 @@
+"""How well each item meets every part of a request, not just its strongest word.
+
+"Our dog rolled in something gross, need something to wash him with" has two aspects, *dog*
+and *wash*; one embedding of the whole sentence ranks dog beds first because *dog* dominates.
+Here each content word of the request is an aspect. An item meets an aspect when its facts carry
+the word (its stem; fully in its name or departments, 0.6 in its description), or by meaning:
+the word's MiniLM similarity to the item, rescaled so the catalog's median item scores 0 and its
+best item 1. The aspects' mean is weighted by how much each separates items (the spread between
+the best and the median item; a word no item is near, such as "weekend" or "started", weighs
+little), and averaged with the whole request's rescaled similarity. So "started cycling"
+leads to helmets and lights, "loves writing" to notebooks, and "dry food" to kibble rather than
+chain lube, which carries only "dry".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from bot.recsys.request import RequestMatcher, request_stop_words, stem
+
+__all__ = ["AspectScorer", "aspect_words"]
+
+
+def aspect_words(request: str) -> list[str]:
+    """The request's content words, in order, without filler."""
+    stop = request_stop_words()
+    out: list[str] = []
+    for w in re.findall(r"[a-z][a-z'-]+", request.lower()):
+        if len(w) > 2 and w not in stop and w not in out:
+            out.append(w)
+    return out[:8]
+
+
+class AspectScorer:
+    """Aspect scores over one catalog snapshot (item vectors normalised once)."""
+
+    def __init__(
+        self,
+        matcher: RequestMatcher,
+        vectors: Mapping[str, np.ndarray],
+        embed: Callable[[list[str]], np.ndarray],
+    ) -> None:
+        self.matcher = matcher
+        self.ids = [i for i in matcher.items if i in vectors]
+        matrix = np.stack([vectors[i] for i in self.ids]) if self.ids else np.zeros((0, 1))
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        self.matrix = matrix / np.where(norms > 0, norms, 1.0)
+        self.embed = embed
+
+    def scores(self, request: str) -> dict[str, float]:
+        """Item id -> weighted mean aspect score in [0, 1]; empty when the request has no
+        content words or the catalog no vectors."""
+        words = aspect_words(request)
+        if not words or not self.ids:
+            return {}
+        emb = np.asarray(self.embed([*words, " ".join(words)]), dtype=np.float32)
+        emb = emb / np.where(
+            np.linalg.norm(emb, axis=1, keepdims=True) > 0,
+            np.linalg.norm(emb, axis=1, keepdims=True),
+            1.0,
+        )
+        sims = emb @ self.matrix.T  # (words + the whole request) x items
+        total = np.zeros(len(self.ids))
+        weights = 0.0
+        for word, row in zip(words, sims[:-1], strict=True):
+            s = stem(word)
+            # the word in the item's name or departments counts fully; in its description, less
+            named = np.array([s in self.matcher.name_words.get(i, ()) for i in self.ids], float)
+            has = np.array([s in self.matcher.words.get(i, ()) for i in self.ids], float)
+            spread = _spread(row)
+            weight = max(spread, 0.3) if named.any() else spread
+            total += weight * np.maximum(np.maximum(named, 0.6 * has), _meaning(row))
+            weights += weight
+        if weights <= 0:
+            return {}
+        # the whole request's meaning counts as much as its parts ("my lower back is killing
+        # me" is about the back, though "desk" is a word of the request too)
+        whole = _meaning(sims[-1])
+        score = 0.5 * total / weights + 0.5 * whole
+        return {i: float(v) for i, v in zip(self.ids, score, strict=True)}
+
+
+def _spread(row: np.ndarray) -> float:
+    return float(row.max()) - float(np.median(row))
+
+
+def _meaning(row: np.ndarray) -> np.ndarray:
+    """Similarities rescaled: the catalog's median item 0, its best item 1."""
+    median = float(np.median(row))
+    return np.clip((row - median) / max(float(row.max()) - median, 1e-6), 0.0, 1.0)
