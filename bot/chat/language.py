@@ -22,27 +22,30 @@ _FUNCTION_WORDS: dict[str, frozenset[str]] = {
     "de": frozenset(
         "der die das und ich du nicht für ein eine einen mit ist sind was soll sollte kaufen "
         "habe hast haben mein meine bitte etwas noch auch wie oder brauche möchte gibt es "
-        "zu von den dem".split()
+        "zu von den dem sie ohne kein keine wir ihr danke hallo guten tag gibt's haben "
+        "welche welcher schon".split()
     ),
     "es": frozenset(
         "el la los las y que para por una un con es son quiero algo comprar tengo mi mis "
-        "necesito qué debería puedo hay también pero del al como busco".split()
+        "necesito qué debería puedo hay también pero del al como busco eso esto todo gracias "
+        "hola sin tienen tiene buenos días nada más".split()
     ),
     "fr": frozenset(
         "le la les et je pour une un avec est sont quoi dois acheter ai mon ma mes besoin "
-        "voudrais quelque chose aussi mais du des au cherche".split()
+        "voudrais quelque chose aussi mais du des au cherche merci bonjour sans avez vous "
+        "c'est tout".split()
     ),
     "it": frozenset(
         "il lo gli e che per una uno con è sono cosa devo comprare ho mio mia bisogno vorrei "
-        "qualcosa anche ma del della cerco".split()
+        "qualcosa anche ma del della cerco grazie ciao senza avete tutto".split()
     ),
     "nl": frozenset(
         "de het een en ik je niet voor met is zijn wat moet kopen heb mijn nodig graag iets "
-        "ook maar van".split()
+        "ook maar van dank bedankt hallo zonder hebben jullie alles".split()
     ),
     "pt": frozenset(
         "o a os as e que para por uma um com é são quero algo comprar tenho meu minha preciso "
-        "também mas do da".split()
+        "também mas do da obrigado obrigada olá sem vocês tudo".split()
     ),
 }
 

@@ -105,8 +105,11 @@ _GIFT = re.compile(
     re.I,
 )
 # something the customer received: context, not a gift to choose ("my wife gave me a pen")
-_RECEIVED = re.compile(r"\b(?:gave|got|bought|sent) me\b|\bfor my (?:birthday|christmas)\b|"
-                       r"\bi (?:got|received) (?:a|an|the|some) .{1,40} (?:for|as a) ", re.I)
+_RECEIVED = re.compile(
+    r"\b(?:gave|got|bought|sent) me\b|\bfor my (?:birthday|christmas)\b|"
+    r"\bi (?:got|received) (?:a|an|the|some) .{1,40} (?:for|as a) ",
+    re.I,
+)
 _WANT_BRAND = re.compile(
     r"\b(?:from|by|brand|made by|of)\s+(?:the\s+)?(?:brand\s+)?([A-Z][\w&'-]*(?:\s+[A-Z0-9][\w&'-]*)?)"
 )
@@ -153,7 +156,11 @@ _NOT_THAT = re.compile(
     r"(?:colou?r|one|style|flavou?r|scent)\b|\bother colou?rs?\b",
     re.I,
 )
-_COMPARE = re.compile(r"\b(compare|comparison|difference between|versus|vs\.?)\b", re.I)
+_COMPARE = re.compile(
+    r"\b(compare|comparison|difference between|versus|vs\.?|which (?:one )?is (?:the )?(?:better|best)"
+    r"|which of (?:the|these|those|them)\b|better value|how do (?:they|these|those) differ)",
+    re.I,
+)
 _UNDO = re.compile(r"^\s*(?:undo|that'?s wrong|i didn'?t buy (?:it|that)|remove that)\b", re.I)
 _ORDER_Q = re.compile(
     r"\b(?:what|which)\s+(?:did|have)\s+i\s+(?:buy|order|purchase|get)|when did i (?:last )?"
@@ -194,7 +201,9 @@ _OPEN_NEXT = re.compile(
     r"|could|should) need\b|\bwhat (?:might|may) i need\b",
     re.I,
 )
-_AFTER_THAT = re.compile(r"\b(?:and |what )?after that\b|\bwhat else\??$|^\s*(?:and )?(?:then|next)\??\s*$", re.I)
+_AFTER_THAT = re.compile(
+    r"\b(?:and |what )?after that\b|\bwhat else\??$|^\s*(?:and )?(?:then|next)\??\s*$", re.I
+)
 
 
 # ---- wording rules: the first match wins, so specific patterns come before general ones ----
@@ -230,10 +239,12 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("profile", re.compile(r"\b(what do you know about me|my profile|my (?:interests|preferences|tastes)|summari[sz]e me|about me\b|what (?:do|did) i like|who am i)", re.I)),
     ("explain", re.compile(r"\b(why (?:the |that |this |did you |do you |is |would |recommend|suggest|number|#|first|second|third|fourth|fifth|last|\d)|explain (?:the |that |this |why|your)|how come|what makes (?:the|that|this) )", re.I)),
     ("refine", re.compile(r"\b(cheaper|less expensive|more affordable|another (?:one|option|suggestion)|something else|other options?|different (?:one|options?|brand)|more like (?:the |that |this |#|number )|similar to (?:the |that |this |#|number )|show me more|any others?|more options)\b", re.I)),
-    ("off_topic", re.compile(r"\b(weather|president|election|politic|capital of|stock|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
+    ("off_topic", re.compile(r"\b(weather (?:forecast|today|tomorrow|like)|(?:what'?s|how'?s) the weather|(?:is it|it'?s|will it) (?:going to |gonna )?(?:rain|snow)|forecast|president|election|politic|capital of|stock|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
     ("describe", re.compile(r"\b(tell me (?:more )?about|what is (?:the |a |an )|what's (?:the |a |an )|describe|details (?:on|of|about)|info(?:rmation)? (?:on|about)|more about)\b", re.I)),
     ("recommend", re.compile(r"\b(recommend\w*|suggest\w*|what (?:else )?(?:should|could|can|do) i (?:buy|get|order|try|need)|what (?:do|else) (?:i|should i) need|next|need|looking for|show me|any ideas|gift|buy|shopping|options? for|want (?:a|an|some|to buy)|under \$?\d+|below \$?\d+|i'm after|find me|pick for me)\b", re.I)),
-    ("greeting", re.compile(r"^\s*(hi|hello|hey|good (?:morning|afternoon|evening)|thanks?|thank you|cheers|bye|goodbye)\b[\s!.,]*(?:there|you)?[\s!.]*$", re.I)),
+    ("greeting", re.compile(r"^\s*(hi|hello|hey|good (?:morning|afternoon|evening)|thanks?|thank you|cheers|bye|goodbye)\b[\s!.,]*(?:there|you|so much|a lot)?[\s!.,:;)(D*^_-]*$", re.I)),
+    # a closing: "thanks, that's it", "that's all for today", "all good, bye"
+    ("greeting", re.compile(r"^\s*(?:(?:ok(?:ay)?|great|perfect|cool|thanks?|thank you|cheers)\b[\s!.,]*)*(?:that'?s (?:it|all|everything)|that is (?:it|all)|all good|nothing else|i'?m (?:done|good|all set)|no,? thanks?|bye)\b[\w\s!.,:;)(-]{0,20}$", re.I)),
     # a greeting with an introduction and no request: "Hi, I'm new here.", "Hello! First time here"
     ("greeting", re.compile(r"^\s*(?:(?:hi|hello|hey|good (?:morning|afternoon|evening))\b[\s!.,]*(?:there|everyone|all)?[\s!.,]*)?(?:i'?m|i am) (?:new(?: here| to (?:this|the) (?:shop|store|site))?|just (?:browsing|looking(?: around)?))[\s!.]*$|^\s*(?:(?:hi|hello|hey)\b[\s!.,]*)?(?:(?:it'?s )?(?:my )?first time(?: here)?|how are you\??|nice to meet you)[\s!.]*$", re.I)),
 ]  # fmt: skip
@@ -281,6 +292,7 @@ class Request:
     recipient: str = ""
     facts: tuple[str, ...] = ()
     not_carried: tuple[str, ...] = ()  # named brands/colours/attributes no item has
+    avoid: tuple[str, ...] = ()  # words no item may carry ("not the red ones", "no peanuts")
     ordinal: int | None = None
     ordinals: tuple[int, ...] = ()
     language: str = "en"
@@ -312,7 +324,9 @@ def fact_phrases(message: str) -> tuple[str, ...]:
     return tuple(out[:5])
 
 
-_WORDS_OF_THING = r"([a-z]+(?:\s+(?!(?:for|to|and|so|but|with|from|last|this|on|in|at|as)\b)[a-z]+){0,2})"
+_WORDS_OF_THING = (
+    r"([a-z]+(?:\s+(?!(?:for|to|and|so|but|with|from|last|this|on|in|at|as)\b)[a-z]+){0,2})"
+)
 _OWNED_THINGS = (
     re.compile(r"\b(?:my|our)\s+((?:new\s+)?[a-z]+(?:\s+[a-z]+)?)", re.I),
     re.compile(
@@ -354,6 +368,16 @@ def _ordinals(message: str) -> tuple[int, ...]:
         for w in re.findall(r"\b(first|second|third|fourth|fifth|last)\b", message, re.I)
     ]
     found += [int(n) for n in re.findall(r"(?:#|number\s+|no\.?\s*)(\d)\b", message, re.I)]
+    if _COMPARE.search(message):
+        # "compare 1 and 3": bare positions (not prices, sizes or counts)
+        found += [
+            int(n)
+            for n in re.findall(
+                r"(?<![$\d.,])\b([1-9])\b(?!\s*(?:\$|%|kg|g\b|ml|l\b|cm|mm|in\b|pack|x\b|[.,]\d))",
+                message,
+                re.I,
+            )
+        ]
     if re.search(r"\b(?:first|top)\s+(two|three|2|3)\b", message, re.I):
         n = {"two": 2, "three": 3, "2": 2, "3": 3}[
             re.search(r"\b(?:first|top)\s+(two|three|2|3)\b", message, re.I).group(1).lower()  # type: ignore[union-attr]
@@ -393,11 +417,17 @@ class RuleParser:
             named = vocab_names_item(message, vocab)
             if _NOT_INTERESTED.search(message) and (referent or named):
                 intent, rule = "feedback", "feedback"
-            elif _BOUGHT.search(message) and (referent or named) and (
-                named or not _is_generic(message)
+            elif (
+                _BOUGHT.search(message)
+                and (referent or named)
+                and (named or not _is_generic(message))
             ):
                 intent, rule = "feedback", "purchase report"
-            elif _OWN.search(message) and referent:
+            elif (
+                _OWN.search(message)
+                and referent
+                and not re.search(r"\b(?:have|own|got)\s+(?:a|an|some|two|one)\b", message, re.I)
+            ):
                 intent, rule = "feedback", "owned report"
             else:
                 # "I have a dog", "I just got an espresso machine": context, not a record
@@ -416,8 +446,15 @@ class RuleParser:
             elif _OPEN_NEXT.search(message) and intent in ("recommend", "unclear", "greeting"):
                 intent, rule = "recommend", "open next need"
                 slots = replace(slots, need="")
-            elif intent == "recommend" and not _REQUEST_SHAPE.search(message) and not facts:
+            elif (
+                intent == "recommend"
+                and not _REQUEST_SHAPE.search(message)
+                and not facts
+                and not slots.recipient
+            ):
                 slots = replace(slots, need="")
+        if intent in ("unclear", "greeting") and slots.recipient:
+            intent, rule = "recommend", "gift"
         if intent == "recommend" and _RECIPIENT.search(message):
             rule = "gift"
         refinement_only = not slots.need and not slots.categories and not facts
@@ -436,7 +473,7 @@ class RuleParser:
             intent = "refine" if state.last_list and refinement_only else "recommend"
             rule = "slots"
         refines = (
-            slots.another_brand or slots.more or slots.cheaper or slots.pricier
+            slots.another_brand or slots.more or slots.cheaper or slots.pricier or slots.avoid
             or slots.exclude_brands
             or slots.brands or slots.attributes or slots.not_carried or slots.not_that
         )  # fmt: skip
@@ -500,7 +537,17 @@ class RuleParser:
         excluded_low = {b.lower() for b in cons.exclude_brands}
         brands = [vocab.brand_spelling(b) for b in brands if b.lower() not in excluded_low]
         attributes = []
+        avoid = []
+        for m in re.finditer(
+            r"\b(?:not|no|nothing|without|except|avoid)\s+(?:in\s+)?(?:the\s+|any\s+)?([a-z]+)"
+            r"(?:\s+ones?)?\b",
+            low,
+        ):
+            if m.group(1) in COLOURS and m.group(1) in vocab.attribute_words:
+                avoid.append(m.group(1))  # "not the red ones"
         for word in re.findall(r"[a-z]+", low):
+            if word in avoid:
+                continue
             if word in COLOURS:
                 alts = [
                     a for a in (word, *COLOUR_FAMILIES.get(word, ())) if a in vocab.attribute_words
@@ -556,6 +603,7 @@ class RuleParser:
             not_that=bool(_NOT_THAT.search(message)),
             recipient=recipient,
             not_carried=tuple(dict.fromkeys(not_carried)),
+            avoid=tuple(dict.fromkeys(avoid)),
         )
 
 

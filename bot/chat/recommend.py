@@ -395,7 +395,7 @@ def track_request(ctx: Context, turn: Turn) -> None:
         return
     open_request = not (
         req.has_need or req.max_price or req.min_price or req.exclude_brands or req.cheaper
-        or req.facts or req.recipient or req.not_carried or req.more or req.another_brand
+        or req.facts or req.recipient or req.not_carried or req.more or req.another_brand or req.avoid
     )  # fmt: skip
     returning = not turn.view.is_new  # a new customer's open question continues their topic
     if (
@@ -427,6 +427,7 @@ def track_request(ctx: Context, turn: Turn) -> None:
         exclude_brands=req.exclude_brands,
         brands=req.brands,
         attributes=req.attributes,
+        avoid=req.avoid,
     )
     state.constraints = state.constraints.merge(cons)
     if req.another_brand and state.last_list:
@@ -437,9 +438,7 @@ def track_request(ctx: Context, turn: Turn) -> None:
             state.constraints = replace(
                 state.constraints,
                 brands=(),
-                exclude_brands=tuple(
-                    dict.fromkeys((*state.constraints.exclude_brands, ref.brand))
-                ),
+                exclude_brands=tuple(dict.fromkeys((*state.constraints.exclude_brands, ref.brand))),
             )
     if (req.cheaper or req.pricier) and state.last_prices:
         ref = ordinal_item(ctx, turn)

@@ -21,6 +21,13 @@ _MAX_PRICE = re.compile(
     re.I,
 )
 _MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least|min(?:imum)?|>)\s*" + _MONEY, re.I)
+# "around $15", "about 20 bucks": a budget with some room (a quarter above the figure)
+_AROUND = re.compile(
+    r"\b(?:around|about|roughly|approximately|~)\s*\$?\s*(\d+(?:[.,]\d{1,2})?)\s*"
+    r"(?:\$|dollars?|usd|bucks|eur|euros?|€)?(?!\s*(?:%|kg|g\b|ml|l\b|cm|mm|in\b|inch|pack|days?|"
+    r"weeks?|months?|years?|hours?|minutes?|km|miles?))",
+    re.I,
+)
 _RANGE = re.compile(r"\bbetween\s*" + _MONEY + r"\s*(?:and|-|to)\s*" + _MONEY, re.I)
 _NOT_BRAND = re.compile(
     r"\b(?:not|no|nothing (?:from|by)|avoid|except|without)\s+(?:the\s+)?(?:brand\s+)?"
@@ -33,7 +40,10 @@ _FOR = re.compile(
     r"\bfor\s+(?:my\s+|a\s+|an\s+|the\s+)?([a-z][a-z -]{2,30}?)(?:[.,!?]|$| under| below| and)",
     re.I,
 )
-_CHEAPER = re.compile(r"\b(?:cheaper|less expensive|lower price|more affordable|budget)\b", re.I)
+_CHEAPER = re.compile(
+    r"\b(?:cheaper|cheapest|less expensive|lower price|more affordable|budget|least expensive)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -168,6 +178,8 @@ def parse_constraints(
             maxp = _money(m.group(1))
         if m := _MIN_PRICE.search(message):
             minp = _money(m.group(1))
+        if maxp is None and (m := _AROUND.search(message)):
+            maxp = round(_money(m.group(1)) * 1.25, 2)
     excluded: list[str] = []
     for rx in (_NOT_BRAND_LOWER, _NOT_BRAND):
         for m in rx.finditer(message):
