@@ -271,8 +271,10 @@ def reasons_cite_only_related(arg: bool, f: Facts) -> str | None:
                 continue
             # a co-purchase reason is related when it states a count the events confirm
             m = _CO_BOUGHT.search(rec.reason or "")
-            if m and f.co_buyers is not None and 3 <= int(m.group(1)) <= f.co_buyers(
-                rec.item_id, ev.item_id
+            if (
+                m
+                and f.co_buyers is not None
+                and 3 <= int(m.group(1)) <= f.co_buyers(rec.item_id, ev.item_id)
             ):
                 continue
             return f"{rec.item_id} cites unrelated {ev.kind} of {ev.item_id}"

@@ -379,9 +379,7 @@ class RecommendationPipeline:
             filt = constraints.to_filter()
             hits = self.store.search_items(q, k, filt)
             if request_only and semantic_query:
-                hits = self._request_hits(
-                    semantic_query, hits, filt, exclude_things, situation
-                )
+                hits = self._request_hits(semantic_query, hits, filt, exclude_things, situation)
             for rank, (item, _sim) in enumerate(hits):
                 self.note_item(item)
                 # an explicit request outweighs what the history alone suggests
