@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import cast
 
 from bot.chat.context import Context, Handler, Turn
+from bot.chat.product_questions import answer, is_item_question, name_stems
 from bot.recsys.catalog import query_from
 from bot.recsys.history import UserView, short_date
 from bot.recsys.pipeline import Scored
@@ -22,7 +23,7 @@ from bot.reply import Reply
 from bot.tasks.describe import fact_description, generated_sentence, item_facts
 from knowledge.schema import Item
 
-__all__ = ["HANDLERS", "ordinal_item", "referenced_item", "describe_parts"]
+__all__ = ["HANDLERS", "ordinal_item", "referenced_item", "named_item", "describe_parts"]
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +52,64 @@ def referenced_item(ctx: Context, turn: Turn, text: str) -> Item | None:
     return None
 
 
+_SINGULAR = re.compile(r"\b(?:it|that|this)\b", re.I)
+_PLURAL = re.compile(r"\b(?:they|them|these|those|both|each)\b", re.I)
+
+
+def named_item(ctx: Context, turn: Turn, text: str) -> tuple[Item, int, bool] | None:
+    """The catalog item ``text`` names by the words of its title (brand and product words,
+    any case): the one whose title carries most of them, at least two; a shown or owned item
+    wins a tie. Also says how many words matched and whether the brand was one of them."""
+    # "which machines do the capsules fit?", "what valve do they have?": the asked-about word
+    # is not part of the name
+    text = re.sub(
+        r"(?i)^\s*(?:(?:and|so|but|ok|okay)[,\s]+)?(?:what|which)\s+[\w-]+\s+"
+        r"(?=(?:do|does|is|are|will|would|can|did)\b)",
+        " ",
+        text,
+    )
+    words = name_stems(text)
+    if len(words) < 2:
+        return None
+    preferred = set(turn.state.last_list) | {e.item_id for e in turn.view.purchases}
+    best: tuple[int, bool, str] | None = None
+    for item_id, title_words in ctx.catalog.title_words.items():
+        score = len(words & name_stems(" ".join(title_words)))
+        if score < 2:
+            continue
+        key = (score, item_id in preferred, item_id)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    if best is None or best[2] not in ctx.items:
+        return None
+    item = ctx.items[best[2]]
+    return item, best[0], bool(name_stems(item.brand) & words)
+
+
+def question_item(ctx: Context, turn: Turn) -> Item | None:
+    """The one item a question is about: a position in the last list, a named item, or "it"
+    (the item discussed last). A pronoun beats a loose name unless the name is strong (three
+    words, or the brand): "is it good for dogs with a chicken allergy?" is about "it"."""
+    item = ordinal_item(ctx, turn)
+    if item is not None:
+        return item
+    named = named_item(ctx, turn, turn.message)
+    state = turn.state
+    pointed = state.last_item or (state.last_list[0] if state.last_list else None)
+    if named is not None and (not _SINGULAR.search(turn.message) or named[1] >= 3 or named[2]):
+        return named[0]
+    if pointed is not None and _SINGULAR.search(turn.message):
+        return ctx.items.get(pointed)
+    return named[0] if named is not None else None
+
+
 def on_explain(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     item = referenced_item(
         ctx, turn, re.sub(r"(?i)\bwhy\b|recommend\w*|suggest\w*", " ", turn.message)
     )
+    if item is None and turn.state.last_list:
+        # a bare "why?" after a list asks about its top pick
+        item = ctx.items.get(turn.state.last_list[0])
     if item is None:
         text = "Which suggestion should I explain? Say for example \u201cwhy the second one?\u201d after I've shown you a list."
         yield text
@@ -86,12 +141,42 @@ def on_explain(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
 
 
 def on_describe(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
+    """What an item is, or one fact of it ("what's it made of?"); "how much are they?" after a
+    list answers for each shown item."""
+    msg = turn.message
+    state = turn.state
+    item = question_item(ctx, turn)
+    if (
+        item is None
+        and state.last_list
+        and _PLURAL.search(msg)
+        and is_item_question(msg)
+        and turn.request.ordinal is None
+    ):
+        shown = [ctx.items[i] for i in state.last_list[:5] if i in ctx.items]
+        answers = [answer(it, msg) for it in shown]
+        if shown and all(answers):
+            text = "\n".join(f"- {a}" for a in answers)
+            yield text
+            yield Reply(
+                text=text,
+                intent="describe",
+                data={"answers": {it.item_id: a for it, a in zip(shown, answers, strict=True)}},
+            )
+            return
+    if item is not None:
+        said = answer(item, msg)
+        if said is not None:
+            state.last_item = item.item_id
+            yield said
+            yield Reply(text=said, intent="describe", item_id=item.item_id, data={"answer": said})
+            return
     ref = re.sub(
         r"(?i)\b(tell me (more )?about|what is|what's|describe|details (on|of|about)|info(rmation)? (on|about)|more about)\b",
         " ",
         turn.message,
     )
-    item = referenced_item(ctx, turn, ref)
+    item = item or referenced_item(ctx, turn, ref)
     if item is None:
         text = "Which product would you like to know about? Tell me its name, or pick one from a list I showed."
         yield text
