@@ -16,6 +16,7 @@ from knowledge.schema import Event, Item
 __all__ = [
     "ItemFilter",
     "item_words",
+    "item_tokens",
     "item_metadata",
     "item_from_record",
     "event_metadata",
@@ -36,7 +37,7 @@ class ItemFilter:
     exclude_ids: frozenset[str] = field(default_factory=frozenset)
     brands: tuple[str, ...] = ()  # item must be of one of these brands
     require_words: tuple[str, ...] = ()  # every word must occur in the item's facts
-    avoid_words: tuple[str, ...] = ()  # no word may occur in the item's facts
+    avoid_words: tuple[str, ...] = ()  # no phrase may occur (its words in order) in the facts
 
     def accepts(self, item: Item) -> bool:
         if item.item_id in self.exclude_ids:
@@ -47,8 +48,10 @@ class ItemFilter:
             words = item_words(item)
             if not all(_has(words, w) for w in self.require_words):
                 return False
-            if any(_has(words, w) for w in self.avoid_words):
-                return False
+            if self.avoid_words:
+                tokens = item_tokens(item)
+                if any(_says(tokens, w) for w in self.avoid_words):
+                    return False
         if self.categories:
             labels = {c.lower() for c in item.categories}
             if not any(c.lower() in labels for c in self.categories):
@@ -83,6 +86,45 @@ def item_words(item: Item) -> set[str]:
         elif isinstance(value, list):
             parts.extend(v for v in value if isinstance(v, str) and " " in v)
     return set(re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", " ".join(parts).lower()))
+
+
+def item_tokens(item: Item) -> list[str]:
+    """The lower-case words of an item's facts in order, list attribute values included
+    ("allergens": ["peanut"]): what an avoided phrase is looked for in."""
+    parts = [item.title, item.brand, " ".join(item.categories), item.description or ""]
+    for value in (item.attributes or {}).values():
+        values = value if isinstance(value, list) else [value]
+        parts.extend(v for v in values if isinstance(v, str))
+    return re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", " | ".join(parts).lower())
+
+
+def _same(token: str, word: str) -> bool:
+    """One word, either number ("peanut"/"peanuts", "berry"/"berries")."""
+    if token == word:
+        return True
+    short, long_ = sorted((token, word), key=len)
+    return long_ in (short + "s", short + "es") or (
+        short.endswith("y") and long_ == short[:-1] + "ies"
+    )
+
+
+def _says(tokens: list[str], term: str) -> bool:
+    """Whether the words of ``term`` occur together, in order, in ``tokens`` (a plural counts;
+    "grain free" is also "grain-free"); "a|b" is either. "size 4" is not said by "Size 5, 4
+    pack"."""
+    if ":" in term:
+        term = term.split(":", 1)[1]
+    if "|" in term:
+        return any(_says(tokens, alt) for alt in term.split("|") if alt)
+    words = re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", term.lower())
+    if not words:
+        return False
+    joined = "-".join(words)
+    n = len(words)
+    return any(
+        all(_same(tokens[i + j], w) for j, w in enumerate(words))
+        for i in range(len(tokens) - n + 1)
+    ) or (n > 1 and any(_same(t, joined) for t in tokens))
 
 
 def _has(words: set[str], term: str) -> bool:

@@ -5,7 +5,10 @@ treats it as rejected). This module reads what the review *says*: "lavender gave
 "never buying Pelle again", "way too dark" on a dark roast. Each preference names the review it
 came from, and every avoided term is checkable: it occurs in the review's text or in the
 reviewed item's facts, and some catalog item carries it (a term nothing carries filters
-nothing). The customer can lift a preference ("you can suggest Pelle again"), which is stored
+nothing). A brand is avoided only when a 1-2 star review names it (or "this brand") with a
+verdict on the maker ("never buying Veloce again", "Sudsy is rubbish") and no variant of the
+item; a review that names a variant or ingredient ("the lemon is awful", "a peanut allergy")
+avoids that, not the brand. The customer can lift a preference ("you can suggest Pelle again"), which is stored
 as an ``allow`` feedback event on the reviewed item.
 """
 
@@ -34,6 +37,14 @@ _ALLERGY = [
         re.I,
     ),
     re.compile(r"\bcontains " + _TERM + r",? which i can'?t", re.I),
+    re.compile(
+        r"\b(?:allergy|allergies|intolerance|intolerant) to (?:the |any )?" + _TERM + _END, re.I
+    ),
+    re.compile(
+        r"\b(?!(?:severe|bad|mild|food|skin|serious|nasty|terrible|an?|the|no|any)\b)"
+        r"([a-z][a-z-]{2,20}) (?:allergy|allergies|intolerance)\b",
+        re.I,
+    ),
 ]
 _DISLIKE = [
     re.compile(
@@ -48,19 +59,39 @@ _DISLIKE = [
         re.I,
     ),
 ]
-_BRAND = re.compile(
-    r"\b(?:never|won'?t|will not|not going to|wouldn'?t) (?:buy|buying|order|ordering|trust|use|"
-    r"touch|get)(?: anything from| from)? ([A-Z][\w&'-]+(?: [A-Z0-9][\w&'-]+)?)(?: again| ever)\b"
-    r"|\b(?:no more|done with|stay away from|avoid) ([A-Z][\w&'-]+(?: [A-Z0-9][\w&'-]+)?)\b",
+# a verdict on the whole maker, not on one purchase: "never buying X again", "no more X",
+# "won't buy this brand", "X is rubbish"
+_REPEAT = re.compile(
+    r"\b(?:never|not|won'?t|will not|wouldn'?t|shan'?t|don'?t|do not)\s+(?:\w+\s+){0,2}?"
+    r"(?:buy|buying|bought|order|ordering|get|getting|use|using|touch|trust|try|trying|"
+    r"recommend|go(?:ing)? back to)\b[^.!?]*?\b(?:again|ever|anymore|any more)\b"
+    r"|\bnever\b[^.!?]{0,40}?\bagain\b"
+    r"|\b(?:won'?t|will not|wouldn'?t|never|not)\s+(?:be\s+)?(?:buy|buying|order|ordering)\s+"
+    r"(?:from\s+|anything\s+(?:from|by)\s+)?(?:this|that|the)\s+(?:brand|company|maker|make)\b"
+    r"|\b(?:no more|done with|stay(?:ing)? away from|steer clear of|avoid|boycott)\b",
+    re.I,
 )
-_NEVER_AGAIN = re.compile(
-    r"\b(?:never again|would not buy again|wouldn'?t buy again|won'?t buy again|not buying again)\b",
+_BAD = re.compile(
+    r"\b(?:rubbish|junk|garbage|trash|terrible|awful|useless|crap|crappy|worst|shoddy|horrible|"
+    r"dreadful|flimsy|cheaply made|poor quality|low quality|broke|broken|fell apart|falls apart|"
+    r"defective|waste of money|a joke|disgusting|nasty)\b",
     re.I,
 )
 _GENERIC = frozenset(
     "it this that them the product item one these those stuff thing things smell scent taste "
     "flavour flavor price size quality packaging delivery".split()
 )
+_THIS_BRAND = re.compile(r"\b(?:this|that|the) (?:brand|company|maker|make)\b", re.I)
+_GOOD = re.compile(
+    r"\b(?:love|loved|like|liked|great|good|nice|lovely|fine|ok|okay|perfect)\b", re.I
+)
+# attributes that describe what the item *is* made of or tastes/smells like; a low review that
+# names one ("the lemon scent is awful") avoids that value, not the brand
+_VARIANT_KEYS = frozenset(
+    "flavour flavor scent fragrance roast size material recipe allergens ingredients line "
+    "variant strength blend".split()
+)
+_NOT_VARIANT = frozenset("type complements consumable replenish_days".split())
 
 
 @dataclass(frozen=True)
@@ -134,15 +165,68 @@ def review_preferences(
                             add("avoid_term", line.lower(), e, m.group(0))
                     elif _known(term, catalog_words) and (term in text.lower() or _in(term, facts)):
                         add("avoid_term", term, e, m.group(0))
-            for m in _BRAND.finditer(text):
-                name = (m.group(1) or m.group(2) or "").strip()
-                for cand in (name, name.split()[0] if name else ""):
-                    if cand.lower() in brands:
-                        add("avoid_brand", brands[cand.lower()], e, m.group(0))
-                        break
-            if e.rating is not None and e.rating <= 2 and item and item.brand:
-                if _NEVER_AGAIN.search(text) and item.brand.lower() in text.lower():
-                    add("avoid_brand", item.brand, e, _NEVER_AGAIN.search(text).group(0))  # type: ignore[union-attr]
+            if e.rating is not None and e.rating <= 2 and item is not None:
+                for kind, value, quote in _low_review(text, item, brands, catalog_words):
+                    add(kind, value, e, quote)
+    return out
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?;])\s+|\s+but\s+", text) if s.strip()]
+
+
+def _names(text: str, phrase: str) -> bool:
+    """Whether ``phrase`` occurs in ``text`` as whole words (a plural counts)."""
+    return bool(re.search(r"\b" + re.escape(phrase.lower()) + r"(?:s|es)?\b", text.lower()))
+
+
+def _variant_values(item: Item) -> list[str]:
+    """The values of the item's describing attributes ("lemon", "dark roast", "peanut")."""
+    out: list[str] = []
+    for key, value in (item.attributes or {}).items():
+        if key in _NOT_VARIANT or (
+            key not in _VARIANT_KEYS and not key.endswith(("scent", "flavour"))
+        ):
+            continue
+        values = value if isinstance(value, list) else [value]
+        out += [v.strip().lower() for v in values if isinstance(v, str) and len(v.strip()) >= 3]
+    return out
+
+
+def _brands_named(sentence: str, brands: Mapping[str, str]) -> set[str]:
+    """The catalog brands (lower case) a sentence names, as whole words."""
+    words = re.findall(r"[\w&'-]+", sentence.lower())
+    grams = {" ".join(words[i : i + n]) for n in (1, 2, 3) for i in range(len(words) - n + 1)}
+    return {g for g in grams if g in brands}
+
+
+def _low_review(
+    text: str, item: Item, brands: Mapping[str, str], catalog_words: set[str]
+) -> list[tuple[str, str, str]]:
+    """What a 1-2 star review blames: ``(kind, value, quote)``.
+
+    The brand, when a sentence names it (or "this brand") together with a verdict on the maker
+    ("never buying Veloce again", "Scriba is rubbish") and no variant of the item; a variant
+    value or ingredient of the item (its scent, roast, flavour, size, allergen) when a sentence
+    without praise names it. One bad experience with a variant bans the variant, not the brand.
+    """
+    out: list[tuple[str, str, str]] = []
+    values = _variant_values(item)
+    own = item.brand.strip()
+    for sentence in _sentences(text):
+        named = [v for v in values if _names(sentence, v)]
+        # "not good" is no praise
+        if not _GOOD.search(re.sub(r"\b(?:not|never|no|\w+n't)\s+(?:\w+\s+)?\w+", " ", sentence)):
+            out += [("avoid_term", v, sentence) for v in named if _known(v, catalog_words)]
+        verdict = _REPEAT.search(sentence) or _BAD.search(sentence)
+        if not verdict or named:
+            continue
+        for low in _brands_named(sentence, brands) | (
+            {own.lower()} if own and _THIS_BRAND.search(sentence) else set()
+        ):
+            # the reviewed item's maker, or another catalog brand a repeat-verdict names
+            if low in brands and (low == own.lower() or _REPEAT.search(sentence)):
+                out.append(("avoid_brand", brands[low], sentence))
     return out
 
 
