@@ -134,7 +134,9 @@ _REQUEST_SHAPE = re.compile(
 # a question about the item on screen ("is that one any good?", "is it worth it?")
 _ITEM_QUESTION = re.compile(
     r"\b(?:any good|worth it|good for|how (?:is|are|good)|is (?:it|that|this)|does (?:it|that|this)"
-    r"|tell me|what about|reviews?|rating)\b",
+    r"|tell me|what about|reviews?|rating|made (?:of|from|with)|materials?|contains?|ingredients?"
+    r"|allergens?|how (?:long|much|big|heavy|large|many)|what (?:size|colou?r|material)|price"
+    r"|cost|valve|fits?|compatible|rechargeable|waterproof|washable|dishwasher)\b",
     re.I,
 )
 _PRICIER = re.compile(
@@ -152,7 +154,7 @@ _SIZE = re.compile(
 _ANOTHER_BRAND = re.compile(r"\b(another|different|other)\s+brand\b", re.I)
 _MORE = re.compile(r"^\s*(?:show me\s+)?(?:some\s+)?more\b|\bany others?\b|\bmore options\b", re.I)
 _NOT_THAT = re.compile(
-    r"\bnot (?:that|this) one\b|\bsomething else\b|\b(?:a |another )?different "
+    r"\bnot (?:that|this) one\b|\b(?:a |another )?different "
     r"(?:colou?r|one|style|flavou?r|scent)\b|\bother colou?rs?\b",
     re.I,
 )
@@ -163,13 +165,23 @@ _COMPARE = re.compile(
 )
 _UNDO = re.compile(r"^\s*(?:undo|that'?s wrong|i didn'?t buy (?:it|that)|remove that)\b", re.I)
 _ORDER_Q = re.compile(
-    r"\b(?:what|which)\s+(?:did|have)\s+i\s+(?:buy|order|purchase|get)|when did i (?:last )?"
-    r"(?:buy|order|purchase|get)|how (?:long ago|often) (?:did|do) i|how many times (?:did|have) i"
-    r"|did i (?:ever )?(?:buy|order|purchase)|have i (?:ever )?(?:bought|ordered)|my (?:last|previous"
-    r"|past|recent) (?:orders?|purchases?)|order history|purchase history|(?:orders?|purchases?|"
-    r"bought|ordered) (?:in|during|since|last) (?:january|february|march|april|may|june|july|"
-    r"august|september|october|november|december|\d{4}|week|month|year)",
-    re.I,
+    # an order gone wrong is a complaint, even when it says "my last order"
+    r"^(?!.*\b(?:broken|broke|damaged|defective|faulty|refund|never (?:arrived|came)|didn'?t "
+    r"(?:arrive|come)|did not (?:arrive|come)|wrong (?:item|size|colou?r|one)|missing|leak(?:ed|ing|s)?"
+    r"|return (?:it|this|my))\b).*?(?:"
+    r"\b(?:what|which)\s+(?:[\w-]+\s+){0,3}(?:did|have)\s+i\s+(?:ever\s+)?(?:buy|bought|order|"
+    r"purchase|get|got)|\bwhen did i (?:last |first )?(?:buy|order|purchase|get)"
+    r"|\bwhen was (?:that|it|this|my|the (?:last|first) time)\b"
+    r"|\b(?:last|first) time i (?:bought|ordered|got|purchased)\b"
+    r"|\bhow (?:long ago|often|frequently|regularly) (?:did|do|have) i\b|\bhow long (?:since|has it "
+    r"been since) i\b|\bhow many times (?:did|have|do) i\b|\bdid i (?:ever )?(?:buy|order|purchase|get)"
+    r"|\bhave i (?:ever |already )?(?:bought|ordered|purchased)"
+    r"|\bmy (?:last|previous|past|recent|latest) (?:[\w-]+ ){0,3}(?:orders?|purchases?)\b"
+    r"|\b(?:show|list|see|view)\s+(?:me\s+)?(?:all\s+)?my\s+(?:orders|purchases)\b"
+    r"|\border history|\bpurchase history|\b(?:orders?|purchases?|bought|ordered|got)"
+    r" (?:in|during|since|last|from|this) (?:january|february|march|april|may|june|july|august|"
+    r"september|october|november|december|\d{4}|week|month|year)\b)",
+    re.I | re.S,
 )
 # words that carry the intent, not the need: left out of the need phrase
 _INTENT_WORDS = frozenset(
@@ -187,7 +199,8 @@ _INTENT_WORDS = frozenset(
     "orders placing place restock reorder running low due might think list morning evening "
     "afternoon hey hi hello ok okay going gonna yeah yes sure wondering wonder help lately "
     "different please ones kind sort type version variety change happen happens premium "
-    "pricier fancier quality".split()
+    "pricier fancier quality hmm hm umm uh pricey those these looks look sounds seems "
+    "possible".split()
 )
 # an open "what next?" in other words: the history stage answers it, not a search
 _OPEN_NEXT = re.compile(
@@ -233,14 +246,17 @@ INJECTION = re.compile(
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("forget", re.compile(r"\b(forget (?:me|about me|my data|everything)|delete (?:all )?(?:my|all my) (?:data|history|account|profile)|erase my|remove my data|export my data|download my data)\b", re.I)),
     ("review_reply", re.compile(r"\b(?:reply|respond|answer|write a (?:reply|response)) (?:to )?(?:the following|this|the|a|my|that|following)? ?(?:customer )?review\b|^\s*review\s*[:(]", re.I)),
-    ("order_question", re.compile(r"\b(did i (?:ever )?(?:buy|order|purchase|get)|when did i (?:buy|order|purchase|get)|what did i (?:buy|order|purchase)|my (?:last|previous|past|recent) (?:order|purchase)s?|order history|purchase history|have i (?:bought|ordered))\b", re.I)),
-    ("complaint", re.compile(r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|terrible|awful|disappointed|angry|furious|unacceptable|missing (?:part|item)|leaked|leaking|return (?:it|this|my))\b", re.I)),
+    ("order_question", _ORDER_Q),
+    ("complaint", re.compile(r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|terrible|awful|disappointed|angry|furious|unacceptable|missing (?:part|item)|leaked|leaking|return (?:it|this|my)|faulty|annoyed|upset|unhappy|not happy|fed up|never came|arrived (?:late|damaged|open|smashed|cracked)|cracked|smashed|where(?:'s| is) my (?:order|parcel|package|delivery)|(?:order|parcel|package|delivery) (?:is |was |has been )?(?:late|delayed|lost)|(?:hasn't|has not|haven't|have not|still not|not yet) (?:arrived|come|been delivered|received|got)|still waiting for my)\b", re.I)),
     ("feedback", re.compile(r"\b(i (?:just |already )?(?:bought|purchased|ordered|got|own|have) (?!you\b)(?:that|this|it|the|a|an|one|[A-Za-z])|i already have|already own|not interested|no interest in|don'?t (?:want|like|need) (?:the |that |this |it)|not for me|thumbs (?:up|down)|👍|👎|i love (?:the |that |this )|stop (?:recommending|showing))", re.I)),
     ("profile", re.compile(r"\b(what do you know about me|my profile|my (?:interests|preferences|tastes)|summari[sz]e me|about me\b|what (?:do|did) i like|who am i)", re.I)),
-    ("explain", re.compile(r"\b(why (?:the |that |this |did you |do you |is |would |recommend|suggest|number|#|first|second|third|fourth|fifth|last|\d)|explain (?:the |that |this |why|your)|how come|what makes (?:the|that|this) )", re.I)),
+    ("explain", re.compile(r"\b(why (?:the |that |this |did you |do you |are you |were you |have you |is |would |recommend|suggest|number|#|first|second|third|fourth|fifth|last|\d)|explain (?:the |that |this |why|your)|how come|what makes (?:the|that|this) )|^\s*(?:(?:and|but|so|ok|okay|hmm|oh)[,\s]+)?why\s*(?:so|that|this|that one|this one|it|them|these|those)?\s*[?!.]*\s*$", re.I)),
     ("refine", re.compile(r"\b(cheaper|less expensive|more affordable|another (?:one|option|suggestion)|something else|other options?|different (?:one|options?|brand)|more like (?:the |that |this |#|number )|similar to (?:the |that |this |#|number )|show me more|any others?|more options)\b", re.I)),
     ("off_topic", re.compile(r"\b(weather (?:forecast|today|tomorrow|like)|(?:what'?s|how'?s) the weather|(?:is it|it'?s|will it) (?:going to |gonna )?(?:rain|snow)|forecast|president|election|politic|capital of|stock|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
     ("describe", re.compile(r"\b(tell me (?:more )?about|what is (?:the |a |an )|what's (?:the |a |an )|describe|details (?:on|of|about)|info(?:rmation)? (?:on|about)|more about)\b", re.I)),
+    # a question about a product's facts: "what are the X made of", "does the X contain gluten",
+    # "how long does the X keep drinks hot", "what valve do the X have", "how much are they"
+    ("describe", re.compile(r"\bwhat(?:'s| is| are|'re)? (?:[\w'-]+ ){0,6}made (?:of|from|with)\b|\bwhat(?:'s| is) in (?:the|this|that|it|these|those)\b|\b(?:ingredients|allergens|materials?) (?:of|in|for)\b|\b(?:does|do|is|are|will|can|would) (?:the|this|that|these|those|it|they|your) (?:[\w'&-]+ ){0,8}?(?:contain|contains|include|includes|have|has|come with|fit|fits|work with|rechargeable|waterproof|washable|dishwasher[- ]safe|gluten|dairy|nuts?|peanuts?|allergens?|compatible|good for|suitable for|safe for|last|keep|made (?:of|from|with)|come in|available in)\b|\bhow (?:long|much|big|heavy|large|tall|wide|warm|many \w+) (?:does|do|is|are|will|can|would|did) (?:the|this|that|these|those|it|they|one|each)\b|\bwhat (?:valve|size|sizes|colou?rs?|material|ingredients|allergens|capacity|volume|weight|dimensions|flavou?rs?|scent) (?:do|does|is|are|comes?)\b|\bwhich \w+ (?:do|does|will|would|can) (?:[\w'&-]+ ){1,5}fit\b|^\s*(?:(?:and|so|but)[,\s]+)?(?:any|(?:is|are) there(?: any)?)\s+[\w-]+ in (?:the|this|that|it|these|those|them)\b", re.I)),
     ("recommend", re.compile(r"\b(recommend\w*|suggest\w*|what (?:else )?(?:should|could|can|do) i (?:buy|get|order|try|need)|what (?:do|else) (?:i|should i) need|next|need|looking for|show me|any ideas|gift|buy|shopping|options? for|want (?:a|an|some|to buy)|under \$?\d+|below \$?\d+|i'm after|find me|pick for me)\b", re.I)),
     ("greeting", re.compile(r"^\s*(hi|hello|hey|good (?:morning|afternoon|evening)|thanks?|thank you|cheers|bye|goodbye)\b[\s!.,]*(?:there|you|so much|a lot)?[\s!.,:;)(D*^_-]*$", re.I)),
     # a closing: "thanks, that's it", "that's all for today", "all good, bye"

@@ -166,6 +166,21 @@ def recommend(
             data["widened_to"] = dept
             yield note + "\n"
             intro = intro + "\n" + note
+    if not recs and constraints.cheaper_than is not None and not turn.request.cheaper:
+        # an earlier "cheaper" and today's condition ("another brand") leave nothing: the
+        # older, relative price limit gives way, and the reply says so
+        looser = replace(applied, cheaper_than=None)
+        recs, need, timings = ctx.pipeline.recommend(
+            view, looser, query=query, exclude=exclude or set(), diversity=diversity,
+            personal=personal, request_only=request_only and anchor is None,
+            exclude_things=tuple(turn.state.owned_things),
+        )  # fmt: skip
+        if recs:
+            note = "Nothing of that is cheaper than what I showed before; at any price:"
+            data["relaxed"] = ["cheaper_than"]
+            turn.state.constraints = replace(turn.state.constraints, cheaper_than=None)
+            yield note + "\n"
+            intro = intro + "\n" + note
     if not recs:
         text = intro + "\n" + _nothing_found(ctx, constraints, query)
         yield text[len(intro) + 1 :]
@@ -308,8 +323,19 @@ def on_refine(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     req = turn.request
     # "more", "something else", "another one": what was shown goes; "something in red?",
     # "cheaper", "from Pelle": the new condition decides, and a shown item that meets it stays
-    conditions = req.attributes or req.brands or req.cheaper or req.max_price or req.min_price
-    exclude = set(state.shown) if (req.more or req.not_that or not conditions) else set()
+    conditions = (
+        req.attributes or req.brands or req.cheaper or req.pricier or req.another_brand
+        or req.max_price or req.min_price or req.exclude_brands or req.avoid
+    )  # fmt: skip
+    exclude = set(state.shown) if (req.more or not conditions) and not req.not_that else set()
+    if req.not_that and state.last_list:
+        # "not that one": the one in question (named, else the top of the list) goes
+        ref = ordinal_item(ctx, turn)
+        exclude = {ref.item_id if ref is not None else state.last_list[0]} | (
+            set(state.shown) if req.more else set()
+        )
+        state.not_that = sorted(set(state.not_that) | exclude)[-50:]
+    exclude |= set(state.not_that)
     yield from recommend(
         ctx,
         turn,
@@ -445,14 +471,15 @@ def track_request(ctx: Context, turn: Turn) -> None:
         prices = sorted(p for p in state.last_prices if p is not None)
         if ref is not None and ref.price is not None:
             prices = [ref.price]
-        if prices and req.cheaper:
-            # "something cheaper": below the middle of what was shown (below the cheapest
+        mean = round(sum(prices) / len(prices), 2) if prices else None
+        if mean is not None and req.cheaper:
+            # "something cheaper": below the average of what was shown (below the cheapest
             # would leave nothing after a short list); it holds for the rest of the topic
             # ("another option" after it must not go back up in price)
-            state.constraints = state.constraints.with_cheaper_than(prices[(len(prices) - 1) // 2])
-        elif prices:
-            # "something more premium": above the middle of what was shown
-            state.constraints = replace(state.constraints, min_price=prices[len(prices) // 2])
+            state.constraints = state.constraints.with_cheaper_than(mean)
+        elif mean is not None:
+            # "something more premium": above the average of what was shown
+            state.constraints = replace(state.constraints, min_price=mean)
     if req.facts and req.intent == "recommend":
         # "what goes with it?" next asks about what was just said
         state.fact_topic = True

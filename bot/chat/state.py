@@ -50,6 +50,7 @@ class DialogueState:
     recipient: str = ""  # shopping for someone else ("sister"): their needs, not the history's
     facts: list[str] = field(default_factory=list)  # what the customer said about themselves
     fact_topic: bool = False  # the current topic began with a stated fact ("I have a dog")
+    not_that: list[str] = field(default_factory=list)  # items waved off in this topic
     owned_things: list[str] = field(default_factory=list)  # "my espresso machine" (said, not sold)
     recorded: list[str] = field(default_factory=list)  # event ids this conversation wrote
     language: str = "en"
@@ -62,6 +63,7 @@ class DialogueState:
         self.constraints = Constraints(avoid=avoid)
         self.need, self.need_categories, self.recipient = "", [], ""
         self.fact_topic = False
+        self.not_that = []
         self.last_list, self.last_prices = [], []
 
     def show(self, item_ids: list[str], prices: list[float | None]) -> None:
@@ -114,6 +116,7 @@ class DialogueState:
             out.recipient = _text(data.get("recipient", ""), "recipient")
             out.facts = [_text(f, "facts") for f in _list(data.get("facts", []), "facts")][:10]
             out.recorded = _ids(data.get("recorded", []), "recorded")
+            out.not_that = _ids(data.get("not_that", []), "not_that")
             out.owned_things = [
                 _text(t, "owned_things")
                 for t in _list(data.get("owned_things", []), "owned_things")

@@ -57,11 +57,8 @@ class AspectScorer:
         if not words or not self.ids:
             return {}
         emb = np.asarray(self.embed([*words, " ".join(words)]), dtype=np.float32)
-        emb = emb / np.where(
-            np.linalg.norm(emb, axis=1, keepdims=True) > 0,
-            np.linalg.norm(emb, axis=1, keepdims=True),
-            1.0,
-        )
+        lengths = np.linalg.norm(emb, axis=1, keepdims=True)
+        emb = (emb / np.where(lengths > 0, lengths, 1.0)).astype(np.float32)
         sims = emb @ self.matrix.T  # (words + the whole request) x items
         total = np.zeros(len(self.ids))
         weights = 0.0

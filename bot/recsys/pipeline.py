@@ -20,7 +20,7 @@ from bot.recsys.aspects import AspectScorer
 from bot.recsys.constraints import Constraints
 from bot.recsys.copurchase import CoPurchaseConfig, CoPurchaseSupport
 from bot.recsys.history import DAY, RepurchaseModel, UserView
-from bot.recsys.request import RequestMatcher, request_stop_words
+from bot.recsys.request import RequestMatcher, request_stop_words, stem
 from bot.recsys.rerank import UNTUNED_RANK_WEIGHT, check_rank_weight, served_scores
 from bot.recsys.stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_stage
 from bot.reply import Recommendation
@@ -430,10 +430,17 @@ class RecommendationPipeline:
         scorer = self._aspects()
         aspects = scorer.scores(query) if scorer is not None else {}
 
-        def wanted(item: Item) -> bool:
-            return filt.accepts(item) and not any(
+        # kinds the customer has ("my espresso machine", "an Aquaclar pitcher"): not for sale
+        # again, in any brand
+        owned_kinds = {stem(t.split()[-1]) for t in exclude_things if t.split()}
+
+        def owned(item: Item) -> bool:
+            return self.matcher.head(item) in owned_kinds or any(
                 self.matcher.is_thing(item, t) for t in exclude_things
             )
+
+        def wanted(item: Item) -> bool:
+            return filt.accepts(item) and not owned(item)
 
         hits = [(i, sim) for i, sim in hits if wanted(i)]
         top = max((sim for _i, sim in hits), default=0.0)
@@ -448,10 +455,21 @@ class RecommendationPipeline:
             pool = {i.item_id: i for i, sim in hits if sim >= floor}
         if aspects:
             relevance = {i: aspects.get(i, 0.0) for i in pool}
+            # the bar is set by the whole catalog, not by what the conditions left: when the
+            # kind asked for is filtered out (another brand, a lower price), its neighbours
+            # that share one word are no substitute
+            best_relevance = max(
+                (v for i, v in aspects.items() if i in self.items and not owned(self.items[i])),
+                default=0.0,
+            )
+            if situation and not any(v >= 0.75 * best_relevance for v in relevance.values()):
+                # a gift or a situation under conditions ("a small gift around $15"): the best
+                # of what the conditions allow
+                best_relevance = max(relevance.values(), default=0.0)
         else:
             sims = dict((i.item_id, sim) for i, sim in hits)
             relevance = {i: sims.get(i, 0.0) + 0.3 * lexical.get(i, 0.0) for i in pool}
-        best_relevance = max(relevance.values(), default=0.0)
+            best_relevance = max(relevance.values(), default=0.0)
         if best_relevance <= 0:
             return []
         kept = sorted(
