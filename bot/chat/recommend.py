@@ -153,10 +153,11 @@ def recommend(
     if not dept and query and not ctx.pipeline.matcher.named_kinds(query):
         # a vague request ("something useful for my desk under $10"): its nearest department
         dept = _nearest_department(ctx, query)
-    if not recs and request_only and dept and not constraints.categories:
+    if not recs and request_only and query and (dept or constraints.categories):
         # nothing of the kind asked for meets the conditions: the same conditions within its
         # department ("nothing cheaper in yoga mats; cheaper in Yoga: ...")
-        wider = replace(applied, categories=(dept,))
+        dept = dept or constraints.categories[0]
+        wider = replace(applied, categories=constraints.categories or (dept,))
         recs, need, timings = ctx.pipeline.recommend(
             view, wider, exclude=exclude or set(), diversity=diversity, personal=personal,
             request_only=False,
@@ -164,6 +165,24 @@ def recommend(
         if recs:
             note = f"Nothing for \u201c{query}\u201d meets that; in {dept}:"
             data["widened_to"] = dept
+            yield note + "\n"
+            intro = intro + "\n" + note
+    shown = [p for p in turn.state.last_prices if p is not None]
+    if not recs and turn.request.cheaper and constraints.cheaper_than is not None and shown:
+        # nothing is cheaper than everything shown: below their average price, said so
+        mean = round(sum(shown) / len(shown), 2)
+        looser = replace(applied, cheaper_than=mean)
+        recs, need, timings = ctx.pipeline.recommend(
+            view, looser, query=query, exclude=(exclude or set()) | set(turn.state.last_list),
+            diversity=diversity,
+            personal=personal, request_only=request_only and anchor is None,
+            exclude_things=tuple(turn.state.owned_things),
+        )  # fmt: skip
+        if recs:
+            note = "Nothing is cheaper than all of those; below their average price:"
+            data["relaxed"] = ["cheaper_than"]
+            turn.state.constraints = turn.state.constraints.with_cheaper_than(mean)
+            constraints = constraints.with_cheaper_than(mean)
             yield note + "\n"
             intro = intro + "\n" + note
     if not recs and constraints.cheaper_than is not None and not turn.request.cheaper:
@@ -455,6 +474,10 @@ def track_request(ctx: Context, turn: Turn) -> None:
         attributes=req.attributes,
         avoid=req.avoid,
     )
+    if req.intent == "feedback":
+        # "I bought the Norrow conditioner": the brand and department name the purchase, they
+        # are not conditions on what comes next
+        cons = replace(cons, brands=(), categories=(), attributes=())
     state.constraints = state.constraints.merge(cons)
     if req.another_brand and state.last_list:
         # "another brand": not the brand of the item in question (the one named, else the
@@ -472,11 +495,11 @@ def track_request(ctx: Context, turn: Turn) -> None:
         if ref is not None and ref.price is not None:
             prices = [ref.price]
         mean = round(sum(prices) / len(prices), 2) if prices else None
-        if mean is not None and req.cheaper:
-            # "something cheaper": below the average of what was shown (below the cheapest
-            # would leave nothing after a short list); it holds for the rest of the topic
-            # ("another option" after it must not go back up in price)
-            state.constraints = state.constraints.with_cheaper_than(mean)
+        if prices and req.cheaper:
+            # "something cheaper": below the cheapest of what was shown (the turn falls back
+            # to below their average when that leaves nothing); it holds for the rest of the
+            # topic ("another option" after it must not go back up in price)
+            state.constraints = state.constraints.with_cheaper_than(prices[0])
         elif mean is not None:
             # "something more premium": above the average of what was shown
             state.constraints = replace(state.constraints, min_price=mean)

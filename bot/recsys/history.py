@@ -110,7 +110,9 @@ class UserView:
     def due_refills(
         self, items: dict[str, Item], repurchase: RepurchaseModel, factor: float = 0.8
     ) -> dict[str, tuple[Event, float]]:
-        """Owned consumables whose last purchase is at least ``factor`` of a period ago."""
+        """Owned consumables whose last purchase is at least ``factor`` of a period ago, unless
+        a later purchase replaced them (another product of the same kind, or another size of
+        the same one): a conditioner bought last week makes the old one not due."""
         due: dict[str, tuple[Event, float]] = {}
         for item_id in {e.item_id for e in self.purchases}:
             item = items.get(item_id)
@@ -119,8 +121,21 @@ class UserView:
             period = repurchase.period_days(item)
             last = self.last_purchase(item_id)
             if period and last is not None and self.days_since(last) >= factor * period:
-                due[item_id] = (last, period)
+                if not self._replaced(item, last, items):
+                    due[item_id] = (last, period)
         return due
+
+    def _replaced(self, item: Item, last: Event, items: dict[str, Item]) -> bool:
+        line = (item.attributes or {}).get("variant_of")
+        for e in self.purchases:
+            other = items.get(e.item_id)
+            if e.timestamp <= last.timestamp or other is None or e.item_id == item.item_id:
+                continue
+            if line and (other.attributes or {}).get("variant_of") == line:
+                return True
+            if len(item.categories) >= 2 and other.categories == item.categories:
+                return True
+        return False
 
 
 def short_date(ts: int) -> str:

@@ -545,8 +545,10 @@ class RecommendationPipeline:
         return grounded + loose
 
     def _diversify(self, ranked: list[Scored]) -> list[Scored]:
-        """At most ``max_per_group`` variants of one product, one more only where the list
-        would be short; a shorter list beats a list of five shades of the same lipstick."""
+        """At most ``max_per_group`` variants of one product: a shorter list beats a list of
+        five shades of the same lipstick. Only where the shop marks variants (``variant_of``)
+        is that final; items grouped by a guess from their titles ("Houndly Dog Kibble -
+        Chicken" and "- Lamb") fill a list that would be shorter than three."""
         seen: Counter[str] = Counter()
         kept, spare = [], []
         for s in ranked:
@@ -554,12 +556,10 @@ class RecommendationPipeline:
             if seen[key] < self.config.max_per_group:
                 seen[key] += 1
                 kept.append(s)
-            elif seen[key] < self.config.max_per_group + 1:
+            elif key.startswith("t:") and seen[key] == self.config.max_per_group:
                 seen[key] += 1
                 spare.append(s)
-        # a list of two products in a small range: one more variant of each fills it
-        short = max(0, self.config.n_results - len(kept))
-        return kept + spare[:short]
+        return kept + spare[: max(0, min(3, self.config.n_results) - len(kept))]
 
     def _long_tail(self, ranked: list[Scored], n: int) -> list[Scored]:
         """Keep the top n, but give up to ``long_tail_slots`` of them to less popular items
