@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from bot.chat.avoid import Avoids, stated_avoids
+from bot.chat.parse import RuleParser
+from bot.chat.state import DialogueState
 from bot.recsys.catalog import CatalogIndex
 from bot.recsys.request import RequestMatcher
 from knowledge.records import ItemFilter
@@ -182,3 +184,34 @@ def test_stated_terms_feed_the_filter(vocab: CatalogIndex) -> None:
     ok = _accepted(got.terms)
     assert {"pants-3", "pants-4"}.isdisjoint(ok) and "pants-5" in ok
     assert got.wanted_size and vocab.items["pants-5"].attributes["size"].lower() == got.wanted_size
+
+
+# the rule parser carries what a message rules out into the request: avoided terms filter the
+# list, avoided kinds leave the list like things the customer has, a size moved on to is wanted,
+# and none of the ruled-out words is searched for
+
+
+@pytest.mark.parametrize(
+    ("message", "avoid", "things", "attributes", "absent"),
+    [
+        ("baby food pouches without peanuts please", ("peanut",), (), (), "peanut"),
+        ("dog food, he's allergic to chicken", ("chicken",), (), (), "chicken"),
+        ("I'm not into heat pads, anything for my back?", (), ("heat pad",), (), "pad"),
+        ("my son outgrew size 4, what now?", ("size 3", "size 4"), (), ("size 5",), "outgrew"),
+    ],
+)
+def test_parser_carries_what_is_ruled_out(
+    vocab: CatalogIndex,
+    message: str,
+    avoid: tuple[str, ...],
+    things: tuple[str, ...],
+    attributes: tuple[str, ...],
+    absent: str,
+) -> None:
+    request = RuleParser().parse(message, DialogueState(), vocab)
+    assert set(avoid) <= set(request.avoid)
+    assert set(things) <= set(request.owned_things)
+    assert set(attributes) <= set(request.attributes)
+    assert "4" not in request.attributes and "size 4" not in request.attributes
+    assert absent not in request.need.lower()
+    assert request.intent == "recommend"

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
+from bot.chat.avoid import stated_avoids
 from bot.chat.language import detect_language
 from bot.chat.state import DialogueState
 from bot.recsys.catalog import STOP_WORDS, CatalogIndex
@@ -429,7 +430,9 @@ class RuleParser:
             intent, rule = "compare", "compare"
         elif _ORDER_Q.search(message):
             intent, rule = "order_question", "order question"
-        elif intent == "feedback" or _NOT_INTERESTED.search(message) or _BOUGHT.search(message):
+        elif intent != "complaint" and (
+            intent == "feedback" or _NOT_INTERESTED.search(message) or _BOUGHT.search(message)
+        ):
             named = vocab_names_item(message, vocab)
             if _NOT_INTERESTED.search(message) and (referent or named):
                 intent, rule = "feedback", "feedback"
@@ -497,6 +500,29 @@ class RuleParser:
             intent, rule = ("refine" if state.last_list else "recommend"), "refinement"
         ords = _ordinals(message)
         things = owned_things([message])
+        said = stated_avoids(message, vocab)
+        if said:
+            # "without peanuts", "not into heat pads", "outgrew size 4": what is ruled out
+            # filters every list that follows; a size moved on to is the one wanted
+            wanted = (said.wanted_size,) if said.wanted_size else ()
+            attributes = tuple(
+                a
+                for a in slots.attributes
+                if not {a.split(":", 1)[0], "size " + a.split(":", 1)[0]} & set(said.terms)
+            )
+            ruled_out = {
+                w.rstrip("s") for t in (*said.terms, *said.things) for w in t.lower().split()
+            } | {"allergic", "allergy", "allergies", "outgrew", "outgrown", "into", "without", "no"}
+            need = " ".join(w for w in slots.need.split() if w.lower().rstrip("s") not in ruled_out)
+            slots = replace(
+                slots,
+                need=need,
+                avoid=tuple(dict.fromkeys((*slots.avoid, *said.terms))),
+                attributes=tuple(dict.fromkeys((*attributes, *wanted))),
+            )
+            things = tuple(dict.fromkeys((*things, *said.things)))
+            if intent in ("unclear", "greeting"):
+                intent, rule = ("refine" if state.last_list else "recommend"), "avoid"
         if things and slots.categories:
             # "I just got an espresso machine": the department of what they have is context,
             # not the list's filter
