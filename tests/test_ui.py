@@ -154,11 +154,17 @@ def test_escapes_untrusted_text(app_server: RunningServer, page: Any) -> None:
     page.goto(app_server.url)
     pick_user(page, "dave")
     ask(page, "<img src=x onerror=\"document.title='pwned'\"> recommend something")
-    # the answer (a list or "nothing matches") has come back and rendered
+    # the message is shown as typed (its markup is text) and the answer has come back
     page.wait_for_function(
-        "() => document.querySelector('#nn-chat').innerText.split('pwned').length >= 3"
+        """() => {
+            const chat = document.querySelector('#nn-chat');
+            const bots = chat.querySelectorAll('[data-testid=bot]');
+            return chat.innerText.includes("onerror=\\"document.title='pwned'\\"")
+                && bots.length >= 2 && bots[bots.length - 1].innerText.trim().length > 0;
+        }"""
     )
     assert page.title() != "pwned"
+    assert page.locator("#nn-chat img").count() == 0
 
 
 def test_shop_mode_needs_login(keyed_server: RunningServer, page: Any) -> None:

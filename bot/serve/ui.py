@@ -225,7 +225,12 @@ class _Handlers:
                 *([gr.skip()] * (1 + 2 * self.config.n_cards)),
             ]
             return
-        shown = [*past, {"role": "user", "content": message}, {"role": "assistant", "content": ""}]
+        # the customer's own words shown as typed: Markdown/HTML in them is text, not markup
+        shown = [
+            *past,
+            {"role": "user", "content": plain_text(message)},
+            {"role": "assistant", "content": ""},
+        ]
         skip_cards = [gr.skip()] * (1 + 2 * self.config.n_cards)
         raw = ""
         try:
