@@ -124,11 +124,16 @@ def min_recommendations(arg: int, f: Facts) -> str | None:
 
 
 def must_include_any(arg: Mapping[str, Any], f: Facts) -> str | None:
-    """At least one recommended item has one of the listed values (category/brand/type/item)."""
+    """At least one recommended item has one of the listed values (category/brand/type/item),
+    or all of one ``attribute: {key: value}`` mapping."""
     for _, item in _recs(f):
         if item is None:
             continue
         for key, wanted in arg.items():
+            if key == "attribute":
+                if all(_matches(_attr(item, k), v) for k, v in wanted.items()):
+                    return None
+                continue
             value = item.item_id if key == "item" else _attr(item, key)
             if _matches(value, wanted):
                 return None

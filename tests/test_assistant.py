@@ -121,7 +121,10 @@ def test_explain_the_second_one(assistant: Assistant, small_store: Store) -> Non
     why = assistant.chat("bob", "why the second one?", turns(("what should I get next?", first)))
     assert why.intent == "explain"
     assert why.item_id == first.recommendations[1].item_id
-    assert set(why.recommendations[0].evidence) <= own_event_ids(small_store, "bob")
+    # the explained pick rides in data; the list shown stays the list (no new cards)
+    assert not why.recommendations
+    assert why.data["explained"]["item_id"] == why.item_id
+    assert set(why.data["explained"]["evidence"]) <= own_event_ids(small_store, "bob")
 
 
 def test_describe_uses_only_facts_and_loose_names(assistant: Assistant) -> None:

@@ -77,6 +77,9 @@ def test_must_include_any_and_counts():
     f = _facts([_rec("mug-red"), _rec("caps-med", 2)])
     assert CHECKS["must_include_any"]({"type": ["capsules"]}, f) is None
     assert CHECKS["must_include_any"]({"item": ["machine"]}, f) is not None
+    # an attribute mapping: one item must carry all of it (it was read as a key "attribute")
+    assert CHECKS["must_include_any"]({"attribute": {"colour": "red"}}, f) is None
+    assert CHECKS["must_include_any"]({"attribute": {"colour": "blue"}}, f) is not None
     assert CHECKS["min_recommendations"](3, f) == "2 recommendations, expected >= 3"
     assert CHECKS["no_recommendations"](True, f) == "2 recommendations, expected none"
     assert CHECKS["no_recommendations"](True, _facts()) is None

@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from typing import cast
 
 from bot.chat.context import Context, Handler, Turn
@@ -137,7 +138,9 @@ def on_explain(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     text = "\n".join(lines)
     yield text
     turn.state.last_item = item.item_id
-    yield Reply(text=text, intent="explain", recommendations=[rec], item_id=item.item_id)
+    # the list shown stays the list (its cards stay; "and the second?" still means its second
+    # item): the explained pick, with its reason and evidence, goes in data
+    yield Reply(text=text, intent="explain", item_id=item.item_id, data={"explained": asdict(rec)})
 
 
 def on_describe(ctx: Context, turn: Turn) -> Iterator[str | Reply]:

@@ -21,7 +21,7 @@ from typing import Protocol
 from bot.chat.avoid import stated_avoids
 from bot.chat.language import detect_language
 from bot.chat.state import DialogueState
-from bot.recsys.catalog import STOP_WORDS, CatalogIndex
+from bot.recsys.catalog import STOP_WORDS, CatalogIndex, english_words
 from bot.recsys.constraints import parse_constraints
 
 __all__ = [
@@ -187,8 +187,8 @@ _ORDER_Q = re.compile(
 # words that carry the intent, not the need: left out of the need phrase
 _INTENT_WORDS = frozenset(
     "recommend recommendation recommendations suggest suggestion suggestions looking look "
-    "shopping shop gift gifts present presents idea ideas cheaper expensive affordable another "
-    "else similar like love loves likes compare first second third fourth fifth last one ones "
+    "shopping shop gift gifts present presents idea ideas cheaper cheapest priciest expensive "
+    "affordable another else similar like love loves likes compare first second third fourth fifth last one ones "
     "brand brands colour color price budget dollars euros usd bucks cheap great nice best buy "
     "bought got getting have has had own owns just already also too really maybe perhaps "
     "sister brother mum mom mother dad father wife husband partner friend boss colleague "
@@ -348,7 +348,8 @@ _OWNED_THINGS = (
     re.compile(r"\b(?:my|our)\s+((?:new\s+)?[a-z]+(?:\s+[a-z]+)?)", re.I),
     re.compile(
         r"\b(?:i|we|she|he|they)\s+(?:just\s+|recently\s+|already\s+)?(?:have|has|own|owns|got"
-        r"|bought)\s+(?:a|an|the|my|her|his|their)\s+(?:new\s+)?" + _WORDS_OF_THING,
+        r"|bought)\s+(?:(?:a|an|the|my|her|his|their|some|enough|plenty of)\s+|(?!(?:always|perhaps|sometimes|this|thus|was|is|has|its|us|less|yes)\b)(?=[a-z]+s\b))"
+        r"(?:new\s+)?" + _WORDS_OF_THING,
         re.I,
     ),
     re.compile(r"\b(?:gave|got|bought) me (?:a|an|the) (?:new\s+)?" + _WORDS_OF_THING, re.I),
@@ -414,6 +415,7 @@ class RuleParser:
         language = detect_language(message)
         if language != "en":
             return Request("unsupported_language", "language", language=language)
+        message = vocab.respell(message)  # "cutting bord" -> "cutting board"
         slots = self.slots(message, vocab)
         if INJECTION.search(message):
             return replace(slots, intent="off_topic", rule="injection", injection=True)
@@ -454,6 +456,14 @@ class RuleParser:
                 facts = facts or (message[:120],)
         elif intent in ("unclear", "greeting", "describe") and facts and intent != "describe":
             intent, rule = "recommend", "stated fact"
+        elif (
+            _ONLY.search(message)
+            and state.last_list
+            and intent in ("unclear", "greeting", "recommend", "refine")
+            and known_words(slots.need, vocab)
+        ):
+            # "only the jackets" after lights and jackets: the same topic, narrowed to a kind
+            intent, rule = "refine", "only"
         if not (slots.categories or slots.brands or slots.attributes) and not known_words(
             slots.need, vocab
         ):
@@ -568,6 +578,7 @@ class RuleParser:
             if first in ("I", "My", "The", "A", "An") or first.lower() in vocab.categories:
                 continue
             not_carried.append(first)
+        not_carried += unknown_names(message, vocab)
         for m in re.finditer(
             r"\b(?:not|no|nothing|avoid|except|without)\s+(?:from\s+|by\s+)?(?:the\s+)?(?:brand\s+)?([A-Z][\w&'-]+)",
             message,
@@ -620,7 +631,7 @@ class RuleParser:
         need_words = [
             w
             for w in re.findall(r"[A-Za-z][A-Za-z'-]+", wording)
-            if w.lower() not in STOP_WORDS
+            if (w.lower() not in STOP_WORDS or w.lower() == "for")
             and w.lower() not in _INTENT_WORDS
             and w.lower() not in COLOURS
             and w.lower()
@@ -628,6 +639,14 @@ class RuleParser:
             and w.lower() not in {n.lower() for n in not_carried}
             and not re.fullmatch(r"(?i)not|no|from|by|under|over|less|more|than|around|only|if", w)
             and not (sizes and w.lower() in ("size", "sized", *sizes))
+        ]
+        # "for" stays between two need words: "ink cartridges for fountain pen" asks for ink
+        while need_words and need_words[0].lower() == "for":
+            need_words.pop(0)
+        while need_words and need_words[-1].lower() == "for":
+            need_words.pop()
+        need_words = [
+            w for i, w in enumerate(need_words) if w.lower() != "for" or need_words[i - 1] != "for"
         ]
         return Request(
             intent="unclear",
@@ -647,6 +666,55 @@ class RuleParser:
             not_carried=tuple(dict.fromkeys(not_carried)),
             avoid=tuple(dict.fromkeys(avoid)),
         )
+
+
+_ONLY = re.compile(
+    r"(?i)^\W*(?:only|just)\s+(?:the\s+|those\s+|these\s+)?[a-z][a-z -]*?"
+    r"(?:\s+(?:please|pls|then|thanks))?\W*$"
+)
+_CARRY_Q = re.compile(
+    r"(?i)\b(?:do|does|d'you)\s+(?:you|the shop|your shop)\s+(?:have|sell|carry|stock)\s+"
+    r"(?:any(?:thing)?\s+(?:from|by)\s+)?(?:the\s+|any\s+)?([a-z][\w'-]*)"
+)
+_NAME_BEFORE = re.compile(r"(?:^|\b(?:a|an|the|any|some|for|of)\s+)([A-Za-z][\w'-]{3,})\s+(?=\w)")
+# endings of ordinary words a vocabulary may lack ("crusty", "hypoallergenic", "washable")
+_WORDLIKE = re.compile(r"(?:ic|able|ible|ous|ful|less|ive|al|ed|ing|y|ish|ly|est|er)$")
+
+
+def unknown_names(message: str, vocab: CatalogIndex) -> list[str]:
+    """Names of things the shop does not carry, said where a brand goes: "do you carry
+    moleskine?", "do you sell Barkley & Co dog food", "a Hydrafox water bottle", "zentro kettle
+    in black". A name is a word no item and no common English word has (so not a typo of
+    either: the parser corrects those first); lower-case ones also must not look like an
+    ordinary word the vocabulary lacks."""
+    english = english_words()
+    stated = vocab.brands
+
+    def is_name(word: str, capital: bool) -> bool:
+        low = word.lower()
+        if low in STOP_WORDS or low in stated or vocab.knows(low) or low in vocab.categories:
+            return False
+        if english and low in english:
+            return False
+        if not english and not capital:
+            return False  # without a word list only a capital says it is a name
+        return capital or not _WORDLIKE.search(low)
+
+    out = []
+    for m in _CARRY_Q.finditer(message):
+        word = m.group(1)
+        if is_name(word, word[0].isupper()):
+            out.append(word)
+    for m in _NAME_BEFORE.finditer(message):
+        word = m.group(1)
+        rest = message[m.end() :]
+        nxt = re.match(r"(?:&\s*co\.?\s+)?([a-z]+)", rest, re.I)
+        # a name before a kind of thing the catalog has ("Hydrafox water bottle")
+        if nxt and vocab.knows(nxt.group(1).lower()) and nxt.group(1).lower() not in STOP_WORDS:
+            capital = word[0].isupper() and m.start(1) > 0
+            if is_name(word, capital):
+                out.append(word)
+    return list(dict.fromkeys(out))
 
 
 def known_words(text: str, vocab: CatalogIndex) -> list[str]:

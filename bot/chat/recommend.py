@@ -169,17 +169,18 @@ def recommend(
             intro = intro + "\n" + note
     shown = [p for p in turn.state.last_prices if p is not None]
     if not recs and turn.request.cheaper and constraints.cheaper_than is not None and shown:
-        # nothing is cheaper than everything shown: below their average price, said so
+        # nothing is cheaper than everything shown: the options below their average price
+        # (the cheaper of those shown among them), said so
         mean = round(sum(shown) / len(shown), 2)
         looser = replace(applied, cheaper_than=mean)
         recs, need, timings = ctx.pipeline.recommend(
-            view, looser, query=query, exclude=(exclude or set()) | set(turn.state.last_list),
+            view, looser, query=query, exclude=exclude or set(),
             diversity=diversity,
             personal=personal, request_only=request_only and anchor is None,
             exclude_things=tuple(turn.state.owned_things),
         )  # fmt: skip
         if recs:
-            note = "Nothing is cheaper than all of those; below their average price:"
+            note = "Nothing is cheaper than all of those; the options below their average price:"
             data["relaxed"] = ["cheaper_than"]
             turn.state.constraints = turn.state.constraints.with_cheaper_than(mean)
             constraints = constraints.with_cheaper_than(mean)
@@ -462,9 +463,8 @@ def track_request(ctx: Context, turn: Turn) -> None:
     if req.intent == "recommend" and req.recipient:
         state.recipient = req.recipient
     if req.intent in ("recommend", "refine") and req.need:
-        state.need = (
-            req.need if req.intent == "recommend" else (state.need + " " + req.need).strip()[:200]
-        )
+        narrowed = req.intent == "recommend" or req.rule == "only"  # "only the jackets"
+        state.need = req.need if narrowed else (state.need + " " + req.need).strip()[:200]
     cons = Constraints(
         max_price=req.max_price,
         min_price=req.min_price,

@@ -220,6 +220,7 @@ def _excludes_brand(ctx: TurnContext, brands: tuple[str, ...]) -> tuple[bool, st
 def _evidence_from_user(ctx: TurnContext, _: bool) -> tuple[bool, str]:
     mine = {e.event_id for e in ctx.user_events}
     cited = [eid for r in ctx.reply.recommendations for eid in r.evidence]
+    cited += (ctx.reply.data.get("explained") or {}).get("evidence", [])  # an explain turn
     foreign = [eid for eid in cited if eid not in mine]
     if foreign:
         return False, f"evidence not from this user: {foreign}"

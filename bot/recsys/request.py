@@ -106,7 +106,16 @@ class RequestMatcher:
         asks for mats, not mat spray. Kinds the customer said they have are left out."""
         heads = {self.head(i) for i in self.items.values()}
         owned = {stem(t.split()[-1]) for t in exclude if t.split()}
-        return {t for t in self.terms(request) if t in heads and t not in owned}
+        # "ink cartridges for a fountain pen", "a case to go with my guitar": the kind before
+        # the purpose is the one asked for; the one after is what it is for
+        head_part = re.split(r"\b(?:for|to go with|to fit|that fits?|compatible with)\b", request)[
+            0
+        ]
+        for part in (head_part, request):
+            kinds = {t for t in self.terms(part) if t in heads and t not in owned}
+            if kinds:
+                return kinds
+        return set()
 
     def is_thing(self, item: Item, phrase: str) -> bool:
         """Whether ``item`` is an instance of ``phrase`` ("espresso machine"): the phrase's last
