@@ -9,7 +9,7 @@ Items (and all their reviews) are held out by :func:`finetune.dataset.writing_sp
   independent of the product's grounding filter), and the latency of the model part.
 - review reply: held-out shop reviews plus hand-written safety reports and complaints (worded
   apart from the training grammar), each answered by the template
-  (:func:`bot.chat.reviews.reply_to_review`) and by the model
+  (:func:`bot.chat.skills.reviews.reply_to_review`) and by the model
   (:func:`bot.tasks.review_reply`); scored by :func:`bot.tasks.review_reply.reply_checks`.
 
     python -m benchmarks.model_tasks run --system base --out runs/model-tasks/base.json
@@ -170,7 +170,7 @@ def _held_out(store: Any, limit_items: int, limit_reviews: int) -> tuple[list[An
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate one system ("template" needs no model; "base"/"adapter" load one)."""
     from bot.chat.config import ServiceConfig
-    from bot.chat.reviews import reply_to_review
+    from bot.chat.skills.reviews import reply_to_review
     from bot.tasks.describe import fact_description, generated_sentence, item_facts
     from bot.tasks.review_reply import REPLY_MAX_NEW_TOKENS, reply_checks, review_reply_messages
     from knowledge.store import Store, StoreConfig

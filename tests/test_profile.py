@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.chat.profile import profile_summary
+from bot.chat.skills.profile import profile_summary
 from bot.recsys.history import UserView
 from knowledge.schema import Event, Item
 

@@ -12,7 +12,7 @@ import pytest
 
 from bot import Assistant, AssistantConfig, DialogueState
 from bot.chat.parse import RuleParser
-from bot.chat.product_questions import answer
+from bot.chat.skills.product_questions import answer
 from bot.recsys.catalog import CatalogIndex
 from knowledge.schema import Event, Item
 from knowledge.store import Store

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from bot.chat import account, items, orders, recommend, reviews, smalltalk
 from bot.chat.config import AssistantConfig
 from bot.chat.context import Context, Handler, Turn, record_feedback
 from bot.chat.parse import Parser, Request, RuleParser
+from bot.chat.skills import account, items, orders, recommend, reviews, smalltalk
 from bot.chat.state import DialogueState, StateMemo, clean_message, message_content
 from bot.recsys.catalog import CatalogIndex
 from bot.recsys.pipeline import RecommendationPipeline

@@ -5,7 +5,7 @@ the model writes is kept only if :func:`reply_checks` passes: the reply answers 
 review it is (thanks for praise; apology and a concrete next step for a complaint; escalation
 wording for a safety or health report) and invents nothing (no number, price, refund,
 replacement, guarantee or "free" that the review does not mention). A reply that fails is
-dropped and the caller keeps its template reply (``bot.chat.reviews``).
+dropped and the caller keeps its template reply (``bot.chat.skills.reviews``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from bot.chat.context import Context, Handler, Turn, record_feedback
-from bot.chat.items import ordinal_item, referenced_item
+from bot.chat.skills.items import ordinal_item, referenced_item
 from bot.recsys.catalog import query_from
 from bot.recsys.constraints import Constraints
 from bot.recsys.preferences import preference_constraints

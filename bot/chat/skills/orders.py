@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from bot.chat.config import ServiceConfig
 from bot.chat.context import Context, Handler, Turn
-from bot.chat.reviews import join_words, review_points
+from bot.chat.skills.reviews import join_words, review_points
 from bot.recsys.catalog import STOP_WORDS
 from bot.recsys.history import short_date
 from bot.reply import Reply

@@ -16,7 +16,7 @@ from dataclasses import asdict
 from typing import cast
 
 from bot.chat.context import Context, Handler, Turn
-from bot.chat.product_questions import answer, is_item_question, name_stems
+from bot.chat.skills.product_questions import answer, is_item_question, name_stems
 from bot.recsys.catalog import query_from
 from bot.recsys.history import UserView, short_date
 from bot.recsys.pipeline import Scored

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from bot.chat.context import Context, Handler, Turn, record_feedback
-from bot.chat.profile import profile_summary
+from bot.chat.skills.profile import profile_summary
 from bot.reply import Reply
 
 __all__ = ["HANDLERS", "profile", "export", "forget"]
