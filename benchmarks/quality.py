@@ -33,7 +33,7 @@ import numpy as np
 from benchmarks.common import BENCH_DIR, environment, write_results
 from benchmarks.quality_data import Dataset, load_dataset, resolve_preset
 from benchmarks.registry import SYSTEMS, Context, LLMOptions, Recommender, register
-from bot.recsys.candidates import CandidateSource, SequentialModel
+from bot.recsys.sources.candidates import CandidateSource, SequentialModel
 from bot.recsys.stage import FittedStage, StageConfig, fit_stage
 from finetune.metrics import paired_bootstrap, rank_of, ranking_report, report_with_ci
 from finetune.splits import LeaveOneOut, leave_one_out

@@ -200,7 +200,7 @@ class FusedCandidates:
     popularity fused with the same weights and rank discount as ``bot.recsys.pipeline``."""
 
     def __init__(self, weights: Sequence[tuple[str, float]] | None = None) -> None:
-        from bot.recsys.candidates import CoOccurrence, Popularity, Transitions
+        from bot.recsys.sources.candidates import CoOccurrence, Popularity, Transitions
 
         makers = {
             "transitions": Transitions,

@@ -18,7 +18,7 @@ from knowledge.store import Store
 @pytest.fixture()
 def assistant(small_store: Store) -> Assistant:
     # five customers: no pair of items is bought together more than chance allows, so the
-    # shipped co-purchase rule (bot.recsys.copurchase) would cite none; these tests pin the
+    # shipped co-purchase rule (bot.recsys.sources.copurchase) would cite none; these tests pin the
     # citations themselves, so every shared customer counts here
     lenient = PipelineConfig(co_purchase_min_customers=1, co_purchase_alpha=1.0)
     return Assistant(small_store, AssistantConfig(pipeline=lenient))

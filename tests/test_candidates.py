@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.recsys.candidates import (
+from bot.recsys.sources.candidates import (
     CandidateSource,
     CoOccurrence,
     CoOccurrenceConfig,

@@ -1,4 +1,4 @@
-"""Co-purchase support (bot.recsys.copurchase) on hand-counted baskets."""
+"""Co-purchase support (bot.recsys.sources.copurchase) on hand-counted baskets."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bot.recsys.copurchase import CoPurchaseConfig, CoPurchaseSupport
+from bot.recsys.sources.copurchase import CoPurchaseConfig, CoPurchaseSupport
 from knowledge.errors import ConfigError
 
 # 10 customers; a and b go together for 4 of them, c is bought by everyone

@@ -62,7 +62,7 @@ def test_enough_users_offer_sasrec_and_the_check_slice_decides_what_serves() -> 
 def test_fusion_weights_never_see_the_targets_that_chose_sasrecs_epoch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import bot.recsys.sasrec as sasrec_module
+    import bot.recsys.sources.sasrec as sasrec_module
     import bot.recsys.stage as stage_module
 
     seen: dict[str, set[str]] = {}

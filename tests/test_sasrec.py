@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from bot.recsys.candidates import SequentialModel
-from bot.recsys.sasrec import SASRecConfig, SASRecModel, train_sasrec
+from bot.recsys.sources.candidates import SequentialModel
+from bot.recsys.sources.sasrec import SASRecConfig, SASRecModel, train_sasrec
 from knowledge.errors import ConfigError, ModelNotFoundError
 
 ITEMS = [f"i{n}" for n in range(12)]

@@ -18,10 +18,10 @@ import numpy as np
 
 from bot.recsys.aspects import AspectScorer
 from bot.recsys.constraints import Constraints
-from bot.recsys.copurchase import CoPurchaseConfig, CoPurchaseSupport
 from bot.recsys.history import DAY, RepurchaseModel, UserView
 from bot.recsys.request import RequestMatcher, request_stop_words, stem
 from bot.recsys.rerank import UNTUNED_RANK_WEIGHT, check_rank_weight, served_scores
+from bot.recsys.sources.copurchase import CoPurchaseConfig, CoPurchaseSupport
 from bot.recsys.stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_stage
 from bot.reply import Recommendation
 from knowledge.errors import ConfigError
@@ -77,7 +77,7 @@ class PipelineConfig:
     now: Callable[[], float] | None = None
     # Co-purchase evidence ("23 customers who bought your X also bought this") needs at least
     # this many shared customers and a count unlikely by chance in a store of this size
-    # (one-sided Poisson tail <= alpha; see bot.recsys.copurchase). A history-stage candidate
+    # (one-sided Poisson tail <= alpha; see bot.recsys.sources.copurchase). A history-stage candidate
     # with no such evidence, no catalog relation to what the customer owns and no request behind
     # it is a coincidence of other baskets: "ungrounded" says what happens to it.
     co_purchase_min_customers: int = 3
@@ -636,7 +636,7 @@ class RecommendationPipeline:
 
     def _co_purchase_strength(self, owned_id: str, item_id: str) -> float:
         """How many customers bought both, when that passes the support rule
-        (``config.co_purchase_*``, see :mod:`bot.recsys.copurchase`); else 0."""
+        (``config.co_purchase_*``, see :mod:`bot.recsys.sources.copurchase`); else 0."""
         return float(self.copurchase.supported(owned_id, item_id))
 
     def _also(self, owned: Item, item: Item) -> str:

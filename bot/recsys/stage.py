@@ -1,8 +1,8 @@
 """Fitting the history-driven candidate stage the product serves.
 
-Transitions, co-occurrence and popularity always; a SASRec (``bot.recsys.sasrec``) as well once the
+Transitions, co-occurrence and popularity always; a SASRec (``bot.recsys.sources.sasrec``) as well once the
 store has enough users with a sequence to learn from. The sources are merged by weighted
-reciprocal-rank fusion (:class:`bot.recsys.candidates.FusedCandidates`), with weights tuned for
+reciprocal-rank fusion (:class:`bot.recsys.sources.candidates.FusedCandidates`), with weights tuned for
 NDCG@10 on a leave-last-out validation split when there is enough data, else sensible defaults.
 
 The trained SASRec and the tuned weights are cached in a folder next to the store, keyed by a
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.recsys.candidates import (
+from bot.recsys.sources.candidates import (
     CandidateSource,
     CoOccurrence,
     FusedCandidates,
@@ -180,7 +180,7 @@ def _count_sources() -> list[tuple[str, CandidateSource]]:
 
 
 def _sasrec_config(config: StageConfig, n_events: int) -> Any:
-    from bot.recsys.sasrec import SASRecConfig
+    from bot.recsys.sources.sasrec import SASRecConfig
 
     return SASRecConfig(
         max_epochs=config.sasrec_max_epochs,
@@ -202,7 +202,7 @@ def _load_cache(folder: Path) -> tuple[dict[str, Any], Any] | None:
         meta = json.loads(meta_file.read_text())
         model = None
         if meta.get("sasrec"):
-            from bot.recsys.sasrec import SASRecModel
+            from bot.recsys.sources.sasrec import SASRecModel
 
             model = SASRecModel.load(folder / "sasrec")
         return meta, model
@@ -243,7 +243,7 @@ def drop_stale(root: Path | None, keep: str | None) -> list[str]:
 def _train_sasrec(sequences: Sequence[Sequence[str]], slices: Slices, config: StageConfig) -> Any:
     """A SASRec trained on every sequence minus its last item; only the SASRec slice's last
     items choose the epoch, so the fusion's tuning and check targets stay unseen."""
-    from bot.recsys.sasrec import train_sasrec
+    from bot.recsys.sources.sasrec import train_sasrec
 
     chooses = set(slices.sasrec)
     train = [list(s[:-1]) for s in sequences]

@@ -20,7 +20,7 @@ from bot.recsys.metrics import ndcg_array
 from knowledge.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot.recsys.sasrec import SASRecConfig, SASRecModel
+    from bot.recsys.sources.sasrec import SASRecConfig, SASRecModel
 
 __all__ = [
     "CandidateSource",
@@ -289,7 +289,7 @@ class SemanticNeighbours:
 
 
 class SequentialModel:
-    """A trained SASRec (``bot.recsys.sasrec``) as a candidate source.
+    """A trained SASRec (``bot.recsys.sources.sasrec``) as a candidate source.
 
     Pass a trained model, or a config to train one in :meth:`fit` (the last item of each
     sequence is then held out for early stopping).
@@ -302,7 +302,7 @@ class SequentialModel:
     def fit(self, sequences: Sequence[Sequence[str]]) -> None:
         if self.model is not None and self.config is None:
             return  # already trained; refitting needs an explicit config
-        from bot.recsys.sasrec import SASRecConfig, train_sasrec
+        from bot.recsys.sources.sasrec import SASRecConfig, train_sasrec
 
         train = [list(s[:-1]) for s in sequences]
         valid = [s[-1] if len(s) >= 2 else None for s in sequences]
