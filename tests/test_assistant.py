@@ -261,3 +261,13 @@ def test_forget_needs_confirmation_then_deletes(assistant: Assistant, small_stor
     assert ask.data["confirm_required"] and small_store.history("dave")
     done = assistant.chat("dave", "yes, forget me")
     assert done.data["deleted"] == 2 and small_store.history("dave") == []
+
+
+def test_a_brand_alone_is_a_request(assistant: Assistant) -> None:
+    """ "anything from Aqua?" from a customer who never bought hair care: that brand's items,
+    introduced by what was asked for (the history stage alone has none of them)."""
+    reply = assistant.chat("alice", "anything from Aqua?")
+    assert reply.recommendations
+    assert {r.brand for r in reply.recommendations} == {"Aqua"}
+    first_line = reply.text.splitlines()[0]
+    assert "Aqua" in first_line and "recent purchases" not in first_line

@@ -637,7 +637,9 @@ class RuleParser:
             and w.lower()
             not in {p for b in (*brands, *cons.exclude_brands) for p in b.lower().split()}
             and w.lower() not in {n.lower() for n in not_carried}
-            and not re.fullmatch(r"(?i)not|no|from|by|under|over|less|more|than|around|only|if", w)
+            and not re.fullmatch(
+                r"(?i)not|no|from|by|under|over|less|more|than|around|only|if|but|though", w
+            )
             and not (sizes and w.lower() in ("size", "sized", *sizes))
         ]
         # "for" stays between two need words: "ink cartridges for fountain pen" asks for ink

@@ -102,7 +102,15 @@ def recommend(
     request_only = bool(
         query or constraints.categories or constraints.brands or constraints.attributes
     )
-    intro = intro or _intro(ctx, turn, query, personal)
+    # "anything from Pelle?": the intro names what was asked for, not "your recent purchases"
+    label = query or " ".join(
+        (
+            *constraints.brands,
+            *constraints.categories,
+            *(a.split(":")[0] for a in constraints.attributes),
+        )
+    )
+    intro = intro or _intro(ctx, turn, label if request_only else query, personal)
     if notes:
         intro = " ".join(notes) + " " + intro
     yield intro + "\n"
