@@ -62,3 +62,23 @@ def test_one_line_per_stage(tmp_store: Store, caplog: pytest.LogCaptureFixture) 
         "model tasks on: none (no language model)",
         "serving the web chat and the API at http://127.0.0.1:7860/",
     ]
+
+
+def test_attaching_the_adapter_warns_nothing(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """peft asks the model for a deprecated transformers property; loading an adapter must not
+    print that FutureWarning at start-up."""
+    import warnings
+
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from bot.llm.model import _attach_adapter
+
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    lora = get_peft_model(base, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM"))
+    lora.save_pretrained(str(tmp_path / "adapter"))
+    fresh = AutoModelForCausalLM.from_pretrained(str(tiny_model_dir))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        _attach_adapter(fresh, str(tmp_path / "adapter"))
+    assert not [w for w in seen if "is_gradient_checkpointing" in str(w.message)]

@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -436,7 +437,13 @@ def _attach_adapter(model: Any, adapter: str) -> Any:
     from peft import PeftModel
 
     try:
-        return PeftModel.from_pretrained(model, str(path))
+        with warnings.catch_warnings():
+            # peft 0.21 asks the model for transformers' deprecated is_gradient_checkpointing;
+            # the FutureWarning is about peft's code, nothing a user can act on
+            warnings.filterwarnings(
+                "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+            )
+            return PeftModel.from_pretrained(model, str(path))
     except Exception as exc:
         raise ModelNotFoundError(
             f"cannot load the LoRA adapter at {path}: {exc}. Fix: the adapter must be trained "
