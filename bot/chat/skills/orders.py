@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from bot.chat.config import ServiceConfig
 from bot.chat.context import Context, Handler, Turn
+from bot.chat.skills.product_questions import singular as _stem
 from bot.chat.skills.reviews import join_words, review_points
 from bot.recsys.catalog import STOP_WORDS
 from bot.recsys.history import short_date
@@ -18,17 +19,6 @@ from bot.reply import Reply
 from knowledge.schema import Event, Item
 
 __all__ = ["HANDLERS", "history_matches"]
-
-
-def _stem(word: str) -> str:
-    """A word without its plural ending ("pouches" -> "pouch", "salts" -> "salt")."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        return word[:-1]
-    return word
 
 
 def _words(text: str) -> set[str]:

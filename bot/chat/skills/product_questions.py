@@ -24,6 +24,7 @@ __all__ = [
     "answer",
     "price_line",
     "name_stems",
+    "singular",
 ]
 
 Fact = tuple[str, str]  # (attribute key or "", the sentence a customer reads)
@@ -111,7 +112,8 @@ _TITLE_SIZE = re.compile(
 )
 
 
-def _stem(word: str) -> str:
+def singular(word: str) -> str:
+    """A word without its plural ending ("pouches" -> "pouch", "salts" -> "salt")."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes")):
@@ -122,15 +124,15 @@ def _stem(word: str) -> str:
 
 
 def _stems(text: str) -> set[str]:
-    return {_stem(w) for w in _WORD.findall(text.lower())} | {
-        _stem(p) for w in _WORD.findall(text.lower()) if "-" in w for p in w.split("-")
+    return {singular(w) for w in _WORD.findall(text.lower())} | {
+        singular(p) for w in _WORD.findall(text.lower()) if "-" in w for p in w.split("-")
     }
 
 
 def name_stems(text: str) -> set[str]:
     """The words of a message that may name an item: not question words, plurals folded."""
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _FILLER and len(w) > 2} | {
-        _stem(p)
+    return {singular(w) for w in _WORD.findall(text.lower()) if w not in _FILLER and len(w) > 2} | {
+        singular(p)
         for w in _WORD.findall(text.lower())
         if "-" in w
         for p in w.split("-")
@@ -217,9 +219,9 @@ def _probes(message: str, item: Item) -> dict[str, str]:
     stem -> the word as said."""
     own = _stems(" ".join((item.title, item.brand, *item.categories)))
     return {
-        _stem(w): w
+        singular(w): w
         for w in _WORD.findall(message.lower())
-        if w not in _FILLER and len(w) > 2 and _stem(w) not in own and not w.isdigit()
+        if w not in _FILLER and len(w) > 2 and singular(w) not in own and not w.isdigit()
     }
 
 

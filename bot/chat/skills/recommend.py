@@ -175,18 +175,21 @@ def recommend(
             data["widened_to"] = dept
             yield note + "\n"
             intro = intro + "\n" + note
+
+    def retry(looser: Constraints) -> tuple[list[Recommendation], str, dict[str, float]]:
+        """The same request under looser conditions (a price limit relaxed, said so)."""
+        return ctx.pipeline.recommend(
+            view, looser, query=query, exclude=exclude or set(), diversity=diversity,
+            personal=personal, request_only=request_only and anchor is None,
+            exclude_things=tuple(turn.state.owned_things),
+        )  # fmt: skip
+
     shown = [p for p in turn.state.last_prices if p is not None]
     if not recs and turn.request.cheaper and constraints.cheaper_than is not None and shown:
         # nothing is cheaper than everything shown: the options below their average price
         # (the cheaper of those shown among them), said so
         mean = round(sum(shown) / len(shown), 2)
-        looser = replace(applied, cheaper_than=mean)
-        recs, need, timings = ctx.pipeline.recommend(
-            view, looser, query=query, exclude=exclude or set(),
-            diversity=diversity,
-            personal=personal, request_only=request_only and anchor is None,
-            exclude_things=tuple(turn.state.owned_things),
-        )  # fmt: skip
+        recs, need, timings = retry(replace(applied, cheaper_than=mean))
         if recs:
             note = "Nothing is cheaper than all of those; the options below their average price:"
             data["relaxed"] = ["cheaper_than"]
@@ -197,12 +200,7 @@ def recommend(
     if not recs and constraints.cheaper_than is not None and not turn.request.cheaper:
         # an earlier "cheaper" and today's condition ("another brand") leave nothing: the
         # older, relative price limit gives way, and the reply says so
-        looser = replace(applied, cheaper_than=None)
-        recs, need, timings = ctx.pipeline.recommend(
-            view, looser, query=query, exclude=exclude or set(), diversity=diversity,
-            personal=personal, request_only=request_only and anchor is None,
-            exclude_things=tuple(turn.state.owned_things),
-        )  # fmt: skip
+        recs, need, timings = retry(replace(applied, cheaper_than=None))
         if recs:
             note = "Nothing of that is cheaper than what I showed before; at any price:"
             data["relaxed"] = ["cheaper_than"]
