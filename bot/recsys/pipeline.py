@@ -457,6 +457,13 @@ class RecommendationPipeline:
             known = self.items.get(item_id)
             if known is not None and item_id not in pool and wanted(known):
                 pool[item_id] = known
+        said = {stem(w) for w in re.findall(r"[a-z]+", query.lower())} - request_stop_words()
+        had = {stem(w) for t in exclude_things for w in re.findall(r"[a-z]+", t.lower())}
+        if not lexical and said and said <= had:
+            # only a thing they have, and no item names it ("I just got a kettle" in a shop
+            # without kettles): what is near it in meaning is another thing like it (an
+            # espresso machine), not something for it
+            return []
         if not lexical and not situation:
             # no word of the request is the catalog's: only what is close in meaning
             pool = {i.item_id: i for i, sim in hits if sim >= floor}

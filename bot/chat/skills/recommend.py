@@ -171,6 +171,7 @@ def recommend(
             request_only=False,
         )  # fmt: skip
         if recs:
+            turn.state.fact_topic = False  # as below: nothing of its own for the stated fact
             note = f"Nothing for \u201c{query}\u201d meets that; in {dept}:"
             data["widened_to"] = dept
             yield note + "\n"
@@ -208,6 +209,9 @@ def recommend(
             yield note + "\n"
             intro = intro + "\n" + note
     if not recs:
+        # a stated fact the shop has nothing for ("I just got a kettle"): the next open
+        # question goes back to the customer's own next needs
+        turn.state.fact_topic = False
         text = intro + "\n" + _nothing_found(ctx, constraints, query)
         yield text[len(intro) + 1 :]
         yield Reply(
