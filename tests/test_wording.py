@@ -127,3 +127,15 @@ def test_only_the_kind_narrows_the_last_list(vocab: CatalogIndex) -> None:
     assert request.need == "jackets"
     # with no list shown it is not a refinement
     assert parse("only the jackets", vocab).rule != "only"
+
+
+@pytest.mark.parametrize(
+    ("message", "need"),
+    [
+        # nothing in this shop is a heat pad: nothing to filter, but not a search either
+        ("I'm not into heat pads, anything for my kettle?", "kettle"),
+        ("I don't want a pen, something for notebooks", "notebooks"),
+    ],
+)
+def test_ruled_out_words_are_not_searched(vocab: CatalogIndex, message: str, need: str) -> None:
+    assert parse(message, vocab).need == need

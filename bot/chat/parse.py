@@ -511,6 +511,16 @@ class RuleParser:
         ords = _ordinals(message)
         things = owned_things([message])
         said = stated_avoids(message, vocab)
+        unwanted = {
+            w.rstrip("s") for m in _RULED_OUT.finditer(message) for w in m.group(0).lower().split()
+        }
+        if unwanted:
+            # "I'm not into heat pads", "I don't want a machine": the cue and what it rules out
+            # are not what to search for (filtered below where the catalog has them)
+            words = [w for w in slots.need.split() if w.lower().rstrip("s") not in unwanted]
+            while words and words[0].lower() == "for":
+                words.pop(0)
+            slots = replace(slots, need=" ".join(words))
         if said:
             # "without peanuts", "not into heat pads", "outgrew size 4": what is ruled out
             # filters every list that follows; a size moved on to is the one wanted
@@ -670,6 +680,12 @@ class RuleParser:
         )
 
 
+# "not into heat pads", "don't want a machine", "not a fan of scented ones": the cue and what it
+# rules out (up to three words, to a comma, a clause or the end)
+_RULED_OUT = re.compile(
+    r"(?i)\b(?:not into|not a fan of|don'?t (?:want|like|need)|no more)\s+"
+    r"(?:a |an |any |the )?[a-z-]+(?:\s+(?!(?:and|but|so|for|anything|something|what)\b)[a-z-]+){0,2}"
+)
 _ONLY = re.compile(
     r"(?i)^\W*(?:only|just)\s+(?:the\s+|those\s+|these\s+)?[a-z][a-z -]*?"
     r"(?:\s+(?:please|pls|then|thanks))?\W*$"
