@@ -489,9 +489,7 @@ class RuleParser:
         refinement_only = not slots.need and not slots.categories and not facts
         # need words count when the catalog knows one of them or the message is shaped as a
         # request ("anything for back pain?"); "hmm" is neither
-        known = set(re.findall(r"[a-z]+", slots.need.lower())) & (
-            vocab.vocabulary | vocab.attribute_words
-        )
+        known = set(re.findall(r"[a-z]+", slots.need.lower())) & vocab.known
         asks = bool(known) or bool(_REQUEST_SHAPE.search(message)) or bool(slots.categories)
         if intent == "unclear" and referent and _ITEM_QUESTION.search(message):
             intent, rule = "describe", "item question"
@@ -511,38 +509,34 @@ class RuleParser:
         ords = _ordinals(message)
         things = owned_things([message])
         said = stated_avoids(message, vocab)
-        unwanted = {
+        # "I'm not into heat pads", "I don't want a machine", "without peanuts": the cue and
+        # what it rules out are never searched for (filtered where the catalog has them)
+        ruled_out = {
             w.rstrip("s") for m in _RULED_OUT.finditer(message) for w in m.group(0).lower().split()
         }
-        if unwanted:
-            # "I'm not into heat pads", "I don't want a machine": the cue and what it rules out
-            # are not what to search for (filtered below where the catalog has them)
-            words = [w for w in slots.need.split() if w.lower().rstrip("s") not in unwanted]
-            while words and words[0].lower() == "for":
-                words.pop(0)
-            slots = replace(slots, need=" ".join(words))
         if said:
-            # "without peanuts", "not into heat pads", "outgrew size 4": what is ruled out
-            # filters every list that follows; a size moved on to is the one wanted
+            # what is ruled out filters every list that follows; a size moved on to ("outgrew
+            # size 4") is the one wanted
             wanted = (said.wanted_size,) if said.wanted_size else ()
             attributes = tuple(
                 a
                 for a in slots.attributes
                 if not {a.split(":", 1)[0], "size " + a.split(":", 1)[0]} & set(said.terms)
             )
-            ruled_out = {
+            ruled_out |= {
                 w.rstrip("s") for t in (*said.terms, *said.things) for w in t.lower().split()
             } | {"allergic", "allergy", "allergies", "outgrew", "outgrown", "into", "without", "no"}
-            need = " ".join(w for w in slots.need.split() if w.lower().rstrip("s") not in ruled_out)
             slots = replace(
                 slots,
-                need=need,
                 avoid=tuple(dict.fromkeys((*slots.avoid, *said.terms))),
                 attributes=tuple(dict.fromkeys((*attributes, *wanted))),
             )
             things = tuple(dict.fromkeys((*things, *said.things)))
             if intent in ("unclear", "greeting"):
                 intent, rule = ("refine" if state.last_list else "recommend"), "avoid"
+        if ruled_out:
+            words = [w for w in slots.need.split() if w.lower().rstrip("s") not in ruled_out]
+            slots = replace(slots, need=" ".join(_tidy_for(words)))
         if things and slots.categories:
             # "I just got an espresso machine": the department of what they have is context,
             # not the list's filter
@@ -652,17 +646,9 @@ class RuleParser:
             )
             and not (sizes and w.lower() in ("size", "sized", *sizes))
         ]
-        # "for" stays between two need words: "ink cartridges for fountain pen" asks for ink
-        while need_words and need_words[0].lower() == "for":
-            need_words.pop(0)
-        while need_words and need_words[-1].lower() == "for":
-            need_words.pop()
-        need_words = [
-            w for i, w in enumerate(need_words) if w.lower() != "for" or need_words[i - 1] != "for"
-        ]
         return Request(
             intent="unclear",
-            need=" ".join(need_words[:10]),
+            need=" ".join(_tidy_for(need_words)[:10]),
             categories=cons.categories,
             brands=tuple(dict.fromkeys(brands)),
             exclude_brands=cons.exclude_brands,
@@ -678,6 +664,19 @@ class RuleParser:
             not_carried=tuple(dict.fromkeys(not_carried)),
             avoid=tuple(dict.fromkeys(avoid)),
         )
+
+
+def _tidy_for(words: list[str]) -> list[str]:
+    """Need words with "for" kept only between two others: "ink cartridges for fountain pen"
+    asks for ink (the kind before "for"); a "for" at either end or twice says nothing."""
+    out: list[str] = []
+    for w in words:
+        if w.lower() == "for" and (not out or out[-1].lower() == "for"):
+            continue
+        out.append(w)
+    while out and out[-1].lower() == "for":
+        out.pop()
+    return out
 
 
 # "not into heat pads", "don't want a machine", "not a fan of scented ones": the cue and what it
@@ -738,7 +737,7 @@ def unknown_names(message: str, vocab: CatalogIndex) -> list[str]:
 def known_words(text: str, vocab: CatalogIndex) -> list[str]:
     """The words of ``text`` that some item's facts carry (plurals count): the grounded part
     of a need."""
-    known = vocab.vocabulary | vocab.attribute_words
+    known = vocab.known
     out = []
     for w in re.findall(r"[a-z0-9]+", text.lower()):
         if w in STOP_WORDS or w in _INTENT_WORDS or len(w) < 3:

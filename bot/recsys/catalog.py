@@ -123,9 +123,14 @@ class CatalogIndex:
             self.item_words[it.item_id] = words
             self.attribute_words |= words
 
+    @functools.cached_property
+    def known(self) -> frozenset[str]:
+        """Every word of the items' names, departments and facts (built once per snapshot)."""
+        return frozenset(self.vocabulary | self.attribute_words)
+
     def knows(self, word: str) -> bool:
         """Whether a lower-case word (or its singular) is one the catalog's items carry."""
-        known = self.vocabulary | self.attribute_words
+        known = self.known
         return (
             word in known
             or (word.endswith("s") and word[:-1] in known)
@@ -135,7 +140,7 @@ class CatalogIndex:
     @functools.cached_property
     def _by_initial(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for w in sorted(self.vocabulary | self.attribute_words):
+        for w in sorted(self.known):
             if w.isalpha() and len(w) >= 3:
                 out.setdefault(w[0], []).append(w)
         return out
@@ -191,7 +196,8 @@ class CatalogIndex:
         self.titles[item.title.strip().lower()] = item.item_id
         self.title_words[item.item_id] = _words(item.title + " " + item.brand)
         self.vocabulary |= self.title_words[item.item_id]
-        self.__dict__.pop("_by_initial", None)  # respell's word lists, rebuilt when next used
+        for name in ("known", "_by_initial"):  # rebuilt from the new vocabulary when next used
+            self.__dict__.pop(name, None)
 
     def mentions_category(self, text: str) -> bool:
         low = text.lower()

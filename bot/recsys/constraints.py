@@ -76,6 +76,16 @@ class Constraints:
             avoid=tuple(dict.fromkeys(self.avoid + newer.avoid)),
         )
 
+    def named(self) -> tuple[str, ...]:
+        """What the conditions name, as words: departments, brands, wanted attributes ("red",
+        not its "red:ruby|berry" alternatives). A list asked for by these alone ("anything from
+        Pelle?") searches for them and is introduced by them."""
+        return (
+            *self.categories,
+            *self.brands,
+            *(a.split(":", 1)[0] for a in self.attributes),
+        )
+
     def effective_max_price(self) -> float | None:
         limits = [p for p in (self.max_price, self.cheaper_than) if p is not None]
         return min(limits) if limits else None

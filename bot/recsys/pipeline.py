@@ -374,15 +374,11 @@ class RecommendationPipeline:
         semantic_query = " ".join(x for x in (query, constraints.purpose) if x).strip()
         if anchor is not None:
             semantic_query = (semantic_query + " " + anchor.embedding_text()).strip()
-        wanted = (
-            *constraints.categories,
-            *constraints.brands,
-            *(a.split(":", 1)[0] for a in constraints.attributes),
-        )
-        if semantic_query or wanted:
+        named = constraints.named()
+        if semantic_query or named:
             # "do you have anything from Pelle?", "something in red": what the conditions name
             # is the search when no words are
-            q = semantic_query or " ".join(wanted)
+            q = semantic_query or " ".join(named)
             filt = constraints.to_filter()
             hits = self.store.search_items(q, k, filt)
             if request_only and semantic_query:
@@ -476,14 +472,13 @@ class RecommendationPipeline:
                 (v for i, v in aspects.items() if i in self.items and not owned(self.items[i])),
                 default=0.0,
             )
-            catalog_best = best_relevance
             if lexical:
                 # the request names words the catalog has ("dog"): an item with none of them
                 # must be close to the best in meaning (a cat toy is near "dog", not a dog's)
                 relevance = {
                     i: v
                     for i, v in relevance.items()
-                    if lexical.get(i, 0.0) > 0 or v >= 0.9 * catalog_best
+                    if lexical.get(i, 0.0) > 0 or v >= 0.9 * best_relevance
                 }
                 pool = {i: pool[i] for i in relevance}
             if situation and not any(v >= 0.75 * best_relevance for v in relevance.values()):

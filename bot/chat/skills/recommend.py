@@ -99,18 +99,10 @@ def recommend(
     items that match it are shown. An open "what next?" ranks by the history stage."""
     view = turn.view
     personal = not turn.state.recipient
-    request_only = bool(
-        query or constraints.categories or constraints.brands or constraints.attributes
-    )
+    request_only = bool(query or constraints.named())
     # "anything from Pelle?": the intro names what was asked for, not "your recent purchases"
-    label = query or " ".join(
-        (
-            *constraints.brands,
-            *constraints.categories,
-            *(a.split(":")[0] for a in constraints.attributes),
-        )
-    )
-    intro = intro or _intro(ctx, turn, label if request_only else query, personal)
+    label = query or " ".join(constraints.named())
+    intro = intro or _intro(ctx, turn, label, personal)
     if notes:
         intro = " ".join(notes) + " " + intro
     yield intro + "\n"
