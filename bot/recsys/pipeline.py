@@ -453,7 +453,8 @@ class RecommendationPipeline:
             known = self.items.get(item_id)
             if known is not None and item_id not in pool and wanted(known):
                 pool[item_id] = known
-        said = {stem(w) for w in re.findall(r"[a-z]+", query.lower())} - request_stop_words()
+        skip = request_stop_words()
+        said = {stem(w) for w in re.findall(r"[a-z]+", query.lower()) if w not in skip}
         had = {stem(w) for t in exclude_things for w in re.findall(r"[a-z]+", t.lower())}
         if not lexical and said and said <= had:
             # only a thing they have, and no item names it ("I just got a kettle" in a shop
