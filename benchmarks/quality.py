@@ -77,6 +77,9 @@ for _name in (*SINGLE, STAGE):
     register(_name)(_lists_system(_name))
 
 
+ITEM_VECTORS = ("minilm", "smollm2")
+
+
 @dataclass
 class QualityConfig:
     """One benchmark run: which data, the stage's settings, the sample for sample-only systems."""
@@ -86,7 +89,8 @@ class QualityConfig:
     format: str = "benchmark-csv"
     data_root: str | None = None
     stage: StageConfig = field(default_factory=StageConfig)
-    semantic: bool = True  # item-embedding neighbours (MiniLM) where the data has item texts
+    semantic: bool = True  # item-embedding neighbours where the data has item texts
+    item_vectors: str = "minilm"  # or "smollm2": the default LM's mean-pooled hidden states
     sample_users: int = 2000
     seed: int = 0
     n_bootstrap: int = 1000
@@ -97,6 +101,13 @@ class QualityConfig:
     def __post_init__(self) -> None:
         if self.sample_users < 1 or self.n_bootstrap < 1:
             raise ValueError("QualityConfig.sample_users and n_bootstrap must be >= 1")
+        if self.item_vectors not in ITEM_VECTORS:
+            raise ValueError(f"QualityConfig.item_vectors must be one of {ITEM_VECTORS}")
+
+    @property
+    def results_name(self) -> str:
+        """quality-<this>: the dataset, plus the item vectors when they are not MiniLM's."""
+        return self.name if self.item_vectors == "minilm" else f"{self.name}-{self.item_vectors}"
 
 
 def stage_departures(config: StageConfig) -> dict[str, Any]:
@@ -109,20 +120,28 @@ def stage_departures(config: StageConfig) -> dict[str, Any]:
     }
 
 
-def _item_vectors(ds: Dataset, catalogue: list[str]) -> Callable[[], dict[str, np.ndarray]] | None:
-    """all-MiniLM-L6-v2 vectors of the catalogue's item texts (what the product embeds), or
-    None when the dataset has no item texts. About 2 minutes on 2 cores for Beauty."""
+def _item_vectors(
+    ds: Dataset, catalogue: list[str], kind: str = "minilm"
+) -> Callable[[], dict[str, np.ndarray]] | None:
+    """Vectors of the catalogue's item texts, or None when the dataset has no item texts:
+    all-MiniLM-L6-v2 (what the product embeds; about 2 minutes on 2 cores for Beauty) or the
+    default LM's mean-pooled hidden states (``bot.llm.item_vectors``, cached by text hash)."""
     if not ds.items:
         return None
     items = ds.items
 
     def vectors() -> dict[str, np.ndarray]:
-        from knowledge.embed import make_embedder
-
         by_id = {i.item_id: i for i in items}
         ids = [i for i in catalogue if i in by_id]
+        texts = [by_id[i].embedding_text() for i in ids]
         t0 = time.perf_counter()
-        matrix = make_embedder("minilm").embed([by_id[i].embedding_text() for i in ids])
+        if kind == "smollm2":
+            from bot.llm.item_vectors import cached_lm_item_vectors
+
+            return cached_lm_item_vectors(ids, texts, BENCH_DIR / "item-vectors")
+        from knowledge.embed import make_embedder
+
+        matrix = make_embedder("minilm").embed(texts)
         log.info("embedded %d item texts in %.0fs", len(ids), time.perf_counter() - t0)
         return dict(zip(ids, matrix, strict=True))
 
@@ -212,8 +231,8 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
 
     # The product's stage, fitted without test targets (cached by a hash of what it saw).
     t0 = time.perf_counter()
-    vectors = _item_vectors(ds, catalogue) if cfg.semantic else None
-    cache = BENCH_DIR / f"stage-{cfg.name}" if cfg.cache else None
+    vectors = _item_vectors(ds, catalogue, cfg.item_vectors) if cfg.semantic else None
+    cache = BENCH_DIR / f"stage-{cfg.results_name}" if cfg.cache else None
     stage = fit_stage(fit_on, cfg.stage, cache, item_vectors=vectors)
     stage_s = time.perf_counter() - t0
     log.info("stage %s (%.0fs): %s", stage.weights, stage_s, stage.info)
@@ -306,6 +325,7 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
         dataset=cfg.name, title=ds.title, data=ds.path, format=ds.format, env=env, seed=cfg.seed,
         n_users=len(users), n_items=len(catalogue), n_events=ds.n_events,
         stage_defaults_departed=stage_departures(cfg.stage), semantic=vectors is not None,
+        item_vectors=cfg.item_vectors if vectors is not None else None,
         stage_info=stage.info, stage_weights=stage.weights, stage_s=stage_s,
         sasrec_config=asdict(sasrec.config) if sasrec else None,
         sasrec_log=sasrec.log if sasrec else [], sample_users=len(drawn),
@@ -331,7 +351,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                    help="fixed SASRec training budget (departs from the product's scaled one)")  # fmt: skip
     p.add_argument("--sasrec-max-epochs", type=int, default=None, help="departs from default")
     p.add_argument("--threads", type=int, default=2, help="torch threads for SASRec")
-    p.add_argument("--no-semantic", action="store_true", help="leave the MiniLM source out")
+    p.add_argument("--no-semantic", action="store_true", help="leave the item-text source out")
+    p.add_argument("--item-vectors", default="minilm", choices=ITEM_VECTORS,
+                   help="the item-text source's vectors: MiniLM or the default LM's")  # fmt: skip
     p.add_argument("--no-cache", action="store_true", help="refit the stage even if cached")
     p.add_argument("--systems", nargs="*", default=[], help="extra registered systems")
     p.add_argument("--adapter", default=None, help="LoRA adapter for 'LLM fine-tuned'")
@@ -357,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     cfg = QualityConfig(
         name=name, data=a.data, format=a.format, data_root=a.data_root, stage=stage,
         semantic=not a.no_semantic, sample_users=a.sample_users, seed=a.seed,
-        systems=tuple(a.systems), llm=llm, cache=not a.no_cache,
+        systems=tuple(a.systems), llm=llm, cache=not a.no_cache, item_vectors=a.item_vectors,
     )  # fmt: skip
     res = run_quality(cfg)
     import sys
@@ -367,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     from benchmarks.quality_report import markdown
 
-    write_results(f"quality-{name}", res, markdown(res))
+    write_results(f"quality-{cfg.results_name}", res, markdown(res))
 
 
 if __name__ == "__main__":

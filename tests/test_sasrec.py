@@ -91,3 +91,61 @@ def test_config_validation_names_the_field() -> None:
         SASRecConfig(dropout=1.0)
     with pytest.raises(ConfigError, match="valid_targets"):
         train_sasrec([["i0", "i1"]], [], ITEMS, tiny_config())
+
+
+def test_sampled_softmax_learns_the_cycle() -> None:
+    """Softmax over the target and a few drawn items (the fast loss) still learns the pattern."""
+    train, valid, test = cycle_data()
+    model = train_sasrec(train, valid, ITEMS, tiny_config(negatives=8, negative_power=0.75))
+    histories = [t + [v] for t, v in zip(train, valid, strict=True)]
+    top1 = model.recommend(histories, 1, [set() for _ in histories])
+    assert np.mean([r[0][0] == t for r, t in zip(top1, test, strict=True)]) > 0.9
+    with pytest.raises(ConfigError, match="negatives"):
+        SASRecConfig(negatives=0)
+    with pytest.raises(ConfigError, match="negative_power"):
+        SASRecConfig(negative_power=2.0)
+
+
+def test_sampled_loss_is_the_logq_corrected_softmax_without_a_drawn_target() -> None:
+    """The sampled loss is the softmax over the target and the drawn items, every logit minus
+    its item's log sampling probability; a drawn item equal to a position's own target is no
+    negative for that position. With no sampling it is the catalogue-wide cross-entropy."""
+    from bot.recsys.sources.sasrec import _loss, _net
+
+    torch.manual_seed(0)
+    net = _net(6, tiny_config())
+    h = torch.randn(3, 16)
+    labels = torch.tensor([1, 2, 3])
+    q = torch.tensor([0.4, 0.3, 0.1, 0.1, 0.05, 0.05])
+    log_q = q.log()
+    loss = _loss(net, h, labels, 4, log_q, torch.Generator().manual_seed(1))
+    gen = torch.Generator().manual_seed(1)
+    drawn = torch.multinomial(log_q.exp(), 4, replacement=True, generator=gen)
+    drawn = drawn + 1
+    logits = h @ net.items.weight.T - torch.cat([torch.zeros(1), log_q])  # column j = item j
+    expected = []
+    for b in range(3):
+        negs = [int(d) for d in drawn if int(d) != int(labels[b])]
+        row = torch.cat([logits[b, labels[b]].reshape(1), logits[b, negs]])
+        expected.append(-torch.log_softmax(row, 0)[0])
+    assert torch.allclose(loss, torch.stack(expected).mean(), atol=1e-5)
+    full = _loss(net, h, labels, None, log_q, None)
+    plain = h @ net.items.weight[1:].T
+    assert torch.allclose(full, torch.nn.functional.cross_entropy(plain, labels - 1))
+
+
+def test_length_batches_cover_every_sequence_once_with_similar_lengths() -> None:
+    from bot.recsys.sources.sasrec import _length_batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2, 51, 1000)
+    batches = _length_batches(lengths, 64, np.random.default_rng(1))
+    flat = np.concatenate(batches)
+    assert sorted(flat.tolist()) == list(range(1000))
+    by_length = sorted(batches, key=lambda b: int(lengths[b].min()))
+    for shorter, longer in zip(by_length, by_length[1:], strict=False):  # never interleaved
+        assert lengths[shorter].max() <= lengths[longer].min()
+    budget = 64 * float(np.mean(lengths - 1))  # positions per batch, as 64 average sequences
+    positions = sorted(int((lengths[b] - 1).sum()) for b in batches)
+    assert all(budget <= p < budget + 50 for p in positions[1:])  # the last one may be short
+    assert [int(lengths[b].min()) for b in batches] != [int(lengths[b].min()) for b in by_length]

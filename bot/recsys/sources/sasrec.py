@@ -1,8 +1,13 @@
-"""A compact SASRec (Kang & McAuley, 2018) trained with full-softmax cross-entropy.
+"""A compact SASRec (Kang & McAuley, 2018) trained with softmax cross-entropy.
 
-Cross-entropy over the whole catalogue at every position of every training sequence is the
-strong modern variant ("SASRec+", Klenitskiy & Vasilev, RecSys 2023), clearly better than
-the original one-negative BCE loss.
+Cross-entropy at every position of every training sequence is the strong modern variant
+("SASRec+", Klenitskiy & Vasilev, RecSys 2023), clearly better than the original one-negative
+BCE loss. Over a large catalogue the softmax is sampled: the target against a few thousand
+items drawn by popularity, each logit corrected by its log sampling probability (sampled
+softmax with logQ correction, Bengio & Senecal 2008; Yi et al., RecSys 2019). With batches of
+like-length sequences this trains ~5x faster per epoch on a CPU than the full softmax over
+random batches, and reached a higher validation NDCG@10 on Amazon Beauty in less time
+(benchmarks/README.md, "SASRec on a CPU").
 
 Written by hand rather than taken from RecBole: RecBole 1.2.1 accepts torch 2.13 but pulls
 ray<=2.6.3, tensorboard, thop and exact colorlog/colorama pins, and its trainer calls
@@ -51,6 +56,10 @@ class SASRecConfig:
     seed: int = 0
     num_threads: int | None = None  # torch threads; None leaves torch's default
     progress: bool = False
+    # Softmax over the whole catalogue (None) or over the target and this many items drawn
+    # uniformly per batch (shared by every position of the batch; a drawn target is masked).
+    negatives: int | None = None
+    negative_power: float = 0.0  # draw negatives by (count + 1)**power (0: uniform), logQ-corrected
 
     def __post_init__(self) -> None:
         for name in ("max_len", "hidden", "n_blocks", "n_heads", "batch_size", "max_epochs"):
@@ -68,6 +77,12 @@ class SASRecConfig:
             raise ConfigError(f"SASRecConfig.patience must be >= 1, got {self.patience}")
         if self.valid_users is not None and self.valid_users < 1:
             raise ConfigError("SASRecConfig.valid_users must be >= 1 or None")
+        if self.negatives is not None and self.negatives < 1:
+            raise ConfigError(f"SASRecConfig.negatives must be >= 1 or None, got {self.negatives}")
+        if not 0 <= self.negative_power <= 1:
+            raise ConfigError(
+                f"SASRecConfig.negative_power must be in [0, 1], got {self.negative_power}"
+            )
 
 
 def _net(n_items: int, cfg: SASRecConfig) -> Any:
@@ -196,6 +211,45 @@ def _valid_ndcg10(
     return mean_ndcg([[i for i, _s in row] for row in top], targets, 10)
 
 
+def _length_batches(lengths: np.ndarray, size: int, rng: np.random.Generator) -> list[Any]:
+    """A shuffled epoch in batches of similar length holding about as many training positions
+    as ``size`` sequences of the average length: sequences shuffled, stably sorted by length,
+    cut where a batch's positions reach that budget, batches shuffled. Short sequences (most
+    of a shop's customers) no longer pad to the longest of a random batch, and every optimiser
+    step still sees a like number of positions (about 5x less work on Amazon Beauty)."""
+    order = rng.permutation(len(lengths))
+    order = order[np.argsort(lengths[order], kind="stable")]
+    budget = max(1.0, size * float(np.mean(lengths - 1)))
+    batches, start, used = [], 0, 0.0
+    for n, j in enumerate(order):
+        used += float(lengths[j] - 1)
+        if used >= budget:
+            batches.append(order[start : n + 1])
+            start, used = n + 1, 0.0
+    if start < len(order):
+        batches.append(order[start:])
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _loss(net: Any, h: Any, labels: Any, negatives: int | None, log_q: Any, gen: Any) -> Any:
+    """Cross-entropy of each position's target (``labels``: 1-based item ids) against the
+    whole catalogue, or a sampled softmax: the target and ``negatives`` items drawn for the
+    batch from ``exp(log_q)`` (shared by every position; a drawn target is masked), every
+    logit corrected by its item's log sampling probability (logQ) so the estimate stays
+    unbiased toward the full softmax."""
+    import torch
+    from torch.nn.functional import cross_entropy
+
+    n_items = log_q.shape[0]
+    if negatives is None or negatives >= n_items:
+        return cross_entropy(net.item_logits(h), labels - 1)
+    drawn = torch.multinomial(log_q.exp(), negatives, replacement=True, generator=gen) + 1
+    pos = (h * net.items(labels)).sum(-1, keepdim=True) - log_q[labels - 1][:, None]
+    neg = h @ net.items(drawn).T - log_q[drawn - 1][None, :]
+    neg = neg.masked_fill(drawn[None, :] == labels[:, None], float("-inf"))
+    return cross_entropy(torch.cat([pos, neg], 1), torch.zeros(len(labels), dtype=torch.long))
+
+
 def train_sasrec(
     train_sequences: Sequence[Sequence[str]],
     valid_targets: Sequence[str | None],
@@ -221,11 +275,16 @@ def train_sasrec(
     # Each sequence trains every position: inputs s[:-1] predict labels s[1:].
     seqs = [[idx[i] for i in s if i in idx][-(cfg.max_len + 1) :] for s in train_sequences]
     seqs = [s for s in seqs if len(s) >= 2]
+    lengths_all = np.array([len(s) for s in seqs])
     valid = [(h, t) for h, t in zip(train_sequences, valid_targets, strict=True) if t in idx]
     if cfg.valid_users is not None and len(valid) > cfg.valid_users:
         valid = [valid[i] for i in sorted(rng.choice(len(valid), cfg.valid_users, replace=False))]
     v_hist, v_target = [h for h, _t in valid], [t for _h, t in valid if t is not None]
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    counts = np.bincount([i for s in seqs for i in s[1:]], minlength=len(catalogue) + 1)[1:]
+    weights = (counts.astype(np.float64) + 1.0) ** cfg.negative_power
+    log_q = torch.tensor(np.log(weights / weights.sum()), dtype=torch.float32)
     best, best_state, bad, start = -1.0, None, 0, time.perf_counter()
     log.info(
         "SASRec: %d training sequences, %d items, %d valid users",
@@ -236,15 +295,15 @@ def train_sasrec(
     for epoch in range(1, cfg.max_epochs + 1):
         t0 = time.perf_counter()
         model.net.train()
-        order = rng.permutation(len(seqs))
+        order = _length_batches(lengths_all, cfg.batch_size, rng)
         total, n_batches = 0.0, 0
-        batches = range(0, len(order), cfg.batch_size)
+        batches: Any = order
         if cfg.progress:
             from tqdm import tqdm
 
-            batches = tqdm(batches, desc=f"epoch {epoch}", leave=False)
-        for s in batches:
-            chunk = [seqs[j] for j in order[s : s + cfg.batch_size]]
+            batches = tqdm(order, desc=f"epoch {epoch}", leave=False)
+        for rows in batches:
+            chunk = [seqs[j] for j in rows]
             L = max(len(c) for c in chunk) - 1
             ids = torch.zeros((len(chunk), L), dtype=torch.long)
             labels = torch.zeros((len(chunk), L), dtype=torch.long)
@@ -254,10 +313,8 @@ def train_sasrec(
             lengths = torch.tensor([len(c) - 1 for c in chunk])
             h = model.net(ids, lengths)
             real = labels > 0
-            # Only real positions reach the catalogue-wide softmax: padding would cost 5x here.
-            loss = torch.nn.functional.cross_entropy(
-                model.net.item_logits(h[real]), labels[real] - 1
-            )
+            # Only real positions reach the softmax: padding would cost 5x here.
+            loss = _loss(model.net, h[real], labels[real], cfg.negatives, log_q, gen)
             opt.zero_grad()
             loss.backward()
             opt.step()
