@@ -59,6 +59,15 @@ def test_benchmark_measures_the_products_fit_stage(tiny_result: dict) -> None:
     assert "`tune_min_users=30`" in md and "## Candidate recall per source" in md
 
 
+def test_item_vectors_choice_names_the_results_and_is_checked() -> None:
+    from benchmarks.quality import QualityConfig
+
+    assert QualityConfig(name="beauty").results_name == "beauty"
+    assert QualityConfig(name="beauty", item_vectors="smollm2").results_name == "beauty-smollm2"
+    with pytest.raises(ValueError, match="item_vectors"):
+        QualityConfig(name="beauty", item_vectors="word2vec")
+
+
 def test_combine_weight_zero_is_the_stage_order_and_a_large_weight_the_llm_order():
     cands = ["a", "b", "c", "d"]
     llm = [-5.0, -4.0, -3.0, -0.1]  # the model prefers d, then c
