@@ -56,10 +56,11 @@ class SASRecConfig:
     seed: int = 0
     num_threads: int | None = None  # torch threads; None leaves torch's default
     progress: bool = False
-    # Softmax over the whole catalogue (None) or over the target and this many items drawn
-    # uniformly per batch (shared by every position of the batch; a drawn target is masked).
+    # Softmax over the whole catalogue (None) or over the target and this many items drawn per
+    # batch by (training count + 1) ** negative_power (0: uniformly), logQ-corrected; the draw
+    # is shared by every position of the batch and a drawn target is masked.
     negatives: int | None = None
-    negative_power: float = 0.0  # draw negatives by (count + 1)**power (0: uniform), logQ-corrected
+    negative_power: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("max_len", "hidden", "n_blocks", "n_heads", "batch_size", "max_epochs"):
