@@ -351,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                    help="fixed SASRec training budget (departs from the product's scaled one)")  # fmt: skip
     p.add_argument("--sasrec-max-epochs", type=int, default=None, help="departs from default")
     p.add_argument("--threads", type=int, default=2, help="torch threads for SASRec")
+    p.add_argument("--sasrec-valid-users", default=None,
+                   help="users choosing SASRec's epoch: a count or 'all' (departs from default)")  # fmt: skip
     p.add_argument("--no-semantic", action="store_true", help="leave the item-text source out")
     p.add_argument("--item-vectors", default="minilm", choices=ITEM_VECTORS,
                    help="the item-text source's vectors: MiniLM or the default LM's")  # fmt: skip
@@ -373,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         stage = replace(stage, sasrec_budget_s=a.sasrec_budget_s)
     if a.sasrec_max_epochs is not None:
         stage = replace(stage, sasrec_max_epochs=a.sasrec_max_epochs)
+    if a.sasrec_valid_users is not None:
+        valid_users = None if a.sasrec_valid_users == "all" else int(a.sasrec_valid_users)
+        stage = replace(stage, sasrec_valid_users=valid_users)
     llm = LLMOptions(a.llm_candidates, a.llm_quantization, a.adapter, 2, a.llm_budget_s,
                      a.llm_rank_weight, a.llm_tune_users)  # fmt: skip
     name = a.dataset or a.name or "custom"

@@ -101,6 +101,7 @@ class StageConfig:
     sasrec_lr: float = 2e-3
     sasrec_dropout: float = 0.5
     sasrec_threads: int | None = None
+    sasrec_valid_users: int | None = 5000  # a seeded sample of the SASRec slice; None: all
     # Softmax over the target and this many items drawn by popularity**power (logQ-corrected);
     # None: over the whole catalogue (also used when the catalogue is no larger).
     sasrec_negatives: int | None = 2048
@@ -195,6 +196,7 @@ def _sasrec_config(config: StageConfig, n_events: int) -> Any:
         lr=config.sasrec_lr,
         dropout=config.sasrec_dropout,
         num_threads=config.sasrec_threads,
+        valid_users=config.sasrec_valid_users,
         negatives=config.sasrec_negatives,
         negative_power=config.sasrec_negative_power,
         seed=config.seed,
