@@ -23,6 +23,11 @@ __all__ = ["lm_item_vectors", "cached_lm_item_vectors"]
 log = logging.getLogger(__name__)
 
 
+def _base_fp32() -> ModelConfig:
+    """The default model without adapter, in fp32, nothing warmed or cached: a batch reader."""
+    return ModelConfig(quantization="fp32", adapter="none", warmup=False, prefix_cache_mib=0)
+
+
 def lm_item_vectors(
     texts: Sequence[str],
     config: ModelConfig | None = None,
@@ -36,10 +41,7 @@ def lm_item_vectors(
 
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)
-    config = config or ModelConfig(
-        quantization="fp32", adapter="none", warmup=False, prefix_cache_mib=0
-    )
-    loaded = load_model(config)
+    loaded = load_model(config or _base_fp32())
     tok, model = loaded.tokenizer, loaded.model
     body = getattr(model, "model", model)  # the transformer without the vocabulary head
     if tok.pad_token_id is None:
@@ -71,9 +73,7 @@ def cached_lm_item_vectors(
 ) -> dict[str, np.ndarray]:
     """:func:`lm_item_vectors` keyed by item id, kept in ``folder`` under a hash of the texts
     and the model settings: a catalogue is read by the model once."""
-    config = config or ModelConfig(
-        quantization="fp32", adapter="none", warmup=False, prefix_cache_mib=0
-    )
+    config = config or _base_fp32()
     h = hashlib.sha256(repr((config.model, config.quantization, config.adapter)).encode())
     for i, t in zip(ids, texts, strict=True):
         h.update(f"{i}\x1f{t}\x1e".encode())

@@ -19,7 +19,7 @@ import numpy as np
 from bot.recsys.aspects import AspectScorer
 from bot.recsys.constraints import Constraints
 from bot.recsys.history import DAY, RepurchaseModel, UserView
-from bot.recsys.request import RequestMatcher, request_stop_words, stem
+from bot.recsys.request import RequestMatcher, content_stems, request_stop_words, stem
 from bot.recsys.rerank import UNTUNED_RANK_WEIGHT, check_rank_weight, served_scores
 from bot.recsys.sources.copurchase import CoPurchaseConfig, CoPurchaseSupport
 from bot.recsys.stage import CACHE_DIRNAME, FittedStage, StageConfig, fit_stage
@@ -430,6 +430,13 @@ class RecommendationPipeline:
         that are one of ``exclude_things`` (what the customer said they have) are left out; a
         request that names a kind of item ("a yoga mat") gets that kind when there is one."""
         lexical = self.matcher.lexical(query)
+        said = set(content_stems(query))
+        had = {stem(w) for t in exclude_things for w in re.findall(r"[a-z]+", t.lower())}
+        if not lexical and said and said <= had:
+            # only a thing they have, and no item names it ("I just got a kettle" in a shop
+            # without kettles): what is near it in meaning is another thing like it (an
+            # espresso machine), not something for it
+            return []
         scorer = self._aspects()
         aspects = scorer.scores(query) if scorer is not None else {}
 
@@ -453,14 +460,6 @@ class RecommendationPipeline:
             known = self.items.get(item_id)
             if known is not None and item_id not in pool and wanted(known):
                 pool[item_id] = known
-        skip = request_stop_words()
-        said = {stem(w) for w in re.findall(r"[a-z]+", query.lower()) if w not in skip}
-        had = {stem(w) for t in exclude_things for w in re.findall(r"[a-z]+", t.lower())}
-        if not lexical and said and said <= had:
-            # only a thing they have, and no item names it ("I just got a kettle" in a shop
-            # without kettles): what is near it in meaning is another thing like it (an
-            # espresso machine), not something for it
-            return []
         if not lexical and not situation:
             # no word of the request is the catalog's: only what is close in meaning
             pool = {i.item_id: i for i, sim in hits if sim >= floor}

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from knowledge.records import item_words
 from knowledge.schema import Item
 
-__all__ = ["RequestMatcher", "stem", "request_stop_words"]
+__all__ = ["RequestMatcher", "stem", "content_stems", "request_stop_words"]
 
 _STOP = frozenset(
     "a an the and or for of to in on with my our your me i we you it is are be some any need "
@@ -121,12 +121,17 @@ class RequestMatcher:
         """Whether ``item`` is an instance of ``phrase`` ("espresso machine"): the phrase's last
         word is the head noun of the item's name (its last word before any comma or dash) and
         every other word is in the title. Dog treats are not a dog."""
-        stems = [stem(w) for w in re.findall(r"[a-z]+", phrase.lower()) if w not in _STOP]
+        stems = content_stems(phrase)
         name = re.split(r",| - | for | with | by | in ", item.title.lower())[0]
         words = [stem(w) for w in re.findall(r"[a-z]+", name)]
         if not stems or not words:
             return False
         return words[-1] == stems[-1] and all(s in words for s in stems)
+
+
+def content_stems(text: str) -> list[str]:
+    """The stems of ``text``'s words in order, filler ("something", "my", "for") left out."""
+    return [stem(w) for w in re.findall(r"[a-z]+", text.lower()) if w not in _STOP]
 
 
 def request_stop_words() -> frozenset[str]:
