@@ -1,6 +1,6 @@
 """Conversation benchmark: natural shopper conversations on a second shop, checked per turn.
 
-    python -m benchmarks.conversation [--parser rules|embedding] [--model none|default] [--limit N]
+    python -m benchmarks.conversation [--parser auto|rules|embedding|model] [--model none|default] [--limit N]
 
 The shop (:mod:`benchmarks.conversation_shop`, not the demo shop) is generated, ingested into a
 temporary Chroma store with ``ingest_dataset`` and served by ``Assistant.from_config`` with the
@@ -38,7 +38,7 @@ def _noon(day: dt.date) -> float:
     return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC).timestamp()
 
 
-def build_assistant(workdir: Path, parser: str = "rules", model: str = "none",
+def build_assistant(workdir: Path, parser: str = "auto", model: str = "none",
                     embedder: str = "minilm") -> tuple[Any, str]:  # fmt: skip
     """The shop ingested into ``workdir/store``; the Assistant and the parser actually used."""
     from bot import Assistant, AssistantConfig
@@ -48,13 +48,7 @@ def build_assistant(workdir: Path, parser: str = "rules", model: str = "none",
     store = Store(store_config)
     ingest_dataset(store, write_shop(workdir / "shop"), strict=True)
     store.close()
-    config = AssistantConfig(store=store_config)
-    # the lead is adding parsers: pass the flag only where the config has the field
-    fields = {f.name for f in dataclasses.fields(AssistantConfig)}
-    used = "default"
-    if "parser" in fields:
-        config = dataclasses.replace(config, parser=parser)
-        used = parser
+    config = AssistantConfig(store=store_config, parser=parser)
     if model != "none":
         from bot import ModelConfig
 
@@ -62,7 +56,8 @@ def build_assistant(workdir: Path, parser: str = "rules", model: str = "none",
     config = dataclasses.replace(
         config, pipeline=dataclasses.replace(config.pipeline, now=lambda: _noon(REFERENCE))
     )
-    return Assistant.from_config(config), used
+    assistant = Assistant.from_config(config)
+    return assistant, assistant.parser.name
 
 
 def co_buyer_counter(store: Any) -> Any:
@@ -114,7 +109,7 @@ def _run_one(assistant: Any, conv: Conversation, items: dict[str, Any],
     return rows
 
 
-def run_benchmark(parser: str = "rules", model: str = "none", limit: int | None = None,
+def run_benchmark(parser: str = "auto", model: str = "none", limit: int | None = None,
                   embedder: str = "minilm") -> dict[str, Any]:  # fmt: skip
     """Run every conversation (the first ``limit``); the result dict that is written out."""
     conversations = load_conversations()[:limit]
@@ -174,7 +169,12 @@ def markdown(result: dict[str, Any], command: str, note: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.conversation", description=__doc__)
-    ap.add_argument("--parser", default="rules", help="AssistantConfig.parser, where it exists")
+    ap.add_argument(
+        "--parser",
+        default="auto",
+        choices=("auto", "rules", "embedding", "model"),
+        help="AssistantConfig.parser (auto: the model where the adapter is on for it)",
+    )
     ap.add_argument("--model", default="none", choices=("none", "default"))
     ap.add_argument("--embedder", default="minilm", help="store embedder (default: shipped)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N conversations")

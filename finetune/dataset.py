@@ -46,6 +46,7 @@ __all__ = [
     "TASKS",
     "RECOMMENDER_TASKS",
     "WRITING_TASKS",
+    "READING_TASKS",
     "SPLIT_RULE",
     "DatasetConfig",
     "Corpus",
@@ -65,14 +66,17 @@ log = logging.getLogger(__name__)
 RECOMMENDER_TASKS: tuple[str, ...] = ("ranking", "next_need", "explanation", "description")
 # facts -> one grounded sentence; review -> shop reply (targets from finetune.writing's grammar)
 WRITING_TASKS: tuple[str, ...] = ("fact_sentence", "review_reply")
-TASKS: tuple[str, ...] = RECOMMENDER_TASKS + WRITING_TASKS
+# message -> request (finetune.requests: a paraphrase grammar over the catalog)
+READING_TASKS: tuple[str, ...] = ("parse",)
+TASKS: tuple[str, ...] = RECOMMENDER_TASKS + WRITING_TASKS + READING_TASKS
 SPLIT_RULE = (
     "leave-last-out per user over the ordered purchase/review sequence s: test target s[-1] "
     "(history s[:-1]), validation target s[-2] (history s[:-2]), training targets s[t] for "
     "1 <= t < len(s)-2 (history s[:t]); candidate models fitted on s[:-2] only (for training "
     "prompts: of the users in the other folds); item descriptions split by a hash of the item id; "
     "writing tasks (fact_sentence, review_reply) split by a hash of the item id: an item and all "
-    "its reviews are in exactly one split (test = held-out items)"
+    "its reviews are in exactly one split (test = held-out items); parse: grammar messages split "
+    "at random (train/valid), its test set is the hand-written benchmarks/parser/heldout.yaml"
 )
 _SPLITS = ("train", "valid", "test")
 
@@ -96,6 +100,7 @@ class DatasetConfig:
     sentences_per_item: int = 2  # fact_sentence targets per training item
     reviews_per_item: int = 2  # shop reviews per training item (distinct texts)
     synthetic_per_item: int = 1  # composed safety reports/complaints per item
+    parse_examples: int = 1200  # grammar messages for the parse task (train + valid)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -124,6 +129,8 @@ class DatasetConfig:
                 "DatasetConfig.writing_valid_fraction and writing_test_fraction must be >= 0 "
                 "with a sum below 1"
             )
+        if not 1 <= self.parse_examples <= 100_000:
+            raise ConfigError("DatasetConfig.parse_examples must be within 1..100000")
         for name in ("sentences_per_item", "reviews_per_item", "synthetic_per_item"):
             if not 0 <= getattr(self, name) <= 20:
                 raise ConfigError(f"DatasetConfig.{name} must be within 0..20")
@@ -486,6 +493,11 @@ def build_examples(corpus: Corpus, config: DatasetConfig) -> dict[str, list[dict
     if set(WRITING_TASKS) & set(config.tasks):
         for split, row in _writing_rows(b):
             out[split].append(row)
+    if "parse" in config.tasks:
+        from finetune.requests import parse_examples
+
+        for row in parse_examples(b.items.values(), config.parse_examples, config.seed):
+            out[row["split"]].append(row)
     return out
 
 

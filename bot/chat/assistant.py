@@ -25,7 +25,7 @@ from bot.recsys.catalog import CatalogIndex
 from bot.recsys.pipeline import RecommendationPipeline
 from bot.reply import Reply, ReplyChunk
 from bot.tasks.need import NeedPredictor
-from knowledge.errors import InputError, UnknownItemError
+from knowledge.errors import ConfigError, InputError, UnknownItemError
 from knowledge.schema import USER_ID_RULE, Event, Item
 from knowledge.store import Store
 
@@ -72,11 +72,30 @@ class Assistant:
             store, self.pipeline, CatalogIndex(self.pipeline.items), self.config, generator, need
         )
         self.memo = StateMemo()
-        self.parser: Parser = RuleParser()
-        if self.config.parser == "embedding":
+        self.parser = self._parser(generator)
+
+    def _parser(self, generator: Any) -> Parser:
+        choice = self.config.parser
+        if choice == "auto":
+            from bot.tasks.adapter import serves
+
+            adapter = getattr(self.config.model, "adapter", None)
+            choice = "model" if generator is not None and serves(adapter, "parse") else "rules"
+        if choice == "embedding":
             from bot.chat.parse_embed import EmbeddingParser
 
-            self.parser = EmbeddingParser(store, RuleParser())
+            return EmbeddingParser(self.store, RuleParser())
+        if choice == "model":
+            if generator is None:
+                raise ConfigError(
+                    "AssistantConfig.parser='model' needs a language model (set model, or use "
+                    "parser='rules')"
+                )
+            from bot.chat.parse_model import ModelParser
+
+            log.info("messages the rules cannot route are read by the model (parse task)")
+            return ModelParser(generator)
+        return RuleParser()
 
     @classmethod
     def from_config(cls, config: AssistantConfig) -> Assistant:

@@ -10,7 +10,9 @@ from bot.tasks.need import NeedConfig
 from knowledge.errors import ConfigError
 from knowledge.store import StoreConfig
 
-__all__ = ["AssistantConfig", "ServiceConfig"]
+__all__ = ["AssistantConfig", "ServiceConfig", "PARSERS"]
+
+PARSERS = ("auto", "rules", "embedding", "model")
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,11 @@ class AssistantConfig:
     need: NeedConfig = field(default_factory=NeedConfig)
     llm_descriptions: bool = True
     describe_max_tokens: int = 32  # one sentence; generation stops at its end
-    # how messages are read (bot.chat.parse): "rules" (wording rules + catalog lexicon) or
-    # "embedding" (rules, then the nearest labelled example by MiniLM where no rule decides)
-    parser: str = "rules"
+    # how messages are read (bot.chat.parse): "rules" (wording rules + catalog lexicon),
+    # "embedding" (rules, then the nearest labelled example by MiniLM where no rule decides),
+    # "model" (rules, then the adapter's reading where no rule decides: bot.chat.parse_model) or
+    # "auto": "model" when the loaded adapter is on for the parse task, else "rules"
+    parser: str = "auto"
     max_message_chars: int = 2000
     max_history_turns: int = 40
 
@@ -53,9 +57,9 @@ class AssistantConfig:
             raise ConfigError("AssistantConfig.max_message_chars must be within 1..100000")
         if not 2 <= self.max_history_turns <= 1000:
             raise ConfigError("AssistantConfig.max_history_turns must be within 2..1000")
-        if self.parser not in ("rules", "embedding"):
+        if self.parser not in PARSERS:
             raise ConfigError(
-                f"AssistantConfig.parser must be 'rules' or 'embedding', got {self.parser!r}"
+                f"AssistantConfig.parser must be one of {PARSERS}, got {self.parser!r}"
             )
         if not 0 <= self.describe_max_tokens <= 512:
             raise ConfigError("AssistantConfig.describe_max_tokens must be within 0..512")

@@ -21,6 +21,7 @@ from bot.tasks.prompts import (
     describe_messages,
     explanation_messages,
     next_need_messages,
+    parse_messages,
     review_reply_messages,
 )
 
@@ -46,12 +47,16 @@ def _probe(task: str) -> Any:
         return review_reply_messages("Probe review.", 3.0, "Probe item")
     if task == "next_need":
         return next_need_messages(history)
+    if task == "parse":
+        return parse_messages("Probe message", True)
     if task == "explanation":
         return explanation_messages(history, CandidateLine("Probe", "Brand", "Kind", 1.0))
     return None
 
 
-PROMPT_TASKS = ("description", "fact_sentence", "review_reply", "next_need", "explanation")
+PROMPT_TASKS = (
+    "description", "fact_sentence", "review_reply", "next_need", "explanation", "parse",
+)  # fmt: skip
 
 
 def prompt_fingerprint(task: str) -> str | None:

@@ -38,6 +38,8 @@ __all__ = [
     "TITLE_CHARS",
     "SNIPPET_CHARS",
     "ranking_prompt",
+    "parse_messages",
+    "PARSE_INTENTS",
     "ranking_prompt_parts",
     "next_need_messages",
     "explanation_messages",
@@ -249,6 +251,33 @@ def describe_messages(facts: Sequence[str], review_snippets: Sequence[str] = ())
             "using ONLY the facts given. Do not add sizes, numbers or claims that are not in the facts.",
         },
         {"role": "user", "content": user + "\n\nDescription:"},
+    ]
+
+
+PARSE_MESSAGE_CHARS = 240
+PARSE_INTENTS = (
+    "recommend", "refine", "describe", "explain", "compare", "order", "complaint", "profile",
+    "greeting", "off_topic", "unclear",
+)  # fmt: skip
+
+
+def parse_messages(message: str, list_shown: bool) -> Messages:
+    """Ask for the intent and slots of one customer message in the compact form of
+    :mod:`bot.tasks.parse` (``recommend; need=hair mask; max=20``). ``list_shown``: whether the
+    customer has a list of items on screen (what "cheaper", "the second one" refer to)."""
+    return [
+        {
+            "role": "system",
+            "content": "Read the shop customer's message. Answer with its intent ("
+            + ", ".join(PARSE_INTENTS)
+            + ") and the slots it states, copied from the message: need, max, min, brand, "
+            "notbrand, avoid, and cheaper, pricier, more, otherbrand.",
+        },
+        {
+            "role": "user",
+            "content": f"List on screen: {'yes' if list_shown else 'no'}\n"
+            f'Message: "{_clip(message, PARSE_MESSAGE_CHARS)}"',
+        },
     ]
 
 
