@@ -185,10 +185,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         adapter = args.adapter if args.system == "adapter" else None
         generator = TransformersGenerator(
-            load_model(ModelConfig(quantization=args.quantization, adapter=adapter, threads=1))
+            load_model(
+                ModelConfig(quantization=args.quantization, adapter=adapter, threads=args.threads)
+            )
         )
     out: dict[str, Any] = {
-        "system": args.system,
+        "system": args.label or args.system,
         "adapter": args.adapter,
         "quantization": args.quantization,
         "descriptions": [],
@@ -370,9 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run")
     r.add_argument("--system", choices=["template", "base", "adapter"], required=True)
     r.add_argument("--adapter", default=None)
+    r.add_argument("--label", default=None, help="system name in the report (default: --system)")
     r.add_argument("--store", default=".nextneed/demo-store")
     r.add_argument("--quantization", default="fp32", choices=["nf4", "fp32"])
     r.add_argument("--items", type=int, default=40)
+    r.add_argument("--threads", type=int, default=1)
     r.add_argument("--reviews", type=int, default=24, help="held-out shop reviews (0: no replies)")
     r.add_argument("--out", required=True)
     g = sub.add_parser("report")

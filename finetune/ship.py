@@ -7,7 +7,7 @@ size of the float32 training copy; peft casts them back to the base model's dtyp
 when the adapter was not trained on ranking (so loading it never turns the LLM ranker on), the
 data manifest, the metrics with the loss curve, and the model card (``README.md``).
 
-    python -m finetune.ship runs/writer finetune/adapters/nextneed-writer \\
+    python -m finetune.ship runs/writer finetune/adapters/nextneed \\
         --tasks-on fact_sentence --data-manifest runs/writer-data/manifest.json
 """
 

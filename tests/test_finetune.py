@@ -584,3 +584,32 @@ def test_shipped_adapter_loads_on_the_default_model() -> None:
     assert on  # the tasks it is on for were checked against today's prompts
     loaded = load_model(ModelConfig(quantization="fp32"))
     assert loaded.config.adapter == str(SHIPPED_ADAPTER)
+
+
+def test_parse_task_trains_ships_and_turns_the_model_parser_on(
+    tmp_path: Path, tiny_model_dir: Path, small_store: Any
+) -> None:
+    """prepare (parse grammar) -> train a tiny adapter -> ship it on for parse -> an Assistant
+    with the default parser setting reads unrouted messages with it."""
+    from bot import Assistant, AssistantConfig
+    from bot.llm.generation import TransformersGenerator
+    from bot.llm.model import ModelConfig, load_model
+    from bot.tasks.adapter import prompt_fingerprint, serves
+    from finetune.ship import ship
+
+    data = tmp_path / "data"
+    manifest = prepare(_shop_corpus(), data, DatasetConfig(tasks=("parse",), parse_examples=24))
+    assert manifest["counts"]["train"]["parse"] + manifest["counts"]["valid"].get("parse", 0) == 24
+    out = tmp_path / "run"
+    result = train(_cfg(data, out, tiny_model_dir, max_steps=3, tasks=("parse",)))
+    assert result.finished
+    meta = json.loads((out / "nextneed_adapter.json").read_text())
+    assert meta["prompts"] == {"parse": prompt_fingerprint("parse")}
+    shipped = ship(out, tmp_path / "shipped", ("parse",))
+    assert serves(shipped, "parse") and not serves(shipped, "fact_sentence")
+    model = ModelConfig(model=str(tiny_model_dir), quantization="fp32", adapter=str(shipped))
+    generator = TransformersGenerator(load_model(model))
+    assistant = Assistant(small_store, AssistantConfig(model=model), generator=generator)
+    assert assistant.parser.name == "model"
+    reply = assistant.chat("u1", "hmm")  # no rule decides: the tiny model reads it, grounded
+    assert reply.text

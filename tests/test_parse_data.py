@@ -34,8 +34,10 @@ def _benchmark_messages() -> list[str]:
     for path in sorted((ROOT / "benchmarks" / "conversation").glob("*.yaml")):
         for conv in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             said += [t["say"] for t in conv.get("turns", []) if isinstance(t.get("say"), str)]
-    held = yaml.safe_load((ROOT / "benchmarks" / "parser" / "heldout.yaml").read_text())
-    return said + [c["message"] for c in held]
+    for name in ("heldout.yaml", "fresh.yaml"):
+        held = yaml.safe_load((ROOT / "benchmarks" / "parser" / name).read_text())
+        said += [c["message"] for c in held]
+    return said
 
 
 def test_grammar_is_deterministic_and_distinct() -> None:

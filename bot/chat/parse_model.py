@@ -27,7 +27,9 @@ ASKS_MODEL = frozenset({"none", "slots"})
 _ON_SCREEN = frozenset({"refine", "describe", "explain", "compare"})
 
 
-def merge_reading(request: Request, reading: Reading, state: DialogueState) -> Request:
+def merge_reading(
+    request: Request, reading: Reading, state: DialogueState, vocab: CatalogIndex
+) -> Request:
     """The rules' ``request`` with the model's ``reading`` added where the rules had nothing."""
     intent = reading.intent
     shown = bool(state.last_list or state.last_item)
@@ -36,8 +38,11 @@ def merge_reading(request: Request, reading: Reading, state: DialogueState) -> R
     if intent == "unclear":
         intent = request.intent
     need = request.need
-    if reading.need and not (request.categories or request.brands or request.attributes):
-        need = reading.need if not need else need
+    if intent != "recommend" and intent != request.intent:
+        # the rules' need words were their guess at a request ("less costly" -> "costly")
+        need = reading.need
+    elif reading.need and not any(vocab.knows(w) for w in need.lower().split()):
+        need = reading.need  # the rules' words name nothing the catalog has; the model's do
     return replace(
         request,
         intent=intent,
@@ -74,4 +79,4 @@ class ModelParser:
         if request.rule not in ASKS_MODEL or request.injection:
             return request
         shown = bool(state.last_list or state.last_item)
-        return merge_reading(request, self.reader.read(message, shown, vocab), state)
+        return merge_reading(request, self.reader.read(message, shown, vocab), state, vocab)

@@ -51,7 +51,7 @@ _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_co
 # (checked here) and its tasks with their prompt fingerprints (checked by bot.tasks.adapter).
 ADAPTER_META = "nextneed_adapter.json"
 # The LoRA adapter shipped in the repository for the default model (finetune/adapters/).
-SHIPPED_ADAPTER = Path(__file__).resolve().parents[2] / "finetune" / "adapters" / "nextneed-writer"
+SHIPPED_ADAPTER = Path(__file__).resolve().parents[2] / "finetune" / "adapters" / "nextneed"
 _BASE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
 
 
