@@ -168,7 +168,8 @@ def _recommend(rng: random.Random, kinds: Sequence[str], brands: Sequence[str]) 
     kind = rng.choice(kinds)
     article = rng.choice(("", "", "a ")) if not kind.endswith("s") else ""
     ask = rng.choice(_ASKS).format(x=article + kind)
-    extra, fields = "", {"need": kind}
+    extra = ""
+    fields: dict[str, Any] = {"need": kind}
     roll = rng.random()
     if roll < 0.3:
         n = _price(rng)
@@ -195,7 +196,7 @@ def _recommend(rng: random.Random, kinds: Sequence[str], brands: Sequence[str]) 
         extra += " for " + rng.choice(_PEOPLE)
     if extra and ask.endswith("?"):
         ask, extra = ask[:-1], extra + "?"
-    return rng.choice(_OPENERS) + ask + extra, format_reading("recommend", **fields)  # type: ignore[arg-type]
+    return rng.choice(_OPENERS) + ask + extra, format_reading("recommend", **fields)
 
 
 def _refine(rng: random.Random, brands: Sequence[str]) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""The language model's parser: the rules first; where no wording rule decides, the adapter's
+"""The language model's parser: the rules first; where no wording rule matches, the adapter's
 reading of the message (:mod:`bot.tasks.parse`), grounded in the message and the catalog.
 
 Slots the rules found are kept (they are grounded by construction); the model adds the intent and
@@ -20,10 +20,12 @@ from bot.tasks.parse import ModelReader, Reading
 
 __all__ = ["ModelParser", "merge_reading", "ASKS_MODEL"]
 
-# the rules' outcomes the model is asked about: no wording rule matched ("unclear"), or only the
-# fallback that calls any message with catalog words a request ("slots"). Measured on held-out
-# messages (benchmarks/parser): these two held 30 of the rules' 42 wrong intents.
-ASKS_MODEL = frozenset({"none", "slots"})
+# the rules' outcomes the model is asked about: no wording rule matched. Also asking it where only
+# the catch-all "slots" rule decided (any message with catalog words is a request) read more
+# held-out messages right (benchmarks/results/parser-nextneed-nf4-slots-policy.md) but lost 35
+# conversation-benchmark turns: bare requests ("rain jackets", "dog kibble") read as order
+# questions, problems ("my bike chain squeaks") as complaints.
+ASKS_MODEL = frozenset({"none"})
 _ON_SCREEN = frozenset({"refine", "describe", "explain", "compare"})
 
 
@@ -33,16 +35,19 @@ def merge_reading(
     """The rules' ``request`` with the model's ``reading`` added where the rules had nothing."""
     intent = reading.intent
     shown = bool(state.last_list or state.last_item)
+    # as with the rules: need words naming nothing the catalog has are no search ("surprise
+    # me" is an open question for the history stage)
+    model_need = reading.need if any(vocab.knows(w) for w in reading.need.lower().split()) else ""
     if intent in _ON_SCREEN and not shown:
-        intent = "recommend" if reading.need else request.intent
+        intent = "recommend" if model_need else request.intent
     if intent == "unclear":
         intent = request.intent
     need = request.need
     if intent != "recommend" and intent != request.intent:
         # the rules' need words were their guess at a request ("less costly" -> "costly")
-        need = reading.need
-    elif reading.need and not any(vocab.knows(w) for w in need.lower().split()):
-        need = reading.need  # the rules' words name nothing the catalog has; the model's do
+        need = model_need
+    elif model_need and not any(vocab.knows(w) for w in need.lower().split()):
+        need = model_need  # the rules' words name nothing the catalog has; the model's do
     return replace(
         request,
         intent=intent,
