@@ -146,3 +146,15 @@ def test_parser_choice_follows_the_adapter(small_store: Any) -> None:
     assert chosen.parser.name == "model"
     with pytest.raises(ConfigError, match="parser='model' needs a language model"):
         Assistant(small_store, AssistantConfig(parser="model"))
+
+
+def test_a_failing_model_leaves_the_rules_reading(vocab: CatalogIndex) -> None:
+    from bot.errors import GenerationError
+
+    class Down(TableGenerator):
+        def generate(self, messages: Any, max_new_tokens: int, stop: Any = None) -> str:
+            raise GenerationError("model server at 127.0.0.1:9 refused the connection")
+
+    state = DialogueState()
+    request = ModelParser(Down({})).parse("howdy", state, vocab)
+    assert request == RuleParser().parse("howdy", state, vocab)

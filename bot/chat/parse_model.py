@@ -10,15 +10,19 @@ request when the model found a need, else to the rules' reading.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
 from bot.chat.parse import Request, RuleParser
 from bot.chat.state import DialogueState
+from bot.errors import GenerationError
 from bot.recsys.catalog import CatalogIndex
 from bot.tasks.parse import ModelReader, Reading
 
 __all__ = ["ModelParser", "merge_reading", "ASKS_MODEL"]
+
+log = logging.getLogger(__name__)
 
 # the rules' outcomes the model is asked about: no wording rule matched. Also asking it where only
 # the catch-all "slots" rule decided (any message with catalog words is a request) read more
@@ -84,4 +88,9 @@ class ModelParser:
         if request.rule not in ASKS_MODEL or request.injection:
             return request
         shown = bool(state.last_list or state.last_item)
-        return merge_reading(request, self.reader.read(message, shown, vocab), state, vocab)
+        try:
+            reading = self.reader.read(message, shown, vocab)
+        except GenerationError as exc:  # the rules' reading stands; the turn is still answered
+            log.warning("model parser unavailable (%s); using the rules' reading", exc)
+            return request
+        return merge_reading(request, reading, state, vocab)
