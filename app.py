@@ -29,6 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default=None, help="default | none | a path | a HF id")
     p.add_argument("--quantization", choices=["nf4", "bf16", "fp32"], default=None)
     p.add_argument("--adapter", help="LoRA adapter directory")
+    p.add_argument("--backend", choices=["transformers", "llamacpp"], default=None,
+                   help="what runs the model: transformers (torch, bitsandbytes nf4) or llama.cpp")  # fmt: skip
     p.add_argument("--llm-base-url", help="OpenAI-compatible server instead of in-process weights")
     p.add_argument("--llm-model", default=None)
     p.add_argument("--rank-weight", type=float, default=None,
@@ -82,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         logins = parse_logins(a.auth + lines(a.auth_file, "--auth-file")) or None
         cfg = load_config(a.config, {
             "store": {"path": a.store, "embedder": a.embedder},
-            "model": {"model": a.model, "quantization": a.quantization, "adapter": a.adapter},
+            "model": {"model": a.model, "quantization": a.quantization, "adapter": a.adapter,
+                      "backend": a.backend},
             "pipeline": {"rank_weight": a.rank_weight},
             "assistant": {"llm_base_url": a.llm_base_url, "llm_model": a.llm_model},
             "server": {"mode": a.mode, "api_keys": keys, "auth": logins,

@@ -111,10 +111,9 @@ class Assistant:
                 config.llm_base_url, config.llm_model, api_key=config.llm_api_key
             )
         elif config.model is not None:
-            from bot.llm.generation import TransformersGenerator
-            from bot.llm.model import load_model
+            from bot.llm.generation import local_generator
 
-            generator = TransformersGenerator(load_model(config.model))
+            generator = local_generator(config.model)
         if generator is not None and config.use_llm_ranker and config.pipeline.rank_weight != 0:
             from bot.tasks.ranker import LLMRanker
 

@@ -39,6 +39,7 @@ __all__ = [
     "ADAPTER_META",
     "SHIPPED_ADAPTER",
     "base_fingerprint",
+    "BACKENDS",
 ]
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ _REQUIRED = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_co
 ADAPTER_META = "nextneed_adapter.json"
 # The LoRA adapter shipped in the repository for the default model (finetune/adapters/).
 SHIPPED_ADAPTER = Path(__file__).resolve().parents[2] / "finetune" / "adapters" / "nextneed"
+BACKENDS = ("transformers", "llamacpp")
 _BASE_KEYS = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size")
 
 
@@ -72,6 +74,10 @@ class ModelConfig:
     warmup: bool = True
     # fold the adapter into fp32/bf16 weights at load (no separate LoRA matmuls); nf4 never
     merge_adapter: bool = True
+    # what runs the weights: "transformers" (torch; nf4 through bitsandbytes) or "llamacpp"
+    # (llama-cpp-python: the same weights, for nf4 bitsandbytes' dequantised 4-bit values, and
+    # the same adapter as a GGUF LoRA; bot.llm.llamacpp)
+    backend: Literal["transformers", "llamacpp"] = "transformers"
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -79,6 +85,10 @@ class ModelConfig:
         if self.quantization not in ("nf4", "bf16", "fp32"):
             raise ConfigError(
                 f"ModelConfig.quantization must be nf4, bf16 or fp32, got {self.quantization!r}"
+            )
+        if self.backend not in BACKENDS:
+            raise ConfigError(
+                f"ModelConfig.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}"
             )
         if not isinstance(self.merge_adapter, bool):
             raise ConfigError(
