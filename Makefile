@@ -23,12 +23,13 @@ test: install model browser lint typecheck pytest
 install: $(VENV)/.installed
 
 # Re-installs when pyproject.toml changes. torch is pinned first so pip takes the local CPU
-# wheel instead of pulling several GB of CUDA packages.
+# wheel instead of pulling several GB of CUDA packages. The llamacpp extra builds llama.cpp from
+# source (~6 min on 2 cores the first time; pip keeps the built wheel).
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[dev,ui]'
+	$(PY) -m pip install --quiet -e '.[dev,ui,llamacpp]'
 	touch $@
 
 model: install

@@ -29,8 +29,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default=None, help="default | none | a path | a HF id")
     p.add_argument("--quantization", choices=["nf4", "bf16", "fp32"], default=None)
     p.add_argument("--adapter", help="LoRA adapter directory")
-    p.add_argument("--backend", choices=["transformers", "llamacpp"], default=None,
-                   help="what runs the model: transformers (torch, bitsandbytes nf4) or llama.cpp")  # fmt: skip
+    p.add_argument("--backend", choices=["auto", "transformers", "llamacpp"], default=None,
+                   help="what runs the model: transformers (torch) or llama.cpp (auto: llama.cpp if installed)")  # fmt: skip
     p.add_argument("--llm-base-url", help="OpenAI-compatible server instead of in-process weights")
     p.add_argument("--llm-model", default=None)
     p.add_argument("--rank-weight", type=float, default=None,

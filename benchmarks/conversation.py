@@ -39,7 +39,7 @@ def _noon(day: dt.date) -> float:
 
 
 def build_assistant(workdir: Path, parser: str = "auto", model: str = "none",
-                    embedder: str = "minilm") -> tuple[Any, str]:  # fmt: skip
+                    embedder: str = "minilm", backend: str = "auto") -> tuple[Any, str]:  # fmt: skip
     """The shop ingested into ``workdir/store``; the Assistant and the parser actually used."""
     from bot import Assistant, AssistantConfig
     from knowledge import Store, StoreConfig, ingest_dataset
@@ -52,7 +52,7 @@ def build_assistant(workdir: Path, parser: str = "auto", model: str = "none",
     if model != "none":
         from bot import ModelConfig
 
-        config = dataclasses.replace(config, model=ModelConfig())
+        config = dataclasses.replace(config, model=ModelConfig(backend=backend))  # type: ignore[arg-type]
     config = dataclasses.replace(
         config, pipeline=dataclasses.replace(config.pipeline, now=lambda: _noon(REFERENCE))
     )
@@ -110,12 +110,13 @@ def _run_one(assistant: Any, conv: Conversation, items: dict[str, Any],
 
 
 def run_benchmark(parser: str = "auto", model: str = "none", limit: int | None = None,
-                  embedder: str = "minilm") -> dict[str, Any]:  # fmt: skip
+                  embedder: str = "minilm", backend: str = "auto") -> dict[str, Any]:  # fmt: skip
     """Run every conversation (the first ``limit``); the result dict that is written out."""
     conversations = load_conversations()[:limit]
     with tempfile.TemporaryDirectory(prefix="nextneed-conv-") as tmp:
         t0 = time.perf_counter()
-        assistant, used = build_assistant(Path(tmp), parser, model, embedder)
+        assistant, used = build_assistant(Path(tmp), parser, model, embedder, backend)
+        generator = getattr(assistant.context.generator, "name", None)
         setup_s = time.perf_counter() - t0
         items = {it.item_id: it for it in assistant.store.all_items()}
         co_buyers = co_buyer_counter(assistant.store)
@@ -131,7 +132,7 @@ def run_benchmark(parser: str = "auto", model: str = "none", limit: int | None =
             causes[name] += 1
     secs = [r["seconds"] for r in rows]
     return {
-        "parser": used, "model": model, "embedder": embedder,
+        "parser": used, "model": model, "embedder": embedder, "generator": generator,
         "conversations": len(conversations), "turns": len(rows),
         "passed": sum(r["passed"] for r in rows),
         "pass_rate": round(sum(r["passed"] for r in rows) / max(1, len(rows)), 3),
@@ -177,13 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--model", default="none", choices=("none", "default"))
     ap.add_argument("--embedder", default="minilm", help="store embedder (default: shipped)")
+    ap.add_argument("--backend", default="auto", choices=("auto", "transformers", "llamacpp"),
+                    help="ModelConfig.backend (auto: llama.cpp where installed)")  # fmt: skip
     ap.add_argument("--limit", type=int, default=None, help="only the first N conversations")
     ap.add_argument("--out", default=None, help="result name (default conversation-<variant>)")
     ap.add_argument("--note", default="", help="a line for the report (e.g. 'baseline')")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     env = environment()
-    result = run_benchmark(args.parser, args.model, args.limit, args.embedder)
+    result = run_benchmark(args.parser, args.model, args.limit, args.embedder, args.backend)
     variant = f"{result['parser']}-model-{args.model}"
     result.update(variant=variant, environment=env, environment_end_load=environment()["load_avg"])
     command = shlex.join(

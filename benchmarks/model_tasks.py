@@ -180,19 +180,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     vocab = _catalog_vocabulary(list(store.all_items()))
     generator: Any = None
     if args.system != "template":
-        from bot.llm.generation import TransformersGenerator
-        from bot.llm.model import ModelConfig, load_model
+        from bot.llm.generation import local_generator
+        from bot.llm.model import ModelConfig
 
         adapter = args.adapter if args.system == "adapter" else None
-        generator = TransformersGenerator(
-            load_model(
-                ModelConfig(quantization=args.quantization, adapter=adapter, threads=args.threads)
+        generator = local_generator(
+            ModelConfig(
+                quantization=args.quantization,
+                adapter=adapter or "none",
+                threads=args.threads,
+                backend=args.backend,
             )
         )
     out: dict[str, Any] = {
         "system": args.label or args.system,
         "adapter": args.adapter,
         "quantization": args.quantization,
+        "backend": args.backend,
         "descriptions": [],
     }
     for it in items if generator is not None else []:
@@ -250,7 +254,8 @@ def _summary(res: dict[str, Any]) -> dict[str, Any]:
     d = res["descriptions"]
     label = res["system"]
     if res["system"] != "template" and res.get("quantization"):
-        label += f" ({res['quantization']})"
+        on = ", llama.cpp" if res.get("backend") == "llamacpp" else ""
+        label += f" ({res['quantization']}{on})"
     s: dict[str, Any] = {"system": label}
     if d:
         kept = [x for x in d if x["kept"]]
@@ -376,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--store", default=".nextneed/demo-store")
     r.add_argument("--quantization", default="fp32", choices=["nf4", "fp32"])
     r.add_argument("--items", type=int, default=40)
+    r.add_argument(
+        "--backend", default="transformers", choices=["auto", "transformers", "llamacpp"]
+    )
     r.add_argument("--threads", type=int, default=1)
     r.add_argument("--reviews", type=int, default=24, help="held-out shop reviews (0: no replies)")
     r.add_argument("--out", required=True)

@@ -83,15 +83,17 @@ class _Embedding:
         self.embedder = make_embedder("minilm")
 
 
-def build_parsers(names: Sequence[str], adapter: str | None, quantization: str) -> dict[str, Any]:
+def build_parsers(
+    names: Sequence[str], adapter: str | None, quantization: str, backend: str = "auto"
+) -> dict[str, Any]:
     parsers: dict[str, Any] = {}
     generator = None
     if {"model", "rules+model"} & set(names):
-        from bot.llm.generation import TransformersGenerator
-        from bot.llm.model import ModelConfig, load_model
+        from bot.llm.generation import local_generator
+        from bot.llm.model import ModelConfig
 
-        generator = TransformersGenerator(
-            load_model(ModelConfig(quantization=quantization, adapter=adapter))  # type: ignore[arg-type]
+        generator = local_generator(
+            ModelConfig(quantization=quantization, adapter=adapter, backend=backend)  # type: ignore[arg-type]
         )
     for name in names:
         if name == "rules":
@@ -152,11 +154,13 @@ def _evaluate(parser: Any, cases: list[dict[str, Any]], vocab: CatalogIndex,
     }
 
 
-def run(names: Sequence[str], adapter: str | None, quantization: str) -> dict[str, Any]:
+def run(
+    names: Sequence[str], adapter: str | None, quantization: str, backend: str = "auto"
+) -> dict[str, Any]:
     items = shop_items()
     vocab = CatalogIndex(items)
     shown_ids = sorted(items)[:3]
-    parsers = build_parsers(names, adapter, quantization)
+    parsers = build_parsers(names, adapter, quantization, backend)
     out: dict[str, Any] = {"sets": {}}
     for set_name, path in (("heldout", HELDOUT), ("fresh", FRESH)):
         cases = load_cases(path)
@@ -179,7 +183,8 @@ def markdown(result: dict[str, Any], label: str, command: str) -> str:
         f"# Parser accuracy on held-out messages ({label})", "",
         environment_markdown(result["env"]), "", f"Command: `{command}`", "",
         "Hand-written messages over the conversation shop's catalog (unseen in training); "
-        f"adapter: {result['adapter']}, {result['quantization']}. Intent: the routed intent is "
+        f"adapter: {result['adapter']}, {result['quantization']}, backend "
+        f"{result.get('backend', 'transformers')}. Intent: the routed intent is "
         "the gold one; slot: each stated need/price/brand/avoided word read right (a price or "
         "brand read where none was stated counts as wrong); all right: intent and every slot.",
     ]  # fmt: skip
@@ -211,11 +216,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--parsers", nargs="+", default=list(PARSERS))
     p.add_argument("--adapter", default="default", help="adapter directory, default or none")
     p.add_argument("--quantization", default="nf4", choices=("nf4", "fp32"))
+    p.add_argument("--backend", default="auto", choices=("auto", "transformers", "llamacpp"))
     p.add_argument("--label", default=None)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    result = run(a.parsers, a.adapter, a.quantization)
-    result.update(adapter=a.adapter, quantization=a.quantization, env=environment(),
+    result = run(a.parsers, a.adapter, a.quantization, a.backend)
+    result.update(adapter=a.adapter, quantization=a.quantization, backend=a.backend, env=environment(),
                   when=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))  # fmt: skip
     label = a.label or f"{a.quantization}"
     command = "python -m benchmarks.parser " + " ".join(argv or __import__("sys").argv[1:])

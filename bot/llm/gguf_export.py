@@ -195,7 +195,9 @@ def _write_base(loaded: Any, out: Path) -> None:
     writer.add_block_count(int(cfg.num_hidden_layers))
     writer.add_feed_forward_length(int(cfg.intermediate_size))
     writer.add_head_count(int(cfg.num_attention_heads))
-    writer.add_head_count_kv(int(getattr(cfg, "num_key_value_heads", None) or 0) or int(cfg.num_attention_heads))
+    writer.add_head_count_kv(
+        int(getattr(cfg, "num_key_value_heads", None) or 0) or int(cfg.num_attention_heads)
+    )
     writer.add_rope_dimension_count(head_dim)
     writer.add_key_length(head_dim)
     writer.add_value_length(head_dim)
@@ -280,7 +282,7 @@ def export_gguf(config: ModelConfig) -> GGUFFiles:
         import gguf  # noqa: F401
     except ImportError as exc:
         raise ConfigError(
-            "the llama.cpp backend needs the gguf package: pip install 'nextneed[llamacpp]'"
+            "the llama.cpp backend needs the gguf package (a nextneed dependency): pip install gguf"
         ) from exc
     from bot.llm.model import _check_adapter_base, _resolve
 

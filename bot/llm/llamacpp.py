@@ -54,7 +54,7 @@ class LlamaCppGenerator:
         except ImportError as exc:
             raise ConfigError(
                 "ModelConfig.backend='llamacpp' needs llama-cpp-python: "
-                "pip install 'nextneed[llamacpp]' (builds llama.cpp from source, ~4 min), or use "
+                "pip install -e '.[llamacpp]' (builds llama.cpp from source, ~6 min), or use "
                 "backend='transformers'"
             ) from exc
         from transformers import AutoTokenizer
@@ -101,6 +101,9 @@ class LlamaCppGenerator:
         )
 
     # -- low level ------------------------------------------------------------------------
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=True))
+
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -145,10 +148,10 @@ class LlamaCppGenerator:
     def _chat_ids(self, messages: Messages, max_new_tokens: int) -> list[int]:
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        ids = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
-        if isinstance(ids, dict) or hasattr(ids, "keys"):
-            ids = ids["input_ids"]
-        ids = [int(t) for t in ids]
+        enc: Any = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_dict=True
+        )
+        ids = [int(t) for t in enc["input_ids"]]
         self._check_length(len(ids), max_new_tokens, "chat prompt")
         return ids
 
@@ -164,7 +167,7 @@ class LlamaCppGenerator:
             try:
                 for token in self._greedy(ids, max_new_tokens):
                     out.append(token)
-                    text = self.tokenizer.decode(out, skip_special_tokens=True)
+                    text = self._decode(out)
                     if text.endswith("\ufffd"):
                         continue  # the middle of a multi-byte character
                     piece = cutter.feed(text[len(shown) :])
@@ -176,8 +179,10 @@ class LlamaCppGenerator:
             except GeneratorExit:
                 raise
             except Exception as exc:
-                raise GenerationError(f"generation with llama.cpp ({self.path}) failed: {exc}") from exc
-        text = self.tokenizer.decode(out, skip_special_tokens=True)
+                raise GenerationError(
+                    f"generation with llama.cpp ({self.path}) failed: {exc}"
+                ) from exc
+        text = self._decode(out)
         tail = cutter.feed(text[len(shown) :]) + cutter.flush()
         if tail:
             yield tail
@@ -192,14 +197,13 @@ class LlamaCppGenerator:
             try:
                 for token in self._greedy(ids, max_new_tokens):
                     out.append(token)
-                    if stops and any(
-                        s in self.tokenizer.decode(out[-24:], skip_special_tokens=True)
-                        for s in stops
-                    ):
+                    if stops and any(s in self._decode(out[-24:]) for s in stops):
                         break
             except Exception as exc:
-                raise GenerationError(f"generation with llama.cpp ({self.path}) failed: {exc}") from exc
-        return _cut(self.tokenizer.decode(out, skip_special_tokens=True), stop)
+                raise GenerationError(
+                    f"generation with llama.cpp ({self.path}) failed: {exc}"
+                ) from exc
+        return _cut(self._decode(out), stop)
 
     def score_choices(
         self, prompt: str, choices: list[str], breaks: Sequence[int] = ()
@@ -226,7 +230,9 @@ class LlamaCppGenerator:
                 self._run_prompt(prompt_ids)
                 logits = self._logits().astype(np.float64)
             except Exception as exc:
-                raise GenerationError(f"scoring with llama.cpp ({self.path}) failed: {exc}") from exc
+                raise GenerationError(
+                    f"scoring with llama.cpp ({self.path}) failed: {exc}"
+                ) from exc
         top = float(logits.max())
         logz = top + float(np.log(np.exp(logits - top).sum()))
         return [float(logits[i]) - logz for i in ids]

@@ -76,8 +76,9 @@ class ModelConfig:
     merge_adapter: bool = True
     # what runs the weights: "transformers" (torch; nf4 through bitsandbytes) or "llamacpp"
     # (llama-cpp-python: the same weights, for nf4 bitsandbytes' dequantised 4-bit values, and
-    # the same adapter as a GGUF LoRA; bot.llm.llamacpp)
-    backend: Literal["transformers", "llamacpp"] = "transformers"
+    # the same adapter as a GGUF LoRA; bot.llm.llamacpp). "auto": llamacpp where
+    # llama-cpp-python and gguf are installed (`make install` builds them), else transformers.
+    backend: Literal["auto", "transformers", "llamacpp"] = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str) or not self.model.strip():
@@ -86,10 +87,13 @@ class ModelConfig:
             raise ConfigError(
                 f"ModelConfig.quantization must be nf4, bf16 or fp32, got {self.quantization!r}"
             )
-        if self.backend not in BACKENDS:
+        if self.backend not in ("auto", *BACKENDS):
             raise ConfigError(
-                f"ModelConfig.backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}"
+                f"ModelConfig.backend must be auto, {' or '.join(BACKENDS)}, got {self.backend!r}"
             )
+        if self.backend == "auto":  # frozen: settle it once, so logs and reports name the backend
+            have = all(importlib.util.find_spec(m) is not None for m in ("llama_cpp", "gguf"))
+            object.__setattr__(self, "backend", "llamacpp" if have else "transformers")
         if not isinstance(self.merge_adapter, bool):
             raise ConfigError(
                 f"ModelConfig.merge_adapter must be true or false, got {self.merge_adapter!r}"
