@@ -180,7 +180,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     vocab = _catalog_vocabulary(list(store.all_items()))
     generator: Any = None
     if args.system != "template":
-        from bot.llm.generation import local_generator
+        from bot.llm.backends import local_generator
         from bot.llm.model import ModelConfig
 
         adapter = args.adapter if args.system == "adapter" else None

@@ -89,7 +89,7 @@ def build_parsers(
     parsers: dict[str, Any] = {}
     generator = None
     if {"model", "rules+model"} & set(names):
-        from bot.llm.generation import local_generator
+        from bot.llm.backends import local_generator
         from bot.llm.model import ModelConfig
 
         generator = local_generator(

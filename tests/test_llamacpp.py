@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from bot.errors import ConfigError
-from bot.llm.generation import TransformersGenerator, local_generator
+from bot.llm.backends import local_generator
+from bot.llm.generation import TransformersGenerator
 from bot.llm.gguf_export import export_gguf, permute_rope_rows
 from bot.llm.llamacpp import LlamaCppGenerator
 from bot.llm.model import ModelConfig, load_model

@@ -111,7 +111,7 @@ class Assistant:
                 config.llm_base_url, config.llm_model, api_key=config.llm_api_key
             )
         elif config.model is not None:
-            from bot.llm.generation import local_generator
+            from bot.llm.backends import local_generator
 
             generator = local_generator(config.model)
         if generator is not None and config.use_llm_ranker and config.pipeline.rank_weight != 0:

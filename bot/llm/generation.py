@@ -29,7 +29,6 @@ __all__ = [
     "OpenAIHTTPGenerator",
     "GenerationError",
     "ScoringUnsupportedError",
-    "local_generator",
 ]
 
 log = logging.getLogger(__name__)
@@ -64,18 +63,6 @@ class Generator(Protocol):
         share ends; a backend may keep those prefixes' key/values. Scores depend only on the
         prompt and the breaks, never on which prefixes happened to be kept."""
         ...
-
-
-def local_generator(config: Any) -> Generator:
-    """The in-process generator ``config`` (a :class:`bot.llm.model.ModelConfig`) asks for:
-    transformers, or llama.cpp (``backend="llamacpp"``)."""
-    if config.backend == "llamacpp":
-        from bot.llm.llamacpp import LlamaCppGenerator
-
-        return LlamaCppGenerator(config)
-    from bot.llm.model import load_model
-
-    return TransformersGenerator(load_model(config))
 
 
 class _StopCutter:
