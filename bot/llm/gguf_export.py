@@ -10,8 +10,9 @@ Only the llama architecture is written (SmolLM2, Llama, and models that share it
 Tokenisation stays with the Hugging Face tokenizer at serving time; the vocabulary is written
 only because a GGUF file must carry one.
 
-Files are cached by a key over the model's files, the quantisation and the adapter's weights,
-written to a temporary name and renamed, so a crash never leaves half a file behind.
+Files are cached by keys over the model's files and quantisation (the base) and over the
+adapter's files (the adapter), written to a temporary name and renamed, so a crash never leaves
+half a file behind.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ConfigError, ModelNotFoundError
+from bot.errors import ConfigError
 from bot.llm.model import ModelConfig, load_model
 
 __all__ = ["GGUFFiles", "export_gguf", "gguf_cache_root", "permute_rope_rows"]
@@ -76,7 +77,7 @@ def _file_digest(path: Path, h: Any) -> None:
             h.update(block)
 
 
-def _cache_key(where: str, config: ModelConfig) -> str:
+def _model_key(where: str, config: ModelConfig) -> str:
     h = hashlib.sha256(f"v{EXPORT_VERSION}|{config.quantization}|".encode())
     root = Path(where)
     if root.is_dir():
@@ -86,11 +87,15 @@ def _cache_key(where: str, config: ModelConfig) -> str:
                 _file_digest(root / name, h)
     else:  # a hub id: its name is all that identifies it here
         h.update(where.encode())
-    if config.adapter:
-        adapter = Path(config.adapter).expanduser()
-        for name in ("adapter_config.json", "adapter_model.safetensors"):
-            if (adapter / name).is_file():
-                _file_digest(adapter / name, h)
+    return h.hexdigest()[:16]
+
+
+def _adapter_key(adapter: str) -> str:
+    h = hashlib.sha256(f"v{EXPORT_VERSION}|".encode())
+    folder = Path(adapter).expanduser()
+    for name in ("adapter_config.json", "adapter_model.safetensors"):
+        if (folder / name).is_file():
+            _file_digest(folder / name, h)
     return h.hexdigest()[:16]
 
 
@@ -284,13 +289,15 @@ def export_gguf(config: ModelConfig) -> GGUFFiles:
         raise ConfigError(
             "the llama.cpp backend needs the gguf package (a nextneed dependency): pip install gguf"
         ) from exc
-    from bot.llm.model import _check_adapter_base, _resolve
+    from bot.llm.model import _attach_adapter, _check_adapter_base, _resolve
 
     where = _resolve(config)
-    key = _cache_key(where, config)
-    folder = gguf_cache_root() / f"{Path(where).name}-{config.quantization}-{key}"
+    folder = (
+        gguf_cache_root() / f"{Path(where).name}-{config.quantization}-{_model_key(where, config)}"
+    )
     base = folder / "model.gguf"
-    lora = folder / "adapter.gguf" if config.adapter else None
+    # one base file per model; one adapter file per adapter content beside it
+    lora = folder / f"adapter-{_adapter_key(config.adapter)}.gguf" if config.adapter else None
     if base.is_file() and (lora is None or lora.is_file()):
         return GGUFFiles(base, lora)
     folder.mkdir(parents=True, exist_ok=True)
@@ -301,19 +308,17 @@ def export_gguf(config: ModelConfig) -> GGUFFiles:
         log.info("writing the model as GGUF for llama.cpp into %s (once)", folder)
         loaded = load_model(replace(config, adapter=None, warmup=False))
         _check_llama(loaded.model.config, where)
-        if config.adapter:
-            _check_adapter_base(config.adapter, loaded.model, where)
         if not base.is_file():
             tmp = base.with_suffix(".tmp")
             _write_base(loaded, tmp)
             os.replace(tmp, base)
         if lora is not None and not lora.is_file():
-            adapter = Path(str(config.adapter)).expanduser()
-            if not (adapter / "adapter_model.safetensors").is_file():
-                raise ModelNotFoundError(
-                    f"adapter {adapter} has no adapter_model.safetensors to convert for llama.cpp"
-                )
+            adapter = str(config.adapter)
+            # the transformers backend's own checks, so a wrong or broken adapter fails with the
+            # same error on both backends (after the base is written: peft wraps its layers)
+            _check_adapter_base(adapter, loaded.model, where)
+            _attach_adapter(loaded.model, adapter)
             tmp = lora.with_suffix(".tmp")
-            _write_adapter(adapter, loaded.model.config, tmp)
+            _write_adapter(Path(adapter).expanduser(), loaded.model.config, tmp)
             os.replace(tmp, lora)
     return GGUFFiles(base, lora)
