@@ -126,6 +126,15 @@ def test_stream_matches_generate_and_stops_cut(tiny_model_dir: Path) -> None:
     assert "".join(gen.stream(MESSAGES, 20, stop=[stop])) == cut
 
 
+def test_empty_prompt_is_a_clear_error(tiny_model_dir: Path) -> None:
+    from bot.errors import GenerationError
+
+    gen = local_generator(_cfg(tiny_model_dir, "fp32", "llamacpp"))
+    with pytest.raises(GenerationError, match="empty"):
+        gen.score_choices("", LABELS)
+    assert gen.score_choices(PROMPT, LABELS)  # still serving
+
+
 def test_prefix_reuse_gives_the_same_scores(tiny_model_dir: Path) -> None:
     gen = local_generator(_cfg(tiny_model_dir, "fp32", "llamacpp"))
     first = gen.score_choices(PROMPT, LABELS)

@@ -117,6 +117,8 @@ class LlamaCppGenerator:
 
     def _run_prompt(self, ids: list[int]) -> None:
         """Bring the context to exactly ``ids``, reusing the prefix it already holds."""
+        if not ids:
+            raise GenerationError("the prompt is empty: nothing for the model to read")
         llm = self.llm
         held = llm.input_ids[: llm.n_tokens]
         same = 0
