@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks.sasrec_cpu", description=__doc__)
     p.add_argument("--dataset", default="beauty")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--negatives", default="4096", help="a count, or 'full' for every item")
+    p.add_argument("--negatives", default="2048", help="a count, or 'full' for every item")
     p.add_argument("--power", type=float, default=0.75)
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--lr", type=float, default=2e-3)
