@@ -21,6 +21,7 @@ from bot.llm.generation import TransformersGenerator
 from bot.llm.gguf_export import export_gguf, permute_rope_rows
 from bot.llm.llamacpp import LlamaCppGenerator
 from bot.llm.model import ModelConfig, load_model
+from finetune.train import DEFAULT_TARGET_MODULES
 
 MESSAGES = [{"role": "user", "content": "Which candidate will the customer buy next?"}]
 PROMPT = "Customer history (oldest first): purchases and reviews, rated 5/5. Answer:"
@@ -45,15 +46,7 @@ def random_adapter(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
     cfg = LoraConfig(
         r=4,
         lora_alpha=8,
-        target_modules=[
-            "q_proj",
-            "k_proj",
-            "v_proj",
-            "o_proj",
-            "gate_proj",
-            "up_proj",
-            "down_proj",
-        ],
+        target_modules=list(DEFAULT_TARGET_MODULES),
         init_lora_weights=False,
     )
     model = get_peft_model(base, cfg)
@@ -63,6 +56,17 @@ def random_adapter(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
                 p.mul_(0.3)
     out = tmp_path_factory.mktemp("adapter")
     model.save_pretrained(str(out))
+    return out
+
+
+def _edited_copy(adapter: Path, out: Path, **changes: Any) -> Path:
+    """A copy of ``adapter`` with ``changes`` written into its adapter_config.json."""
+    import shutil
+
+    shutil.copytree(adapter, out)
+    meta = json.loads((out / "adapter_config.json").read_text())
+    meta.update(changes)
+    (out / "adapter_config.json").write_text(json.dumps(meta))
     return out
 
 
@@ -152,26 +156,14 @@ def test_files_are_cached_by_content(
     assert export_gguf(cfg) == files and files.base.stat().st_mtime_ns == stamp
     assert not list(files.base.parent.glob("*.tmp"))
     # a changed adapter is a different cache entry, never the old file
-    import shutil
-
-    other = tmp_path / "adapter"
-    shutil.copytree(random_adapter, other)
-    meta = json.loads((other / "adapter_config.json").read_text())
-    meta["lora_alpha"] = 16
-    (other / "adapter_config.json").write_text(json.dumps(meta))
+    other = _edited_copy(random_adapter, tmp_path / "adapter", lora_alpha=16)
     assert export_gguf(_cfg(tiny_model_dir, "fp32", "llamacpp", other)).adapter != files.adapter
 
 
 def test_unsupported_adapter_is_refused_with_the_reason(
     tiny_model_dir: Path, random_adapter: Path, tmp_path: Path
 ) -> None:
-    import shutil
-
-    dora = tmp_path / "dora"
-    shutil.copytree(random_adapter, dora)
-    meta = json.loads((dora / "adapter_config.json").read_text())
-    meta["use_dora"] = True
-    (dora / "adapter_config.json").write_text(json.dumps(meta))
+    dora = _edited_copy(random_adapter, tmp_path / "dora", use_dora=True)
     with pytest.raises(ConfigError, match="use_dora"):
         export_gguf(_cfg(tiny_model_dir, "fp32", "llamacpp", dora))
 

@@ -65,6 +65,16 @@ class Generator(Protocol):
         ...
 
 
+def check_length(n_prompt: int, n_new: int, limit: int, path: str, what: str) -> None:
+    """A GenerationError when a prompt plus the new tokens would not fit ``limit``."""
+    if n_prompt + n_new > limit:
+        raise GenerationError(
+            f"the {what} is {n_prompt} tokens; with {n_new} new tokens that exceeds "
+            f"max_context_tokens={limit} of {path}. Shorten the input or raise "
+            "ModelConfig.max_context_tokens."
+        )
+
+
 class _StopCutter:
     """Cuts streamed text before the first stop string. The last ``len(longest stop) - 1``
     characters are held back, since they may be the start of a stop split across chunks."""
@@ -135,12 +145,7 @@ class TransformersGenerator:
         self.freed = FreedMemory()
 
     def _check_length(self, n_prompt: int, n_new: int, what: str) -> None:
-        if n_prompt + n_new > self.max_context_tokens:
-            raise GenerationError(
-                f"the {what} is {n_prompt} tokens; with {n_new} new tokens that exceeds "
-                f"max_context_tokens={self.max_context_tokens} of {self.loaded.path}. Shorten the "
-                "input or raise ModelConfig.max_context_tokens."
-            )
+        check_length(n_prompt, n_new, self.max_context_tokens, self.loaded.path, what)
 
     def _chat_inputs(self, messages: Messages, max_new_tokens: int) -> dict[str, Any]:
         if max_new_tokens < 1:

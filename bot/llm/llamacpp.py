@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError, GenerationError
-from bot.llm.generation import Messages, _cut, _StopCutter
+from bot.llm.generation import Messages, _cut, _StopCutter, check_length
 from bot.llm.model import ModelConfig, _adapter_note, _resolve, physical_cores
 
 __all__ = ["LlamaCppGenerator"]
@@ -108,12 +108,7 @@ class LlamaCppGenerator:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _check_length(self, n_prompt: int, n_new: int, what: str) -> None:
-        if n_prompt + n_new > self.max_context_tokens:
-            raise GenerationError(
-                f"the {what} is {n_prompt} tokens; with {n_new} new tokens that exceeds "
-                f"max_context_tokens={self.max_context_tokens} of {self.path}. Shorten the "
-                "input or raise ModelConfig.max_context_tokens."
-            )
+        check_length(n_prompt, n_new, self.max_context_tokens, self.path, what)
 
     def _run_prompt(self, ids: list[int]) -> None:
         """Bring the context to exactly ``ids``, reusing the prefix it already holds."""
