@@ -173,7 +173,7 @@ class _Sampler:
         self._thread.join(5)
 
 
-def app_memory(quantization: str, requests: int) -> dict[str, Any]:
+def app_memory(quantization: str, requests: int, backend: str = "auto") -> dict[str, Any]:
     """Start app.py over a copy of the demo store and sample its RSS while it serves."""
     import shutil
     import tempfile
@@ -196,6 +196,8 @@ def app_memory(quantization: str, requests: int) -> dict[str, Any]:
             str(port),
             "--quantization",
             quantization,
+            "--backend",
+            backend,
         ]
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         sampler = _Sampler(proc.pid)
@@ -239,8 +241,11 @@ def app_memory(quantization: str, requests: int) -> dict[str, Any]:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+    from bot.llm.model import ModelConfig
+
     return {
         "quantization": quantization,
+        "backend": ModelConfig(backend=backend).backend,  # type: ignore[arg-type]
         "start_s": round(start_s, 1),
         "rss_startup_peak_mib": round(startup_peak / MIB, 1),
         "rss_idle_mib": round(idle / MIB, 1),
@@ -253,7 +258,11 @@ def app_memory(quantization: str, requests: int) -> dict[str, Any]:
 
 
 def run(
-    quantizations: list[str], app: bool, app_quantization: str, requests: int
+    quantizations: list[str],
+    app: bool,
+    app_quantization: str,
+    requests: int,
+    app_backend: str = "auto",
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"environment": environment(), "models": {}, "app": None}
     for q in quantizations:
@@ -261,7 +270,7 @@ def run(
         result["models"][q] = model_memory(q)
         log.info("%s: %s", q, result["models"][q])
     if app:
-        result["app"] = app_memory(app_quantization, requests)
+        result["app"] = app_memory(app_quantization, requests, app_backend)
         log.info("app: %s", result["app"])
     return result
 
@@ -353,7 +362,8 @@ def markdown(r: dict[str, Any]) -> str:
     if r.get("app"):
         a = r["app"]
         lines += [
-            "## The app serving (app.py, demo store, " + a["quantization"] + ")",
+            f"## The app serving (app.py, demo store, {a['quantization']}, "
+            f"{a.get('backend', 'transformers')} backend)",
             "",
             table(
                 [
@@ -391,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quantizations", default="fp32,bf16,nf4")
     p.add_argument("--no-app", action="store_true")
     p.add_argument("--app-quantization", default="nf4", choices=["nf4", "bf16", "fp32"])
+    p.add_argument("--app-backend", default="auto", choices=["auto", "transformers", "llamacpp"])
     p.add_argument("--requests", type=int, default=10)
     p.add_argument("--one", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -399,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     qs = [q.strip() for q in args.quantizations.split(",") if q.strip()]
-    result = run(qs, not args.no_app, args.app_quantization, args.requests)
+    result = run(qs, not args.no_app, args.app_quantization, args.requests, args.app_backend)
     write_results("memory", result, markdown(result))
     return 0
 
