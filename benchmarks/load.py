@@ -284,6 +284,8 @@ def soak(
         parts += got
         if checkpoint_every > 0:
             checkpoint()
+    if checkpoint_every > 0 and checkpoints[-1][0] < seconds:
+        checkpoint()  # a segment's sessions can end a moment early: the last reading is at the end
     level = _level(parts, n, time.monotonic() - t0)
     done.set()
     sampler.join()

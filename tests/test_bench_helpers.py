@@ -194,7 +194,9 @@ def test_load_soak_checkpoints_quiesce_the_real_server(tmp_path: Path) -> None:
     gaps = [b - a for a, b in zip(q["t_s"], q["t_s"][1:], strict=False)]
     # (the first reading's time is its own gc pass, which is longer in a big test process)
     assert n >= 5 and q["t_s"][-1] >= 16.0
-    assert all(g >= 2.0 for g in gaps[:-1]) and gaps[-1] > 0
+    # the segments before the last two run their full 2 s; the reading after the last segment
+    # may follow the one before it closely (a segment can end a moment before the soak does)
+    assert all(g >= 2.0 for g in gaps[:-2]) and gaps[-1] > 0
     assert all(r > 0 for r in q["retained_mib"])
     parts = q["parts"]
     assert len(parts["python_objects"]) == n and min(parts["python_objects"]) > 1000
