@@ -75,6 +75,22 @@ def check_length(n_prompt: int, n_new: int, limit: int, path: str, what: str) ->
         )
 
 
+def single_token_ids(tokenizer: Any, choices: list[str], path: str) -> list[int]:
+    """The token id of each choice for ``tokenizer``; every choice must be exactly one token."""
+    if not choices:
+        raise ConfigError("score_choices needs at least one choice")
+    ids = []
+    for c in choices:
+        toks = tokenizer.encode(c, add_special_tokens=False)
+        if len(toks) != 1:
+            raise GenerationError(
+                f"choice {c!r} is {len(toks)} tokens for the tokenizer of {path}; "
+                "one-pass scoring needs single-token labels (see bot.tasks.prompts.LABELS)"
+            )
+        ids.append(int(toks[0]))
+    return ids
+
+
 class _StopCutter:
     """Cuts streamed text before the first stop string. The last ``len(longest stop) - 1``
     characters are held back, since they may be the start of a stop split across chunks."""
@@ -241,18 +257,7 @@ class TransformersGenerator:
 
     def choice_ids(self, choices: list[str]) -> list[int]:
         """The token id of each choice; every choice must be exactly one token."""
-        if not choices:
-            raise ConfigError("score_choices needs at least one choice")
-        ids = []
-        for c in choices:
-            toks = self.tokenizer.encode(c, add_special_tokens=False)
-            if len(toks) != 1:
-                raise GenerationError(
-                    f"choice {c!r} is {len(toks)} tokens for the tokenizer of {self.loaded.path}; "
-                    "one-pass scoring needs single-token labels (see bot.tasks.prompts.LABELS)"
-                )
-            ids.append(int(toks[0]))
-        return ids
+        return single_token_ids(self.tokenizer, choices, self.loaded.path)
 
     def score_choices(
         self, prompt: str, choices: list[str], breaks: Sequence[int] = ()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import ConfigError, GenerationError
-from bot.llm.generation import Messages, _cut, _StopCutter, check_length
+from bot.llm.generation import Messages, _StopCutter, check_length, single_token_ids
 from bot.llm.model import ModelConfig, _adapter_note, _resolve, physical_cores
 
 __all__ = ["LlamaCppGenerator"]
@@ -173,8 +173,6 @@ class LlamaCppGenerator:
                         yield piece
                     if cutter.done:
                         return
-            except GeneratorExit:
-                raise
             except Exception as exc:
                 raise GenerationError(
                     f"generation with llama.cpp ({self.path}) failed: {exc}"
@@ -187,20 +185,7 @@ class LlamaCppGenerator:
     def generate(
         self, messages: Messages, max_new_tokens: int, stop: list[str] | None = None
     ) -> str:
-        ids = self._chat_ids(messages, max_new_tokens)
-        stops = [s for s in stop or [] if s]
-        out: list[int] = []
-        with self._lock:
-            try:
-                for token in self._greedy(ids, max_new_tokens):
-                    out.append(token)
-                    if stops and any(s in self._decode(out[-24:]) for s in stops):
-                        break
-            except Exception as exc:
-                raise GenerationError(
-                    f"generation with llama.cpp ({self.path}) failed: {exc}"
-                ) from exc
-        return _cut(self._decode(out), stop)
+        return "".join(self.stream(messages, max_new_tokens, stop))
 
     def score_choices(
         self, prompt: str, choices: list[str], breaks: Sequence[int] = ()
@@ -209,17 +194,7 @@ class LlamaCppGenerator:
         need nothing here: the context's own prefix reuse finds the shared part."""
         import numpy as np
 
-        if not choices:
-            raise ConfigError("score_choices needs at least one choice")
-        ids = []
-        for c in choices:
-            toks = self._encode(c)
-            if len(toks) != 1:
-                raise GenerationError(
-                    f"choice {c!r} is {len(toks)} tokens for the tokenizer of {self.path}; "
-                    "one-pass scoring needs single-token labels (see bot.tasks.prompts.LABELS)"
-                )
-            ids.append(int(toks[0]))
+        ids = single_token_ids(self.tokenizer, choices, self.path)
         prompt_ids = self._encode(prompt)
         self._check_length(len(prompt_ids), 1, "scoring prompt")
         with self._lock:
