@@ -110,9 +110,12 @@ def _run_one(assistant: Any, conv: Conversation, items: dict[str, Any],
 
 
 def run_benchmark(parser: str = "auto", model: str = "none", limit: int | None = None,
-                  embedder: str = "minilm", backend: str = "auto") -> dict[str, Any]:  # fmt: skip
-    """Run every conversation (the first ``limit``); the result dict that is written out."""
-    conversations = load_conversations()[:limit]
+                  embedder: str = "minilm", backend: str = "auto",
+                  conversations_dir: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Run every conversation of ``conversations_dir`` (default: the development set; the first
+    ``limit``); the result dict that is written out."""
+    conversations = (load_conversations(conversations_dir) if conversations_dir
+                     else load_conversations())[:limit]  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="nextneed-conv-") as tmp:
         t0 = time.perf_counter()
         assistant, used = build_assistant(Path(tmp), parser, model, embedder, backend)
@@ -133,6 +136,7 @@ def run_benchmark(parser: str = "auto", model: str = "none", limit: int | None =
     secs = [r["seconds"] for r in rows]
     return {
         "parser": used, "model": model, "embedder": embedder, "generator": generator,
+        "conversation_set": str(conversations_dir or "benchmarks/conversation"),
         "conversations": len(conversations), "turns": len(rows),
         "passed": sum(r["passed"] for r in rows),
         "pass_rate": round(sum(r["passed"] for r in rows) / max(1, len(rows)), 3),
@@ -148,7 +152,8 @@ def markdown(result: dict[str, Any], command: str, note: str) -> str:
     lines = [f"# Conversation benchmark — {result['variant']}", "", note, "",
              environment_markdown(result["environment"]), "", f"Command: `{command}`", "",
              f"Parser: {result['parser']} · model: {result['model']} · embedder: "
-             f"{result['embedder']} · shop: benchmarks.conversation_shop (reference "
+             f"{result['embedder']} · conversations: {result.get('conversation_set', '')} · "
+             "shop: benchmarks.conversation_shop (reference "
              f"{REFERENCE.isoformat()}), built and ingested in {result['setup_s']} s", "",
              f"**{result['passed']} / {result['turns']} turns passed "
              f"({100 * result['pass_rate']:.1f}%)** over {result['conversations']} conversations. "
@@ -181,12 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--backend", default="auto", choices=("auto", "transformers", "llamacpp"),
                     help="ModelConfig.backend (auto: llama.cpp where installed)")  # fmt: skip
     ap.add_argument("--limit", type=int, default=None, help="only the first N conversations")
+    ap.add_argument("--conversations", type=Path, default=None,
+                    help="a folder of conversation YAML files (default: benchmarks/conversation; "
+                         "benchmarks/conversation_heldout is the held-out set)")  # fmt: skip
     ap.add_argument("--out", default=None, help="result name (default conversation-<variant>)")
     ap.add_argument("--note", default="", help="a line for the report (e.g. 'baseline')")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     env = environment()
-    result = run_benchmark(args.parser, args.model, args.limit, args.embedder, args.backend)
+    result = run_benchmark(args.parser, args.model, args.limit, args.embedder, args.backend,
+                           args.conversations)  # fmt: skip
     variant = f"{result['parser']}-model-{args.model}"
     result.update(variant=variant, environment=env, environment_end_load=environment()["load_avg"])
     command = shlex.join(

@@ -2,7 +2,7 @@
 training setting, on a dataset preset.
 
 ``python -m benchmarks.sasrec_cpu --dataset beauty [--negatives N|full] [--power P]
-[--dropout D] [--lr LR] [--max-epochs E] [--label NAME]``
+[--dropout D] [--lr LR] [--hidden H] [--max-epochs E] [--label NAME]``
 
 Data as the quality benchmark's stage sees it: every sequence minus its test item; SASRec
 trains on the rest and early-stops on the second-to-last item of a seeded 5,000 users
@@ -50,15 +50,15 @@ def markdown(dataset: str, entries: list[dict[str, Any]]) -> str:
         "`python -m benchmarks.sasrec_cpu` (module docstring). Validation NDCG@10 on 5,000 "
         "seeded users' second-to-last items, history excluded; patience 10 epochs.",
         "",
-        "| run | when | negatives | power | dropout | lr | median epoch s | epochs | "
+        "| run | when | negatives | power | dropout | lr | hidden | median epoch s | epochs | "
         "best epoch | best valid NDCG@10 | total min | note |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
         c = e["config"]
         lines.append(
             f"| {e['label']} | {e['when']} | {c['negatives'] or 'full'} | {c['negative_power']} "
-            f"| {c['dropout']} | {c['lr']} | {e['median_epoch_s']} | {e['epochs']} "
+            f"| {c['dropout']} | {c['lr']} | {c['hidden']} | {e['median_epoch_s']} | {e['epochs']} "
             f"| {e['best_epoch']} | {e['best_valid_ndcg10']} | {e['total_s'] / 60:.1f} "
             f"| {e.get('note', '')} |"
         )
@@ -73,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--power", type=float, default=0.75)
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--max-epochs", type=int, default=300)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--label", default=None)
@@ -81,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     negatives = None if a.negatives == "full" else int(a.negatives)
     cfg = SASRecConfig(
-        negatives=negatives, negative_power=a.power, dropout=a.dropout, lr=a.lr,
+        negatives=negatives, negative_power=a.power, dropout=a.dropout, lr=a.lr, hidden=a.hidden,
         max_epochs=a.max_epochs, patience=10, num_threads=a.threads,
     )  # fmt: skip
     entry = run(a.dataset, cfg, a.data_root)

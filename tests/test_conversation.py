@@ -284,3 +284,49 @@ def test_rule_parser_reads_slots_from_the_catalog() -> None:
     assert parse("compare the first two", shown, vocab).ordinals == (1, 2)
     assert parse("do you have it from Zorba?", shown, vocab).not_carried == ("Zorba",)
     assert owned_things(["my espresso machine needs cleaning"]) == ("espresso machine",)
+
+
+ESPRESSO_BEANS = Item("beans-espresso", "Hilltop Dark Roast Espresso Beans, 500 g", "Hilltop",
+                      ("Coffee", "Beans"), 11.0, "Whole beans for espresso, dark roast.",
+                      {"line": "Dark Roast", "type": "beans"})  # fmt: skip
+
+
+def test_a_follow_up_that_names_no_kind_keeps_the_topic(shop: Assistant) -> None:
+    shop.store.upsert_items([ESPRESSO_BEANS])
+    shop.refresh()
+    # "espresso" is a word of the espresso machine and its descaler too: after a list of
+    # beans, "the ones for espresso?" asks for beans
+    beans, espresso = _talk(shop, "ben", "coffee beans please", "the ones for espresso?")
+    assert "beans-espresso" in _ids(beans)
+    assert _ids(espresso) == ["beans-espresso"]
+    assert espresso.state["need"] == "coffee beans espresso"
+    # another thing ("and ..."), or a different topic, is not a follow-up
+    _beans, dog = _talk(shop, "ben", "coffee beans please", "and something for my dog")
+    assert dog.recommendations
+    assert all(shop.store.get_item(i).categories[0] == "Pets" for i in _ids(dog))
+
+
+def test_the_subject_of_a_problem_is_context_not_the_request(shop: Assistant) -> None:
+    assert owned_things(["the machine is getting crusty inside"]) == ("machine",)
+    assert owned_things(["the second one is nice", "that one is too dear"]) == ()
+    reply = shop.chat("ben", "the machine is getting crusty inside, what do I use to clean it")
+    assert _ids(reply) == ["descaler"]
+
+
+def test_when_only_what_a_review_ruled_out_fits_it_is_shown_and_said(shop: Assistant) -> None:
+    shop.store.upsert_items([ESPRESSO_BEANS])
+    shop.refresh()
+    # ana's review ruled out dark roast; the dark espresso beans are the only beans under $15
+    reply = shop.chat("ana", "coffee beans under $15")
+    assert _ids(reply) == ["beans-espresso"]
+    assert "reviews ruled out" in reply.text and reply.data["relaxed"] == ["review preferences"]
+    # a customer whose reviews rule nothing out gets the same list without the note
+    plain = shop.chat("ben", "coffee beans under $15")
+    assert _ids(plain) == ["beans-espresso"] and "relaxed" not in plain.data
+
+
+def test_plurals_in_es_stem_like_their_singular() -> None:
+    from bot.recsys.request import stem
+
+    assert stem("tyres") == stem("tyre") == "tyre" and stem("tubes") == "tube"
+    assert stem("boxes") == "box" and stem("dishes") == "dish" and stem("puppies") == "puppy"

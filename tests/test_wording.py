@@ -107,7 +107,7 @@ def test_ordinary_words_are_not_brands(vocab: CatalogIndex, message: str) -> Non
 def test_the_kind_before_for_is_the_one_asked_for(vocab: CatalogIndex) -> None:
     request = parse("do you have black ink cartridges for a fountain pen", vocab)
     matcher = RequestMatcher(vocab.items)
-    assert matcher.named_kinds(request.need) == {"cartridg"}
+    assert matcher.named_kinds(request.need) == {"cartridge"}
     # with nothing named before "for", the kind after it is still a kind
     assert matcher.named_kinds("something for fountain pen") == {"pen"}
 

@@ -129,7 +129,7 @@ _LIFT = re.compile(
 _REQUEST_SHAPE = re.compile(
     r"\b(?:anything|something|stuff|products?|items?|ideas?)\s+(?:for|to|that|with)\b"
     r"|\bdo you (?:have|sell|carry|stock)\b|\bgot any\b|\bi need\b|\bi'?m (?:looking|after)\b"
-    r"|\bneeds?\b|\bwhat about\b|\bhow about\b",
+    r"|\bneeds?\b|\bwhat about\b|\bhow about\b|\bhelp\W*$",
     re.I,
 )
 # a question about the item on screen ("is that one any good?", "is it worth it?")
@@ -353,11 +353,20 @@ _OWNED_THINGS = (
         re.I,
     ),
     re.compile(r"\b(?:gave|got|bought) me (?:a|an|the) (?:new\s+)?" + _WORDS_OF_THING, re.I),
+    # the subject of a problem: "the machine is getting crusty inside", "our kettle keeps
+    # tripping", "the pram's wheel squeaks"
+    re.compile(
+        r"(?:^|[.!?,;]\s*)(?:the|this|that)\s+([a-z]+(?:\s+[a-z]+)?)(?:'s)?\s+(?:is|are|keeps|has|have"
+        r"|won'?t|doesn'?t|don'?t|isn'?t|aren'?t|got|gets|getting|smells|leaks|squeaks|broke)\b",
+        re.I,
+    ),
 )
 _NOT_THINGS = frozenset(
     "son daughter kid kids baby child children wife husband partner mum mom dad sister brother "
     "friend skin hair scalp teeth gums back knees knee order orders purchase budget favourite "
-    "favorite size birthday christmas anniversary week day weekend morning life job work".split()
+    "favorite size birthday christmas anniversary week day weekend morning life job work one ones "
+    "first second third fourth fifth last other price delivery package parcel item product "
+    "colour color quality list rest".split()
 )
 
 
@@ -372,7 +381,7 @@ def owned_things(texts: list[str] | tuple[str, ...]) -> tuple[str, ...]:
                 for w in (m.group(1) or "").lower().split()
                 if w not in STOP_WORDS and w not in ("new", "needs", "need", "is", "was")
             ]
-            if words and words[0] not in _NOT_THINGS:
+            if words and words[0] not in _NOT_THINGS and words[-1] not in _NOT_THINGS:
                 phrase = " ".join(words)
                 if phrase not in out:
                     out.append(phrase)
@@ -489,7 +498,7 @@ class RuleParser:
         refinement_only = not slots.need and not slots.categories and not facts
         # need words count when the catalog knows one of them or the message is shaped as a
         # request ("anything for back pain?"); "hmm" is neither
-        known = set(re.findall(r"[a-z]+", slots.need.lower())) & vocab.known
+        known = {w for w in re.findall(r"[a-z]+", slots.need.lower()) if vocab.knows(w)}
         asks = bool(known) or bool(_REQUEST_SHAPE.search(message)) or bool(slots.categories)
         if intent == "unclear" and referent and _ITEM_QUESTION.search(message):
             intent, rule = "describe", "item question"

@@ -21,7 +21,9 @@ import numpy as np
 
 from bot.recsys.request import RequestMatcher, request_stop_words, stem
 
-__all__ = ["AspectScorer", "aspect_words"]
+__all__ = ["AspectScorer", "aspect_words", "kind_name"]
+
+DEPARTMENT_WEIGHT = float(__import__("os").environ.get("NN_DEPT_W", "0.25"))
 
 
 def aspect_words(request: str) -> list[str]:
@@ -49,6 +51,21 @@ class AspectScorer:
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
         self.matrix = matrix / np.where(norms > 0, norms, 1.0)
         self.embed = embed
+        # each item's department (its category path), described by the kinds of item in it
+        paths = [" > ".join(matcher.items[i].categories) for i in self.ids]
+        self.departments = sorted({p for p in paths if p})
+        index = {p: n for n, p in enumerate(self.departments)}
+        self.department_of = np.array([index.get(p, -1) for p in paths], dtype=np.int64)
+        kinds: dict[str, list[str]] = {p: [] for p in self.departments}
+        for i, p in zip(self.ids, paths, strict=True):
+            if p and len(kinds[p]) < 4:
+                name = kind_name(matcher.items[i].title, matcher.items[i].brand)
+                if name and name not in kinds[p]:
+                    kinds[p].append(name)
+        texts = [f"{p}: {', '.join(kinds[p])}" for p in self.departments]
+        self.department_matrix = (
+            _unit(np.asarray(embed(texts), dtype=np.float32)) if texts else None
+        )
 
     def scores(self, request: str) -> dict[str, float]:
         """Item id -> weighted mean aspect score in [0, 1]; empty when the request has no
@@ -60,6 +77,13 @@ class AspectScorer:
         lengths = np.linalg.norm(emb, axis=1, keepdims=True)
         emb = (emb / np.where(lengths > 0, lengths, 1.0)).astype(np.float32)
         sims = emb @ self.matrix.T  # (words + the whole request) x items
+        if self.department_matrix is not None and DEPARTMENT_WEIGHT > 0:
+            # the request against each department's description ("riding to work in the dark"
+            # is nearest Bike Lights, though helmets mention riding): rescaled over departments
+            near = _meaning(self.department_matrix @ emb[-1])
+            department = np.where(self.department_of >= 0, near[self.department_of], 0.0)
+        else:
+            department = np.zeros(len(self.ids))
         total = np.zeros(len(self.ids))
         weights = 0.0
         for word, row in zip(words, sims[:-1], strict=True):
@@ -76,8 +100,23 @@ class AspectScorer:
         # the whole request's meaning counts as much as its parts ("my lower back is killing
         # me" is about the back, though "desk" is a word of the request too)
         whole = _meaning(sims[-1])
-        score = 0.5 * total / weights + 0.5 * whole
+        score = 0.5 * total / weights + (0.5 - DEPARTMENT_WEIGHT) * whole
+        score = score + DEPARTMENT_WEIGHT * department
         return {i: float(v) for i, v in zip(self.ids, score, strict=True)}
+
+
+def kind_name(title: str, brand: str) -> str:
+    """What kind of thing an item is, from its title: "Vellano Descaling Tablets, 6 Pack -
+    Citric" -> "Descaling Tablets"."""
+    name = re.split(r",| - | \(", title)[0].strip()
+    if brand and name.lower().startswith(brand.lower()):
+        name = name[len(brand) :].strip()
+    return name[:60]
+
+
+def _unit(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    return (m / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def _spread(row: np.ndarray) -> float:

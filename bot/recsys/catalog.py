@@ -135,6 +135,7 @@ class CatalogIndex:
             word in known
             or (word.endswith("s") and word[:-1] in known)
             or (word.endswith("es") and word[:-2] in known)
+            or (len(word) > 2 and (word + "s" in known or word + "es" in known))
         )
 
     @functools.cached_property

@@ -497,7 +497,13 @@ class RecommendationPipeline:
         )
         kinds = self.matcher.named_kinds(query, exclude_things)
         of_kind = [i for i in kept if self.matcher.head(i) in kinds]
-        if of_kind:
+        if (
+            of_kind
+            and max(relevance[i.item_id] for i in of_kind) >= 0.9 * relevance[kept[0].item_id]
+        ):
+            # a kind named in a situation ("the machine is getting crusty, what do I use to
+            # clean it") is what the request is about, not always what it asks for: it wins
+            # only when its items are also among the most relevant
             kept = of_kind
         elif kept:
             # no kind named: the kinds nearest the request, not every kind that shares a word

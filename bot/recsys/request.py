@@ -33,6 +33,10 @@ def stem(word: str) -> str:
     w = word.lower()
     for suffix in ("ings", "ing", "ers", "ies", "es", "er", "s"):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            if suffix == "es" and not (w[-3] in "sxz" or w[-4:-2] in ("ch", "sh")):
+                # "tyres", "tubes", "shoes": the plural of "tyre", "tube", "shoe" ("boxes",
+                # "dishes" lose "es")
+                return w[:-1]
             return w[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return w
 

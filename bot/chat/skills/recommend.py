@@ -200,6 +200,18 @@ def recommend(
             turn.state.constraints = replace(turn.state.constraints, cheaper_than=None)
             yield note + "\n"
             intro = intro + "\n" + note
+    if not recs and (terms or brands) and request_only:
+        # only what the customer's reviews ruled out meets the request ("capsules under $20?",
+        # and the one is a dark roast they disliked): shown, with the review named, rather
+        # than nothing
+        recs, need, timings = retry(constraints)
+        if recs:
+            said = "; ".join(p.describe(ctx.items) for p in prefs[:2])
+            note = f"Only what your reviews ruled out meets that \u2014 {said}. Here it is anyway:"
+            data["relaxed"] = ["review preferences"]
+            prefs = []
+            yield note + "\n"
+            intro = intro + "\n" + note
     if not recs:
         # a stated fact the shop has nothing for ("I just got a kettle"): the next open
         # question goes back to the customer's own next needs
@@ -358,11 +370,23 @@ def on_refine(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
         )
         state.not_that = sorted(set(state.not_that) | exclude)[-50:]
     exclude |= set(state.not_that)
+    constraints = state.constraints
+    if (
+        (req.cheaper or req.pricier)
+        and state.last_list
+        and not constraints.categories
+        and not ctx.pipeline.matcher.named_kinds(state.need)
+    ):
+        # "cheapest one?" after a list asked for in words that name no kind ("food for him"):
+        # the kinds on screen, not whatever else those words meet at a lower price
+        leaves = [ctx.items[i].categories[-1] for i in state.last_list
+                  if i in ctx.items and ctx.items[i].categories]  # fmt: skip
+        constraints = replace(constraints, categories=tuple(dict.fromkeys(leaves)))
     yield from recommend(
         ctx,
         turn,
         "refine",
-        state.constraints,
+        constraints,
         query=state.need or _implicit_query(ctx, turn),
         intro="" if state.need else _refined_intro(state.constraints),
         exclude=exclude,
@@ -433,6 +457,37 @@ def _words(text: str) -> set[str]:
     return {w.rstrip("s") for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 2}
 
 
+# "and something to cut on", "also snacks for her": another thing, not more of the same
+_ANOTHER_THING = re.compile(r"^\W*(?:and|also|plus|then)\b|\b(?:as well|too)\W*$", re.I)
+
+_NEW_TOPIC = re.compile(
+    r"\b(?:totally|completely|entirely|something|anything)\s+(?:different|else)\b(?!\s+(?:flavou?r|"
+    r"colou?r|size|scent|shade|brand|one))|\binstead\b|\bchange of (?:topic|subject)\b"
+    r"|\bon another note\b|\bswitching\b",
+    re.I,
+)
+
+
+def _follows_topic(ctx: Context, turn: Turn) -> bool:
+    """Whether a request continues the topic on screen rather than starting one: it names no
+    kind of item ("the bigger size", "which food then?", "a different flavour", "not a machine,
+    something smaller") and no department outside the topic, and does not ask for another
+    thing ("and something to cut on")."""
+    state, req = turn.state, turn.request
+    if (
+        not state.last_list
+        or req.recipient
+        or req.not_carried
+        or _ANOTHER_THING.search(turn.message)
+        or _NEW_TOPIC.search(turn.message)
+    ):
+        return False
+    if set(req.categories) - set(state.need_categories):
+        return False
+    owned = tuple(dict.fromkeys((*state.owned_things, *req.owned_things)))
+    return not ctx.pipeline.matcher.named_kinds(req.need, owned)
+
+
 def track_request(ctx: Context, turn: Turn) -> None:
     """Fold this message's request into the state: a new topic resets the old one's
     constraints; price limits, brands, attributes, categories, "cheaper" (below the named
@@ -455,17 +510,19 @@ def track_request(ctx: Context, turn: Turn) -> None:
     ):
         # "what should I get next?" after a topic: back to the customer's own next needs
         state.new_topic()
+    follow_up = False
     if req.intent == "recommend" and req.need and state.need:
         same_words = _words(req.need) & _words(state.need)
         same_dept = set(req.categories) & set(state.need_categories) or set(req.categories) & set(
             state.constraints.categories
         )
-        if not same_words and not same_dept:
+        follow_up = _follows_topic(ctx, turn)
+        if not same_words and not same_dept and not follow_up:
             state.new_topic()
     if req.intent == "recommend" and req.recipient:
         state.recipient = req.recipient
     if req.intent in ("recommend", "refine") and req.need:
-        narrowed = req.intent == "recommend" or req.rule == "only"  # "only the jackets"
+        narrowed = (req.intent == "recommend" and not follow_up) or req.rule == "only"
         state.need = req.need if narrowed else (state.need + " " + req.need).strip()[:200]
     cons = Constraints(
         max_price=req.max_price,
