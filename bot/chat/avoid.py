@@ -108,7 +108,8 @@ _END = frozenset(
     "him them is are was were be been am do does did can could would should will shall may "
     "might must for in to at on from by with into about than then now today anymore again "
     "either though although thanks thank just right yet instead anything something everything "
-    "nothing else anywhere here there ok okay too very really ever".split()
+    "nothing else anywhere here there ok okay too very really ever btw fyi lol haha tho "
+    "actually honestly basically obviously".split()
 )
 _CONNECTORS = frozenset(("and", "or", "nor"))
 # negations of things we don't sell: "no thanks", "no idea", "not sure", "without a doubt"

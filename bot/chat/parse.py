@@ -27,6 +27,7 @@ from bot.recsys.constraints import parse_constraints
 __all__ = [
     "Request",
     "Parser",
+    "SIZE_STEP",
     "RuleParser",
     "COLOURS",
     "INJECTION",
@@ -113,6 +114,12 @@ _RECEIVED = re.compile(
 )
 _WANT_BRAND = re.compile(
     r"\b(?:from|by|brand|made by|of)\s+(?:the\s+)?(?:brand\s+)?([A-Z][\w&'-]*(?:\s+[A-Z0-9][\w&'-]*)?)"
+)
+# "a bigger one?", "the next size down": the kind on screen in another size
+SIZE_STEP = re.compile(
+    r"\b(?P<up>bigger|larger|roomier|next size up|(?:a\s+)?size up)\b"
+    r"|\b(?P<down>smaller|tinier|next size down|(?:a\s+)?size down)\b",
+    re.I,
 )
 _PICK_VERB = re.compile(
     r"(?i)\b(?:would|could|can|do|will|should)\s+you\s+(?:pick|choose|suggest|recommend)\b"
@@ -515,6 +522,10 @@ class RuleParser:
         )  # fmt: skip
         if intent in ("unclear", "greeting") and refines:
             intent, rule = ("refine" if state.last_list else "recommend"), "refinement"
+        elif intent == "unclear" and state.last_list and SIZE_STEP.search(message):
+            intent, rule = "refine", "size step"
+            need = " ".join(w for w in SIZE_STEP.sub(" ", slots.need).split() if w != "one")
+            slots = replace(slots, need=need)
         ords = _ordinals(message)
         things = owned_things([message])
         said = stated_avoids(message, vocab)

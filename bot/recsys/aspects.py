@@ -65,10 +65,47 @@ class AspectScorer:
                 name = kind_name(matcher.items[i].title, matcher.items[i].brand)
                 if name and name not in kinds[p]:
                     kinds[p].append(name)
+        # the kinds of item (their names without brand or variant) and each kind's head noun
+        heads: dict[str, str] = {}
+        for i in self.ids:
+            item = matcher.items[i]
+            heads.setdefault(kind_name(item.title, item.brand), matcher.head(item))
+        self.kind_names = sorted(n for n in heads if n)
+        self.kind_heads = [heads[n] for n in self.kind_names]
+        self.kind_matrix = (
+            _unit(np.asarray(embed(self.kind_names), dtype=np.float32)) if self.kind_names else None
+        )
         texts = [f"{p}: {', '.join(kinds[p])}" for p in self.departments]
         self.department_matrix = (
             _unit(np.asarray(embed(texts), dtype=np.float32)) if texts else None
         )
+
+    def kinds_meant(self, request: str, floor: float = 0.65, margin: float = 0.05) -> set[str]:
+        """The head nouns of the kinds of item a request means without naming them ("coffee
+        pods" -> capsules, "water filter jugs" -> pitcher): kinds whose name is within
+        ``margin`` of the nearest one by MiniLM similarity, and at least ``floor``."""
+        words = aspect_words(request)
+        if self.kind_matrix is None or not words:
+            return set()
+        # the request and each run of two or three of its words ("coffee pods" in "coffee pods
+        # can't stand bitter"; one word alone is too loose: "water" is not a water bottle): the
+        # phrase that names the kind best decides
+        phrases = list(
+            dict.fromkeys(
+                [" ".join(words)]
+                + [
+                    " ".join(words[a:b])
+                    for a in range(len(words))
+                    for b in range(a + 2, min(a + 3, len(words)) + 1)
+                ]  # fmt: skip
+            )
+        )
+        q = _unit(np.asarray(self.embed(phrases), dtype=np.float32))
+        sims = (q @ self.kind_matrix.T).max(axis=0)
+        best = float(sims.max())
+        if best < floor:
+            return set()
+        return {self.kind_heads[n] for n in np.flatnonzero(sims >= best - margin)}
 
     def scores(self, request: str) -> dict[str, float]:
         """Item id -> weighted mean aspect score in [0, 1]; empty when the request has no

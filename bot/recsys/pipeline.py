@@ -496,6 +496,18 @@ class RecommendationPipeline:
             key=lambda it: -relevance[it.item_id],
         )
         kinds = self.matcher.named_kinds(query, exclude_things)
+        meant = (
+            scorer.kinds_meant(query) - {stem(t.split()[-1]) for t in exclude_things if t.split()}
+            if scorer is not None and not kinds
+            else set()
+        )
+        by_meaning = sorted(
+            (pool[i] for i in pool if self.matcher.head(pool[i]) in meant),
+            key=lambda it: -relevance.get(it.item_id, 0.0),
+        )
+        if by_meaning:
+            # a kind meant in other words ("coffee pods", "water filter jugs"): that kind
+            kept, kinds = by_meaning, meant
         of_kind = [i for i in kept if self.matcher.head(i) in kinds]
         if (
             of_kind

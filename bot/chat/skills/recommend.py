@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from bot.chat.context import Context, Handler, Turn, record_feedback
+from bot.chat.parse import SIZE_STEP
 from bot.chat.skills.items import ordinal_item, referenced_item
 from bot.recsys.catalog import query_from
 from bot.recsys.constraints import Constraints
@@ -315,6 +316,47 @@ def _notes(ctx: Context, turn: Turn) -> tuple[str, ...]:
     return tuple(notes)
 
 
+_LETTER_SIZES = {"xxs": 0, "xs": 1, "s": 2, "m": 3, "l": 4, "xl": 5, "xxl": 6}
+
+
+def size_value(item: Item) -> float | None:
+    """An item's size as a number to compare ("2.4 L" -> 2.4, "Size 39-42" -> 39, "M" -> 3),
+    from its ``size`` attribute; None when it has none."""
+    raw = str((item.attributes or {}).get("size") or "").strip().lower()
+    if not raw:
+        return None
+    number = re.search(r"\d+(?:\.\d+)?", raw)
+    if number:
+        return float(number.group())
+    return _LETTER_SIZES.get(raw.split()[-1])
+
+
+def _size_step(ctx: Context, turn: Turn, constraints: Constraints) -> tuple[Constraints, set[str]]:
+    """ "A bigger one?", "the next size down" after a list: the same kinds (departments) in
+    sizes above the smallest shown (below the largest). Unchanged when nothing shown has a size
+    or no size is beyond."""
+    m = SIZE_STEP.search(turn.message)
+    shown = [ctx.items[i] for i in turn.state.last_list if i in ctx.items]
+    sized = [(it, v) for it in shown if (v := size_value(it)) is not None and it.categories]
+    if m is None or not sized:
+        return constraints, set()
+    up = m.group("up") is not None
+    # bigger than the smallest shown (of a 2.4 L and a 3.5 L jug, "a bigger one" is the 3.5 L)
+    bound = min(v for _it, v in sized) if up else max(v for _it, v in sized)
+    leaves = tuple(dict.fromkeys(it.categories[-1] for it, _v in sized))
+    same_kind = [it for it in ctx.items.values() if it.categories and it.categories[-1] in leaves]
+    beyond = {
+        it.item_id
+        for it in same_kind
+        if (v := size_value(it)) is not None and (v > bound if up else v < bound)
+    }
+    if not beyond:
+        return constraints, set()
+    return replace(constraints, categories=leaves), {
+        it.item_id for it in same_kind if it.item_id not in beyond
+    }
+
+
 def on_recommend(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     state, req = turn.state, turn.request
     query = state.need
@@ -335,11 +377,15 @@ def on_recommend(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
             return
     implicit = "" if query else _implicit_query(ctx, turn)
     diversity = False if _VARIANTS.search(turn.message) else None
+    constraints, exclude = _size_step(ctx, turn, state.constraints)
+    if exclude:
+        diversity = False  # the sizes of one product are what is asked for
     yield from recommend(
         ctx,
         turn,
         "recommend",
-        state.constraints,
+        constraints,
+        exclude=exclude,
         query=query or implicit,
         diversity=diversity,
         intro=_refined_intro(state.constraints) if implicit else "",
@@ -370,7 +416,10 @@ def on_refine(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
         )
         state.not_that = sorted(set(state.not_that) | exclude)[-50:]
     exclude |= set(state.not_that)
-    constraints = state.constraints
+    constraints, stepped = _size_step(ctx, turn, state.constraints)
+    if stepped:
+        # the sizes beyond decide, not what was shown before
+        exclude = stepped | set(state.not_that)
     if (
         (req.cheaper or req.pricier)
         and state.last_list
@@ -392,6 +441,7 @@ def on_refine(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
         exclude=exclude,
         anchor=anchor,
         notes=_notes(ctx, turn),
+        diversity=False if stepped else None,
     )
 
 
