@@ -21,6 +21,7 @@ import shlex
 import sys
 import tempfile
 import time
+import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ def _run_one(assistant: Any, conv: Conversation, items: dict[str, Any],
                 facts = Facts(reply, items, before, store.history(conv.user), previous,
                               co_buyers=co_buyers)  # fmt: skip
                 failed = run_checks(turn.expect, facts)
+                row["service"] = bool(reply.data.get("service")) or reply.intent == "complaint"
                 row.update(passed=not failed, failed=failed, intent=reply.intent,
                            text=reply.text[:400], items=[r.item_id for r in reply.recommendations])  # fmt: skip
                 state = reply.state
@@ -143,8 +145,27 @@ def run_benchmark(parser: str = "auto", model: str = "none", limit: int | None =
         "skills": {k: {"turns": len(v), "passed": sum(v), "pass_rate": round(sum(v) / len(v), 3)}
                    for k, v in sorted(skills.items())},
         "failed_checks": dict(sorted(causes.items(), key=lambda kv: -kv[1])),
+        "halves": _halves(rows),
+        "service_by_skill": {k: sum(1 for r in rows if r["skill"] == k and r.get("service"))
+                             for k in sorted(skills)
+                             if any(r["skill"] == k and r.get("service") for r in rows)},
         "latency_ms": summary(secs), "setup_s": round(setup_s, 1), "rows": rows,
     }  # fmt: skip
+
+
+def half_of(conversation_id: str) -> str:
+    """The half of the held-out set a conversation is in: "sealed" (its failures were never
+    read while the assistant was changed) or "open" (by a hash of the id)."""
+    return "sealed" if zlib.crc32(conversation_id.encode()) % 2 else "open"
+
+
+def _halves(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for r in rows:
+        h = out.setdefault(half_of(r["conversation"]), {"passed": 0, "turns": 0})
+        h["passed"] += int(r["passed"])
+        h["turns"] += 1
+    return dict(sorted(out.items()))
 
 
 def markdown(result: dict[str, Any], command: str, note: str) -> str:
@@ -158,10 +179,21 @@ def markdown(result: dict[str, Any], command: str, note: str) -> str:
              f"**{result['passed']} / {result['turns']} turns passed "
              f"({100 * result['pass_rate']:.1f}%)** over {result['conversations']} conversations. "
              f"Turn latency p50 {lat.get('p50_ms', 0) / 1000:.2f} s, p95 {lat.get('p95_ms', 0) / 1000:.2f} s "
-             "(2-core CPU, shared; see the load average above).", "", "## Per skill", "",
+             "(2-core CPU, shared; see the load average above).", "",
+             "Halves by conversation id (the held-out set's sealed half is the one whose "
+             "failures were not read): "
+             + ", ".join(f"{k} {v['passed']} / {v['turns']}"
+                         for k, v in result.get("halves", {}).items()) + ".", "",
+             "## Per skill", "",
              table(["skill", "turns", "passed", "pass rate"],
                    [[k, v["turns"], v["passed"], f"{100 * v['pass_rate']:.0f}%"]
                     for k, v in result["skills"].items()]), "",
+             "## Service answers (apology and the way to a person) by skill", "",
+             "Turns answered as a complaint, or with the shop's service note before a list "
+             "(the model's second reading of a request): the complaint turns should have one, "
+             "requests should not.", "",
+             table(["skill", "turns with a service answer"],
+                   [[k, n] for k, n in sorted(result.get("service_by_skill", {}).items())]), "",
              "## Failed checks (turns failing each)", "",
              table(["check", "turns"], list(result["failed_checks"].items())), "",
              "## Failed turns", ""]  # fmt: skip

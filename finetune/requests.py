@@ -83,7 +83,7 @@ _REFINE = {
         "money is no issue", "a more luxurious one",
     ),
     "more": (
-        "let me see a couple more", "other ones?", "what else have you got", "keep going",
+        "let me see a couple more", "other ones?", "what other options are there", "keep going",
         "any alternatives", "more please", "next few?", "anything beyond these",
     ),
     "otherbrand": (
@@ -112,9 +112,25 @@ _ORDER = (
     "what was my last order", "did i ever get {x} from you", "my order history please",
 )  # fmt: skip
 _COMPLAINT = (
-    "my {x} arrived broken", "the parcel never showed up", "i want my money back for the {x}",
+    "my {x} arrived broken", "the parcel never showed up", "i'd like a full refund on that {x}",
     "the {x} stopped working after a week", "wrong {x} in the box", "the {x} came damaged",
     "still no sign of my delivery", "the {x} is faulty, what now",
+    # the shop's part is named: what it sent, delivered, charged or must take back
+    "the {x} you sent me has a crack in it", "you charged me twice for the {x}",
+    "the driver dumped my {x} outside and it got soaked", "i was sent the wrong size {x}",
+    "please refund the {x}, it fell apart in days", "the {x} i ordered from you is scratched",
+    "my delivery is {d} days overdue", "the box was empty, no {x} inside",
+    "how do i return the {x} i bought here", "tracking says delivered but nothing came",
+    "half my order is missing", "the {x} from your shop broke the first time i used it",
+)  # fmt: skip
+# a problem with the customer's own things is a request, not a complaint to the shop: the need
+# is the kind they name ("our old {x} has given up" -> need={x})
+_PROBLEMS = (
+    "our old {x} has given up, time for a new one", "we've run out of {x}",
+    "the {x} we have is worn out", "my {x} is on its last legs", "we're nearly out of {x}",
+    "my {x} has seen better days", "ours fell apart, so {x} please",
+    "the kids wrecked the {x}, need a replacement", "used up the last of the {x}",
+    "the dog chewed through my {x}", "lost my {x} on holiday", "my {x} is too small now",
 )  # fmt: skip
 _PROFILE = (
     "what have you figured out about me", "what do you think i like", "my shopping profile please",
@@ -166,6 +182,10 @@ def _case(rng: random.Random, text: str) -> str:
 
 def _recommend(rng: random.Random, kinds: Sequence[str], brands: Sequence[str]) -> tuple[str, str]:
     kind = rng.choice(kinds)
+    if rng.random() < 0.15:
+        return rng.choice(_OPENERS) + rng.choice(_PROBLEMS).format(x=kind), format_reading(
+            "recommend", need=kind
+        )
     article = rng.choice(("", "", "a ")) if not kind.endswith("s") else ""
     ask = rng.choice(_ASKS).format(x=article + kind)
     extra = ""

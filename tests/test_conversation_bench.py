@@ -185,6 +185,22 @@ def test_labelled_set_is_large_and_valid():
         assert c.user in users or c.user.startswith("n"), c.id
 
 
+def test_heldout_set_is_valid_and_split_in_two_halves():
+    from benchmarks.conversation import half_of
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks" / "conversation_heldout"
+    conversations = load_conversations(folder)
+    assert sum(len(c.turns) for c in conversations) >= 150
+    users = {e["user_id"] for e in generate_shop()[1]}
+    assert all(c.user in users or c.user.startswith("n") for c in conversations)
+    dev_ids = {c.id for c in load_conversations()}
+    assert not dev_ids & {c.id for c in conversations}
+    halves = [half_of(c.id) for c in conversations]
+    assert {"open", "sealed"} == set(halves)
+    assert 0.35 < halves.count("sealed") / len(halves) < 0.65
+    assert half_of("ho-svc-late-order") == half_of("ho-svc-late-order")  # stable, not random
+
+
 @pytest.mark.slow
 def test_real_turns_on_the_benchmark_shop(tmp_path: Path):
     from benchmarks.conversation import _run_one, build_assistant

@@ -54,3 +54,45 @@ def test_the_shipped_adapter_reads_what_the_rules_cannot(
     assert request.intent == intent, request.rule
     assert request.rule.startswith("model")
     assert request.max_price is None and not request.brands  # nothing stated, nothing read
+
+
+SECOND_READING = [
+    # (message the rules take for a request by its catalog words, whether it is a complaint)
+    ("the mug you sent me has a chip in the rim", True),
+    ("the kettle from your shop stopped heating after two days", True),
+    ("our old kettle has finally given up", False),
+    ("my travel mug is too small for my morning coffee", False),
+]
+
+
+@pytest.mark.parametrize(("message", "complaint"), SECOND_READING)
+def test_a_complaint_inside_a_request_is_read_and_marked(
+    parser, message: str, complaint: bool
+) -> None:  # type: ignore[no-untyped-def]
+    vocab = CatalogIndex({i.item_id: i for i in ITEMS})
+    rules = RuleParser().parse(message, DialogueState(), vocab)
+    assert rules.intent == "recommend" and rules.rule == "slots"
+    request = parser.parse(message, DialogueState(), vocab)
+    assert request.intent == "recommend" and request.need == rules.need  # the rules' request stays
+    assert (request.extras.get("service") == "complaint") is complaint, request.rule
+
+
+def test_the_reply_to_a_complaint_inside_a_request(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot import Assistant, AssistantConfig, ModelConfig
+    from knowledge import Store, StoreConfig
+
+    store = Store(StoreConfig(path=str(tmp_path / "store"), embedder="hashing"))
+    store.upsert_items(ITEMS)
+    assistant = Assistant.from_config(
+        AssistantConfig(
+            store=StoreConfig(path=str(tmp_path / "store"), embedder="hashing"), model=ModelConfig()
+        )  # fmt: skip
+    )
+    reply = assistant.chat("u1", "the mug you sent me has a chip in the rim")
+    assert reply.text.startswith("Sorry to hear that") and "Help page" in reply.text
+    assert reply.data["escalate"] is True and reply.data["service"] == "complaint"
+    assert [r.item_id for r in reply.recommendations] == ["m1"]  # a replacement, after the apology
+    plain = assistant.chat("u1", "our old kettle has finally given up")
+    assert "Sorry" not in plain.text and "escalate" not in plain.data
+    assert [r.item_id for r in plain.recommendations] == ["k1"]
+    store.close()

@@ -31,7 +31,9 @@ def _shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
 
 def _benchmark_messages() -> list[str]:
     said: list[str] = []
-    for path in sorted((ROOT / "benchmarks" / "conversation").glob("*.yaml")):
+    for path in sorted((ROOT / "benchmarks" / "conversation").glob("*.yaml")) + sorted(
+        (ROOT / "benchmarks" / "conversation_heldout").glob("*.yaml")
+    ):
         for conv in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             said += [t["say"] for t in conv.get("turns", []) if isinstance(t.get("say"), str)]
     for name in ("heldout.yaml", "fresh.yaml"):

@@ -159,10 +159,17 @@ _SIZE = re.compile(
     r"breed|one)",
     re.I,
 )
-_ANOTHER_BRAND = re.compile(r"\b(another|different|other)\s+brand\b", re.I)
-_MORE = re.compile(r"^\s*(?:show me\s+)?(?:some\s+)?more\b|\bany others?\b|\bmore options\b", re.I)
+_ANOTHER_BRAND = re.compile(
+    r"\b(another|different|other)\s+(?:brand|make|maker)\b|\bnot (?:that|this|the same) (?:brand|make)\b",
+    re.I,
+)
+_MORE = re.compile(
+    r"^\s*(?:show me\s+)?(?:some\s+|a few\s+|a couple\s+)?more\b|\bany others?\b|\bmore options\b"
+    r"|\bshow me (?:a few|a couple|some) more\b|\bwhat else (?:have you got|do you have|is there)\b",
+    re.I,
+)
 _NOT_THAT = re.compile(
-    r"\bnot (?:that|this) one\b|\b(?:a |another )?different "
+    r"\bnot (?:that|this|the (?:first|second|third|last)) one\b|\b(?:a |another )?different "
     r"(?:colou?r|one|style|flavou?r|scent)\b|\bother colou?rs?\b",
     re.I,
 )
@@ -242,6 +249,8 @@ _ORD_RX = re.compile(
 INJECTION = re.compile(
     r"ignore (?:all |any |the )?(?:previous|prior|above|earlier|your)? ?(?:instructions|rules|prompts?)"
     r"|disregard (?:all |the |your )?(?:previous |prior )?(?:instructions|rules)"
+    r"|forget (?:all |the |your )?(?:previous |prior |earlier )?(?:instructions|rules|prompt)"
+    r"|mark (?:every|all|each) .{1,40} as (?:bought|purchased|ordered|owned)"
     r"|(?:reveal|print|show|repeat|tell me) (?:me )?(?:your|the) (?:system )?(?:prompt|instructions)"
     r"|system prompt|developer mode|jailbreak|you are now|act as (?:an? )?(?:admin|developer|system)"
     r"|(?:other|another|all|every) (?:users?|customers?)'?s? (?:data|reviews?|history|orders?|purchases?)"
@@ -255,7 +264,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("forget", re.compile(r"\b(forget (?:me|about me|my data|everything)|delete (?:all )?(?:my|all my) (?:data|history|account|profile)|erase my|remove my data|export my data|download my data)\b", re.I)),
     ("review_reply", re.compile(r"\b(?:reply|respond|answer|write a (?:reply|response)) (?:to )?(?:the following|this|the|a|my|that|following)? ?(?:customer )?review\b|^\s*review\s*[:(]", re.I)),
     ("order_question", _ORDER_Q),
-    ("complaint", re.compile(r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|terrible|awful|disappointed|angry|furious|unacceptable|missing (?:part|item)|leaked|leaking|return (?:it|this|my)|faulty|annoyed|upset|unhappy|not happy|fed up|never came|arrived (?:late|damaged|open|smashed|cracked)|cracked|smashed|where(?:'s| is) my (?:order|parcel|package|delivery)|(?:order|parcel|package|delivery) (?:is |was |has been )?(?:late|delayed|lost)|(?:hasn't|has not|haven't|have not|still not|not yet) (?:arrived|come|been delivered|received|got)|still waiting for my)\b", re.I)),
+    ("complaint", re.compile(r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|wrong (?:colou?r|size|one|model|flavou?r)|(?:you'?ve|you have|you) sent (?:me )?(?:the wrong|a wrong|a different|an? \w+ one)|sent me the wrong|terrible|awful|disappointed|angry|furious|unacceptable|missing (?:part|item)|leaked|leaking|return (?:it|this|my)|faulty|annoyed|upset|unhappy|not happy|fed up|never came|arrived (?:late|damaged|open|smashed|cracked)|cracked|smashed|where(?:'s| is) my (?:order|parcel|package|delivery)|(?:order|parcel|package|delivery) (?:is |was |has been )?(?:late|delayed|lost)|(?:hasn't|has not|haven't|have not|still not|not yet) (?:arrived|come|been delivered|received|got)|still waiting for my)\b", re.I)),
     ("feedback", re.compile(r"\b(i (?:just |already )?(?:bought|purchased|ordered|got|own|have) (?!you\b)(?:that|this|it|the|a|an|one|[A-Za-z])|i already have|already own|not interested|no interest in|don'?t (?:want|like|need) (?:the |that |this |it)|not for me|thumbs (?:up|down)|👍|👎|i love (?:the |that |this )|stop (?:recommending|showing))", re.I)),
     ("profile", re.compile(r"\b(what do you know about me|my profile|my (?:interests|preferences|tastes)|summari[sz]e me|about me\b|what (?:do|did) i like|who am i)", re.I)),
     ("explain", re.compile(r"\b(why (?:the |that |this |did you |do you |are you |were you |have you |is |would |recommend|suggest|number|#|first|second|third|fourth|fifth|last|\d)|explain (?:the |that |this |why|your)|how come|what makes (?:the|that|this) )|^\s*(?:(?:and|but|so|ok|okay|hmm|oh)[,\s]+)?why\s*(?:so|that|this|that one|this one|it|them|these|those)?\s*[?!.]*\s*$", re.I)),
@@ -377,12 +386,26 @@ _NOT_THINGS = frozenset(
 )
 
 
+# a thing that is done for ("our old kettle has finally given up"): a replacement is wanted, so it
+# is not a thing they have
+_DONE_FOR = re.compile(
+    r"\b(?:given up|gave up|giving up|died|dead|broke|broken|worn out|wore out|falling apart|fell "
+    r"apart|on its last legs|stopped working|packed up|conked out|lost|wrecked|ruined|too small|"
+    r"outgrown|needs replacing|needs a replacement)\b",
+    re.I,
+)
+
+
 def owned_things(texts: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Things the customer says they have ("my espresso machine", "I just got a road bike"):
-    context for the list, not something to sell them again."""
+    context for the list, not something to sell them again. A thing said to be done for ("my
+    kettle died") is not one: its replacement is what is wanted."""
     out: list[str] = []
     for text in texts:
         for m in (m for rx in _OWNED_THINGS for m in rx.finditer(text)):
+            clause = re.split(r"[.;!?,]", text[m.start() :], maxsplit=1)[0]
+            if _DONE_FOR.search(clause):
+                continue
             words = [
                 w
                 for w in (m.group(1) or "").lower().split()

@@ -6,6 +6,12 @@ the slots the rules missed. Intents that write to the store (feedback, forget, u
 preference) are never the model's: they need the rules' explicit wording. An intent about the
 list on screen (refine, describe, explain, compare) with nothing on screen falls back to a
 request when the model found a need, else to the rules' reading.
+
+A second reading: where the rules call a message a request only because it has catalog words or
+states a fact (:data:`SECOND_READING`), the model reads it too, and only its "complaint" counts
+there: the reply then starts with the shop's service answer (apology, the way to a person)
+before the list, or is the complaint answer when nothing in the catalog fits ("the kettle came
+with a dent in it", "my order should have been here on Tuesday").
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ log = logging.getLogger(__name__)
 # conversation-benchmark turns: bare requests ("rain jackets", "dog kibble") read as order
 # questions, problems ("my bike chain squeaks") as complaints.
 ASKS_MODEL = frozenset({"none"})
+# rules that call a message a request only because it has catalog words or states a fact: the
+# model reads these too, and only its "complaint" counts there ("the kettle turned up with a
+# dent", "I want my money back for it"): the list stays, with the shop's service answer first
+SECOND_READING = frozenset({"slots", "stated fact"})
 _ON_SCREEN = frozenset({"refine", "describe", "explain", "compare"})
 
 
@@ -85,7 +95,11 @@ class ModelParser:
 
     def parse(self, message: str, state: DialogueState, vocab: CatalogIndex) -> Request:
         request = self.rules.parse(message, state, vocab)
-        if request.rule not in ASKS_MODEL or request.injection:
+        if request.injection:
+            return request
+        if request.intent == "recommend" and request.rule in SECOND_READING:
+            return self._service_check(message, request, state, vocab)
+        if request.rule not in ASKS_MODEL:
             return request
         shown = bool(state.last_list or state.last_item)
         try:
@@ -94,3 +108,22 @@ class ModelParser:
             log.warning("model parser unavailable (%s); using the rules' reading", exc)
             return request
         return merge_reading(request, reading, state, vocab)
+
+    def _service_check(
+        self, message: str, request: Request, state: DialogueState, vocab: CatalogIndex
+    ) -> Request:
+        """The rules' request, marked ``extras["service"] = "complaint"`` when the model reads
+        a complaint to the shop in it."""
+        shown = bool(state.last_list or state.last_item)
+        try:
+            reading = self.reader.read(message, shown, vocab)
+        except GenerationError as exc:
+            log.warning("model parser unavailable (%s); using the rules' reading", exc)
+            return request
+        if reading.intent != "complaint":
+            return request
+        return replace(
+            request,
+            rule=f"{request.rule}; model: complaint",
+            extras={**request.extras, "service": "complaint"},
+        )

@@ -32,7 +32,9 @@ STOP_WORDS = frozenset(
     "recommend suggest thanks thank me us hi hello option options ideas idea good new other "
     # filler and price words: left in, they became the semantic query ("do", "under")
     "do does did am are be have has just anything under below over above than less between "
-    "dollars suggestions recommendations".split()
+    "dollars suggestions recommendations "
+    # chat interjections ("nah, not the first one")
+    "nah nope yeah yep yup hmm hmmm meh ok okay oh ah um erm btw lol".split()
 )
 
 _WORD = re.compile(r"[a-z0-9]+")

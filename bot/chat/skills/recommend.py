@@ -305,9 +305,20 @@ def _refined_intro(cons: Constraints) -> str:
     return ("Here is what I found " + ", ".join(parts) + ":") if parts else ""
 
 
+def _service_note(ctx: Context) -> str:
+    service = ctx.config.service
+    return (
+        "Sorry to hear that. If something you bought from us arrived damaged, is faulty or "
+        f"hasn't come, {service.support_contact} will sort it out under {service.shop_name}'s "
+        "return policy."
+    )
+
+
 def _notes(ctx: Context, turn: Turn) -> tuple[str, ...]:
     req = turn.request
     notes = []
+    if req.extras.get("service") == "complaint":
+        notes.append(_service_note(ctx))
     if req.not_carried:
         names = ", ".join(req.not_carried)
         notes.append(f"Sorry, we don't carry anything from or in \u201c{names}\u201d.")
@@ -358,6 +369,24 @@ def _size_step(ctx: Context, turn: Turn, constraints: Constraints) -> tuple[Cons
 
 
 def on_recommend(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
+    if turn.request.extras.get("service") != "complaint":
+        yield from _on_recommend(ctx, turn)
+        return
+    # the model read a complaint in a message the rules took for a request: the shop's service
+    # answer first, then what may help; nothing that helps -> the complaint answer alone
+    parts = list(_on_recommend(ctx, turn))
+    reply = parts[-1]
+    if isinstance(reply, Reply) and reply.recommendations:
+        reply.data["escalate"] = True
+        reply.data["service"] = "complaint"
+        yield from parts
+        return
+    from bot.chat.skills.orders import on_complaint
+
+    yield from on_complaint(ctx, turn)
+
+
+def _on_recommend(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     state, req = turn.state, turn.request
     query = state.need
     if not query and state.fact_topic and state.facts:
