@@ -541,7 +541,7 @@ _ANOTHER_THING = re.compile(r"^\W*(?:and|also|plus|then)\b|\b(?:as well|too)\W*$
 
 _NEW_TOPIC = re.compile(
     r"\b(?:totally|completely|entirely|something|anything)\s+(?:different|else)\b(?!\s+(?:flavou?r|"
-    r"colou?r|size|scent|shade|brand|one))|\binstead\b|\bchange of (?:topic|subject)\b"
+    r"colou?r|size|scent|shade|brand|one))|\bchange of (?:topic|subject)\b"
     r"|\bon another note\b|\bswitching\b",
     re.I,
 )
