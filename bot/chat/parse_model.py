@@ -101,26 +101,26 @@ class ModelParser:
             return self._service_check(message, request, state, vocab)
         if request.rule not in ASKS_MODEL:
             return request
+        reading = self._read(message, state, vocab)
+        return request if reading is None else merge_reading(request, reading, state, vocab)
+
+    def _read(self, message: str, state: DialogueState, vocab: CatalogIndex) -> Reading | None:
+        """The model's reading; None when the model fails (the rules' reading then stands and
+        the turn is still answered)."""
         shown = bool(state.last_list or state.last_item)
         try:
-            reading = self.reader.read(message, shown, vocab)
-        except GenerationError as exc:  # the rules' reading stands; the turn is still answered
+            return self.reader.read(message, shown, vocab)
+        except GenerationError as exc:
             log.warning("model parser unavailable (%s); using the rules' reading", exc)
-            return request
-        return merge_reading(request, reading, state, vocab)
+            return None
 
     def _service_check(
         self, message: str, request: Request, state: DialogueState, vocab: CatalogIndex
     ) -> Request:
         """The rules' request, marked ``extras["service"] = "complaint"`` when the model reads
         a complaint to the shop in it."""
-        shown = bool(state.last_list or state.last_item)
-        try:
-            reading = self.reader.read(message, shown, vocab)
-        except GenerationError as exc:
-            log.warning("model parser unavailable (%s); using the rules' reading", exc)
-            return request
-        if reading.intent != "complaint":
+        reading = self._read(message, state, vocab)
+        if reading is None or reading.intent != "complaint":
             return request
         return replace(
             request,

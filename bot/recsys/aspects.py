@@ -113,9 +113,7 @@ class AspectScorer:
         words = aspect_words(request)
         if not words or not self.ids:
             return {}
-        emb = np.asarray(self.embed([*words, " ".join(words)]), dtype=np.float32)
-        lengths = np.linalg.norm(emb, axis=1, keepdims=True)
-        emb = (emb / np.where(lengths > 0, lengths, 1.0)).astype(np.float32)
+        emb = _unit(np.asarray(self.embed([*words, " ".join(words)]), dtype=np.float32))
         sims = emb @ self.matrix.T  # (words + the whole request) x items
         if self.department_matrix is not None and DEPARTMENT_WEIGHT > 0:
             # the request against each department's description ("riding to work in the dark"

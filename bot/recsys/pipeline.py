@@ -497,9 +497,7 @@ class RecommendationPipeline:
         )
         kinds = self.matcher.named_kinds(query, exclude_things)
         meant = (
-            scorer.kinds_meant(query) - {stem(t.split()[-1]) for t in exclude_things if t.split()}
-            if scorer is not None and not kinds
-            else set()
+            scorer.kinds_meant(query) - owned_kinds if scorer is not None and not kinds else set()
         )
         by_meaning = sorted(
             (pool[i] for i in pool if self.matcher.head(pool[i]) in meant),

@@ -64,13 +64,18 @@ def _intro(ctx: Context, turn: Turn, query: str, personal: bool) -> str:
     )
 
 
-def _department(ctx: Context, turn: Turn) -> str:
-    """The most specific department of the list shown last (what "cheaper" widens to)."""
-    cats = [
+def _shown_departments(ctx: Context, turn: Turn) -> list[str]:
+    """The most specific department of each item of the list shown last, in its order."""
+    return [
         ctx.items[i].categories[-1]
         for i in turn.state.last_list
         if i in ctx.items and ctx.items[i].categories
     ]
+
+
+def _department(ctx: Context, turn: Turn) -> str:
+    """The most specific department of the list shown last (what "cheaper" widens to)."""
+    cats = _shown_departments(ctx, turn)
     return max(set(cats), key=cats.count) if cats else ""
 
 
@@ -289,11 +294,7 @@ def _implicit_query(ctx: Context, turn: Turn) -> str:
     cons = turn.state.constraints
     if not (cons.attributes or cons.brands) or not turn.state.last_list:
         return ""
-    depts = [
-        ctx.items[i].categories[-1]
-        for i in turn.state.last_list
-        if i in ctx.items and ctx.items[i].categories
-    ]
+    depts = _shown_departments(ctx, turn)
     words = [a.split(":")[-1].replace("|", " ") for a in cons.attributes] + list(cons.brands)
     return " ".join(words + list(dict.fromkeys(depts))[:3])
 
@@ -457,9 +458,8 @@ def on_refine(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     ):
         # "cheapest one?" after a list asked for in words that name no kind ("food for him"):
         # the kinds on screen, not whatever else those words meet at a lower price
-        leaves = [ctx.items[i].categories[-1] for i in state.last_list
-                  if i in ctx.items and ctx.items[i].categories]  # fmt: skip
-        constraints = replace(constraints, categories=tuple(dict.fromkeys(leaves)))
+        leaves = tuple(dict.fromkeys(_shown_departments(ctx, turn)))
+        constraints = replace(constraints, categories=leaves)
     yield from recommend(
         ctx,
         turn,
