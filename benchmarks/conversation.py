@@ -197,6 +197,10 @@ def markdown(result: dict[str, Any], command: str, note: str) -> str:
              "## Failed checks (turns failing each)", "",
              table(["check", "turns"], list(result["failed_checks"].items())), "",
              "## Failed turns", ""]  # fmt: skip
+    if result.get("sealed"):
+        lines.append("Not listed: a sealed set (`--sealed`) keeps its messages and failures "
+                     "unread; only the counts above are reported.")  # fmt: skip
+        return "\n".join(lines)
     fails = [r for r in result["rows"] if not r["passed"]]
     lines.append(table(["turn", "skill", "message", "intent", "failed"],
                        [[f"{r['conversation']}#{r['turn']}", r["skill"], r["say"], r["intent"],
@@ -223,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
                          "benchmarks/conversation_heldout is the held-out set)")  # fmt: skip
     ap.add_argument("--out", default=None, help="result name (default conversation-<variant>)")
     ap.add_argument("--note", default="", help="a line for the report (e.g. 'baseline')")
+    ap.add_argument("--sealed", action="store_true",
+                    help="report counts only: no messages, replies or failure reasons in the "
+                         "results (for benchmarks/conversation_sealed, whose failures stay "
+                         "unread)")  # fmt: skip
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     env = environment()
@@ -234,6 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         [".venv/bin/python", "-m", "benchmarks.conversation", *(argv or sys.argv[1:])]
     )
     result["command"] = command
+    if args.sealed:
+        keep = ("conversation", "turn", "skill", "passed", "service", "seconds")
+        result["rows"] = [{k: r[k] for k in keep if k in r} for r in result["rows"]]
+        result["failed_checks"] = {}
+        result["sealed"] = True
     path = write_results(
         args.out or f"conversation-{variant}", result, markdown(result, command, args.note)
     )
