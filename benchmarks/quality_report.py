@@ -229,7 +229,12 @@ def markdown(res: dict[str, Any]) -> str:
     sc = res.get("sasrec_config")
     if sc:
         epochs = [
-            [int(e["epoch"]), f"{e['loss']:.3f}", f"{e['train_s']:.0f}", _fmt(e["valid_ndcg@10"])]
+            [
+                f"{int(e['epoch'])}" + (" (refit on every event)" if e.get("refit") else ""),
+                f"{e['loss']:.3f}",
+                f"{e['train_s']:.0f}",
+                "-" if e.get("refit") else _fmt(e["valid_ndcg@10"]),
+            ]
             for e in res["sasrec_log"]
         ]
         out.append(

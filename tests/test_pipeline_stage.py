@@ -66,26 +66,37 @@ def test_fusion_weights_never_see_the_targets_that_chose_sasrecs_epoch(
     import bot.recsys.stage as stage_module
 
     seen: dict[str, set[str]] = {}
-    real_train, real_tune, real_check = (
-        sasrec_module.train_sasrec, stage_module.tune_weights, stage_module.fusion_ndcg
+    order: list[str] = []
+    real_train, real_tune, real_check, real_refit = (
+        sasrec_module.train_sasrec, stage_module.tune_weights, stage_module.fusion_ndcg,
+        sasrec_module.refit_sasrec,
     )  # fmt: skip
 
+    def refit(model, sequences, epochs, seed=None):  # type: ignore[no-untyped-def]
+        order.append("refit")
+        seen["refit_on"] = {i for s in sequences for i in s}
+        return real_refit(model, sequences, epochs, seed)
+
     def train(train, valid, catalogue, config):  # type: ignore[no-untyped-def]
+        order.append("train")
         seen["epoch"] = {t for t in valid if t is not None}
         seen["trained_on"] = {i for s in train for i in s}
         return real_train(train, valid, catalogue, config)
 
     def tune(fused, lists, targets, grid, k=10):  # type: ignore[no-untyped-def]
+        order.append("tune")
         seen["tune"] = set(targets)
         return real_tune(fused, lists, targets, grid, k)
 
     def check(fused, lists, targets, weight_sets, k=10):  # type: ignore[no-untyped-def]
+        order.append("check")
         seen["check"] = set(targets)
         return real_check(fused, lists, targets, weight_sets, k)
 
     monkeypatch.setattr(sasrec_module, "train_sasrec", train)
     monkeypatch.setattr(stage_module, "tune_weights", tune)
     monkeypatch.setattr(stage_module, "fusion_ndcg", check)
+    monkeypatch.setattr(sasrec_module, "refit_sasrec", refit)
     # every user ends on an item only they bought, so a target's id names its user
     seqs = [cyclic_sequences(1, 4)[0][u % 6 :] + [CYCLE[u % 6], f"last{u}"] for u in range(60)]
     stage = fit_stage(seqs, FAST)
@@ -97,6 +108,10 @@ def test_fusion_weights_never_see_the_targets_that_chose_sasrecs_epoch(
     assert not seen["epoch"] & seen["tune"] and not seen["epoch"] & seen["check"]
     assert not seen["tune"] & seen["check"]
     assert not seen["trained_on"] & (seen["tune"] | seen["check"])  # nor trained on them
+    # the refit on every event (those targets included) comes only after the weights are set
+    assert order[0] == "train" and order[-1] == "refit" and order.count("refit") == 1
+    assert seen["epoch"] | seen["tune"] | seen["check"] <= seen["refit_on"]
+    assert stage.info["sasrec_refit_epochs"] == FAST.sasrec_refit_epochs > 0
 
 
 def test_validation_slices_are_disjoint_and_capped() -> None:
@@ -192,6 +207,8 @@ def test_config_validation_names_the_field() -> None:
         StageConfig(sasrec_budget_s=0)
     with pytest.raises(ConfigError, match="check_users"):
         StageConfig(check_users=0)
+    with pytest.raises(ConfigError, match="sasrec_refit_epochs"):
+        StageConfig(sasrec_refit_epochs=-1)
     with pytest.raises(ConfigError, match="tune_min_users"):
         PipelineConfig(tune_min_users=0)
     with pytest.raises(ConfigError, match="sasrec_budget_s"):

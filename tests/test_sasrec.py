@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bot.recsys.sources.candidates import SequentialModel
-from bot.recsys.sources.sasrec import SASRecConfig, SASRecModel, train_sasrec
+from bot.recsys.sources.sasrec import SASRecConfig, SASRecModel, refit_sasrec, train_sasrec
 from knowledge.errors import ConfigError, ModelNotFoundError
 
 ITEMS = [f"i{n}" for n in range(12)]
@@ -149,3 +149,21 @@ def test_length_batches_cover_every_sequence_once_with_similar_lengths() -> None
     positions = sorted(int((lengths[b] - 1).sum()) for b in batches)
     assert all(budget <= p < budget + 50 for p in positions[1:])  # the last one may be short
     assert [int(lengths[b].min()) for b in batches] != [int(lengths[b].min()) for b in by_length]
+
+
+def test_refit_learns_the_held_back_items() -> None:
+    """The refit trains on the sequences it is given, the items that chose the epoch included:
+    a transition only those items hold (i3 -> i7, where the cycle says i3 -> i4) moves up."""
+    train, valid, _test = cycle_data()
+    model = train_sasrec(train, valid, ITEMS, tiny_config(max_epochs=10))
+    assert refit_sasrec(model, train, 0) is model and not any(r.get("refit") for r in model.log)
+
+    def rank_of_i7() -> int:
+        order = np.argsort(-model.scores([["i1", "i2", "i3"]])[0])
+        return int(np.where(order == ITEMS.index("i7"))[0][0])
+
+    before = rank_of_i7()
+    refit_sasrec(model, [*train, *[["i1", "i2", "i3", "i7"]] * 60], 5)
+    assert [r["refit"] for r in model.log if r.get("refit")] == [1] * 5
+    assert rank_of_i7() < before
+    assert not model.net.training  # left ready to score

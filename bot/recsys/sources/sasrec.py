@@ -33,7 +33,7 @@ import numpy as np
 from bot.recsys.metrics import mean_ndcg
 from knowledge.errors import ConfigError, ModelNotFoundError
 
-__all__ = ["SASRecConfig", "SASRecModel", "train_sasrec"]
+__all__ = ["SASRecConfig", "SASRecModel", "refit_sasrec", "train_sasrec"]
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,58 @@ def _loss(net: Any, h: Any, labels: Any, negatives: int | None, log_q: Any, gen:
     return cross_entropy(torch.cat([pos, neg], 1), torch.zeros(len(labels), dtype=torch.long))
 
 
+def _index_sequences(model: SASRecModel, sequences: Sequence[Sequence[str]]) -> list[list[int]]:
+    """Catalogue indices of each sequence's last ``max_len + 1`` known items (>= 2 of them)."""
+    idx, keep = model.index, model.config.max_len + 1
+    seqs = [[idx[i] for i in s if i in idx][-keep:] for s in sequences]
+    return [s for s in seqs if len(s) >= 2]
+
+
+def _log_q(seqs: Sequence[Sequence[int]], n_items: int, power: float) -> Any:
+    """Log sampling probability of each item for the sampled softmax: (count + 1) ** power."""
+    import torch
+
+    counts = np.bincount([i for s in seqs for i in s[1:]], minlength=n_items + 1)[1:]
+    weights = (counts.astype(np.float64) + 1.0) ** power
+    return torch.tensor(np.log(weights / weights.sum()), dtype=torch.float32)
+
+
+def _epoch(
+    model: SASRecModel, opt: Any, seqs: Sequence[Sequence[int]], lengths: np.ndarray,
+    rng: np.random.Generator, gen: Any, log_q: Any, desc: str,
+) -> float:  # fmt: skip
+    """One shuffled pass over ``seqs`` (every position predicts the next); mean batch loss."""
+    import torch
+
+    cfg = model.config
+    model.net.train()
+    batches: Any = _length_batches(lengths, cfg.batch_size, rng)
+    if cfg.progress:
+        from tqdm import tqdm
+
+        batches = tqdm(batches, desc=desc, leave=False)
+    total, n_batches = 0.0, 0
+    for rows in batches:
+        chunk = [seqs[j] for j in rows]
+        L = max(len(c) for c in chunk) - 1
+        ids = torch.zeros((len(chunk), L), dtype=torch.long)
+        labels = torch.zeros((len(chunk), L), dtype=torch.long)
+        for b, c in enumerate(chunk):
+            ids[b, : len(c) - 1] = torch.tensor(c[:-1])
+            labels[b, : len(c) - 1] = torch.tensor(c[1:])
+        lengths_t = torch.tensor([len(c) - 1 for c in chunk])
+        h = model.net(ids, lengths_t)
+        real = labels > 0
+        # Only real positions reach the softmax: padding would cost 5x here.
+        loss = _loss(model.net, h[real], labels[real], cfg.negatives, log_q, gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        total, n_batches = total + loss.item(), n_batches + 1
+    model.net.eval()
+    return total / max(n_batches, 1)
+
+
 def train_sasrec(
     train_sequences: Sequence[Sequence[str]],
     valid_targets: Sequence[str | None],
@@ -274,8 +326,7 @@ def train_sasrec(
     model = SASRecModel(_net(len(catalogue), cfg), catalogue, cfg)
     idx = model.index
     # Each sequence trains every position: inputs s[:-1] predict labels s[1:].
-    seqs = [[idx[i] for i in s if i in idx][-(cfg.max_len + 1) :] for s in train_sequences]
-    seqs = [s for s in seqs if len(s) >= 2]
+    seqs = _index_sequences(model, train_sequences)
     lengths_all = np.array([len(s) for s in seqs])
     valid = [(h, t) for h, t in zip(train_sequences, valid_targets, strict=True) if t in idx]
     if cfg.valid_users is not None and len(valid) > cfg.valid_users:
@@ -283,9 +334,7 @@ def train_sasrec(
     v_hist, v_target = [h for h, _t in valid], [t for _h, t in valid if t is not None]
     opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    counts = np.bincount([i for s in seqs for i in s[1:]], minlength=len(catalogue) + 1)[1:]
-    weights = (counts.astype(np.float64) + 1.0) ** cfg.negative_power
-    log_q = torch.tensor(np.log(weights / weights.sum()), dtype=torch.float32)
+    log_q = _log_q(seqs, len(catalogue), cfg.negative_power)
     best, best_state, bad, start = -1.0, None, 0, time.perf_counter()
     log.info(
         "SASRec: %d training sequences, %d items, %d valid users",
@@ -295,43 +344,15 @@ def train_sasrec(
     )
     for epoch in range(1, cfg.max_epochs + 1):
         t0 = time.perf_counter()
-        model.net.train()
-        order = _length_batches(lengths_all, cfg.batch_size, rng)
-        total, n_batches = 0.0, 0
-        batches: Any = order
-        if cfg.progress:
-            from tqdm import tqdm
-
-            batches = tqdm(order, desc=f"epoch {epoch}", leave=False)
-        for rows in batches:
-            chunk = [seqs[j] for j in rows]
-            L = max(len(c) for c in chunk) - 1
-            ids = torch.zeros((len(chunk), L), dtype=torch.long)
-            labels = torch.zeros((len(chunk), L), dtype=torch.long)
-            for b, c in enumerate(chunk):
-                ids[b, : len(c) - 1] = torch.tensor(c[:-1])
-                labels[b, : len(c) - 1] = torch.tensor(c[1:])
-            lengths = torch.tensor([len(c) - 1 for c in chunk])
-            h = model.net(ids, lengths)
-            real = labels > 0
-            # Only real positions reach the softmax: padding would cost 5x here.
-            loss = _loss(model.net, h[real], labels[real], cfg.negatives, log_q, gen)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total, n_batches = total + loss.item(), n_batches + 1
+        loss = _epoch(model, opt, seqs, lengths_all, rng, gen, log_q, f"epoch {epoch}")
         train_s = time.perf_counter() - t0
         ndcg = _valid_ndcg10(model, v_hist, v_target) if v_target else 0.0
         model.log.append(
-            {"epoch": epoch, "loss": total / max(n_batches, 1), "train_s": train_s,
+            {"epoch": epoch, "loss": loss, "train_s": train_s,
              "epoch_s": time.perf_counter() - t0, "valid_ndcg@10": ndcg}
         )  # fmt: skip
         log.info(
-            "SASRec epoch %d: loss %.4f, %.1fs, valid NDCG@10 %.4f",
-            epoch,
-            total / max(n_batches, 1),
-            train_s,
-            ndcg,
+            "SASRec epoch %d: loss %.4f, %.1fs, valid NDCG@10 %.4f", epoch, loss, train_s, ndcg
         )
         if ndcg > best:
             best, bad = ndcg, 0
@@ -346,4 +367,36 @@ def train_sasrec(
     if best_state is not None:
         model.net.load_state_dict(best_state)
     model.net.eval()
+    return model
+
+
+def refit_sasrec(
+    model: SASRecModel, sequences: Sequence[Sequence[str]], epochs: int, seed: int | None = None
+) -> SASRecModel:
+    """Continue training ``model`` in place for ``epochs`` passes over ``sequences`` (each
+    user's every event, the items that chose the epoch included), from its early-stopped
+    weights with a fresh optimiser at the same learning rate.
+
+    Early stopping holds back each user's last item; this shows the model those most recent
+    transitions, as the count sources' serving fit does. Nothing is left to validate it on, so
+    the number of epochs is a setting, chosen on an inner split
+    (``python -m benchmarks.sasrec_cpu --refit-check``). Each pass is logged with
+    ``"refit": 1``."""
+    import torch
+
+    if epochs < 1:
+        return model
+    cfg = model.config
+    rng = np.random.default_rng(cfg.seed + 1 if seed is None else seed)
+    gen = torch.Generator().manual_seed(cfg.seed + 1 if seed is None else seed)
+    seqs = _index_sequences(model, sequences)
+    lengths = np.array([len(s) for s in seqs])
+    log_q = _log_q(seqs, len(model.item_ids), cfg.negative_power)
+    opt = torch.optim.Adam(model.net.parameters(), lr=cfg.lr)
+    for n in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        loss = _epoch(model, opt, seqs, lengths, rng, gen, log_q, f"refit {n}")
+        model.log.append({"epoch": len(model.log) + 1, "loss": loss, "refit": 1,
+                          "train_s": time.perf_counter() - t0})  # fmt: skip
+        log.info("SASRec refit pass %d: loss %.4f, %.1fs", n, loss, time.perf_counter() - t0)
     return model
