@@ -31,9 +31,8 @@ def _shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
 
 def _benchmark_messages() -> list[str]:
     said: list[str] = []
-    for path in sorted((ROOT / "benchmarks" / "conversation").glob("*.yaml")) + sorted(
-        (ROOT / "benchmarks" / "conversation_heldout").glob("*.yaml")
-    ):
+    sets = ("conversation", "conversation_heldout", "conversation_sealed")
+    for path in [p for name in sets for p in sorted((ROOT / "benchmarks" / name).glob("*.yaml"))]:
         for conv in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             said += [t["say"] for t in conv.get("turns", []) if isinstance(t.get("say"), str)]
     for name in ("heldout.yaml", "fresh.yaml"):
