@@ -159,3 +159,42 @@ def test_a_failing_model_leaves_the_rules_reading(vocab: CatalogIndex) -> None:
     state = DialogueState()
     request = ModelParser(Down({})).parse("howdy", state, vocab)
     assert request == RuleParser().parse("howdy", state, vocab)
+
+
+def test_a_complaint_reading_counts_only_when_the_problem_is_the_shops(tmp_path: Any) -> None:
+    """The model reads every message here as a complaint; the service answer comes first only
+    where the message names the shop's part (sent, order, refund) or a kind of thing the
+    customer bought here. Everything else is answered as the request it also is."""
+    from bot import Assistant, AssistantConfig
+    from knowledge import Store, StoreConfig
+    from knowledge.schema import Event
+
+    config = StoreConfig(path=str(tmp_path / "store"), embedder="hashing")
+    store = Store(config)
+    store.upsert_items([
+        Item("k1", "Birchmoor Electric Kettle - Red", "Birchmoor", ("Kitchen", "Kettles"), 39.0),
+        Item("m1", "Thermica Travel Mug - Sage", "Thermica", ("Coffee", "Travel Mugs"), 19.0),
+        Item("m2", "Thermica Travel Mug - Large", "Thermica", ("Coffee", "Travel Mugs"), 24.0),
+    ])  # fmt: skip
+    store.add_events([Event("buyer", "m1", "purchase", 1_700_000_000)])
+
+    class AlwaysComplaint(TableGenerator):
+        def generate(self, messages: Any, max_new_tokens: int, stop: Any = None) -> str:
+            self.calls.append(messages[-1]["content"])
+            return "complaint"
+
+    gen = AlwaysComplaint({})
+    assistant = Assistant(store, AssistantConfig(parser="model"), generator=gen)
+    cases = [
+        ("newcomer", "my travel mug is too small for my morning coffee", False),
+        ("newcomer", "the kettle you sent me is dented", True),  # the shop's part
+        ("buyer", "the travel mug leaks at the lid", True),  # a mug bought here
+        ("buyer", "our kettle is furred up inside", False),  # no kettle bought here
+    ]
+    for user, message, service in cases:
+        reply = assistant.chat(user, message)
+        assert reply.recommendations, message  # the request is answered either way
+        assert reply.text.startswith("Sorry to hear that") is service, message
+        assert bool(reply.data.get("escalate")) is service, message
+    assert len(gen.calls) == len(cases)
+    store.close()

@@ -11,7 +11,10 @@ A second reading: where the rules call a message a request only because it has c
 states a fact (:data:`SECOND_READING`), the model reads it too, and only its "complaint" counts
 there: the reply then starts with the shop's service answer (apology, the way to a person)
 before the list, or is the complaint answer when nothing in the catalog fits ("the kettle came
-with a dent in it", "my order should have been here on Tuesday").
+with a dent in it", "my order should have been here on Tuesday"). The recommend skill keeps
+that mark only when the problem is the shop's business (it names an order, a delivery, a refund,
+or a kind of thing the customer bought there: ``_about_the_shop``): the adapter also reads "my
+neck hurts" as a complaint.
 """
 
 from __future__ import annotations

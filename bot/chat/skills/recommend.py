@@ -369,7 +369,36 @@ def _size_step(ctx: Context, turn: Turn, constraints: Constraints) -> tuple[Cons
     }
 
 
+# the shop's part in a message: what it was ordered, sent, delivered or charged, what is to go
+# back; with one of these (or a kind of thing bought here) a problem is the shop's business
+_SHOP_PART = re.compile(
+    r"\b(?:order(?:ed|s)?|deliver(?:y|ed)|parcel|package|courier|postman|shipp(?:ing|ed)|"
+    r"arrived|turned up|came (?:with|in|broken|damaged|open)|sent|refund(?:ed)?|money back|"
+    r"return(?:ed|ing)?|send (?:it |this |them )?back|charged|bought|from you|"
+    r"your (?:shop|store|site|website))\b",
+    re.I,
+)
+
+
+def _about_the_shop(ctx: Context, turn: Turn) -> bool:
+    """Whether a problem in ``turn`` is the shop's business: it names the shop's part (an
+    order, a delivery, a refund) or a kind of thing the customer bought here ("the harness
+    snapped" from a harness buyer). "My neck hurts" and "the kettle has scale" from someone who
+    never bought a kettle here are requests for what helps, not complaints to the shop."""
+    if _SHOP_PART.search(turn.message):
+        return True
+    matcher = ctx.pipeline.matcher
+    named = matcher.named_kinds(turn.message.lower())
+    items = ctx.items
+    bought = {matcher.head(items[e.item_id]) for e in turn.view.purchases if e.item_id in items}
+    return bool(named & bought)
+
+
 def on_recommend(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
+    if turn.request.extras.get("service") == "complaint" and not _about_the_shop(ctx, turn):
+        # the model read a complaint, but nothing in it is the shop's: a plain request
+        extras = {k: v for k, v in turn.request.extras.items() if k != "service"}
+        turn.request = replace(turn.request, extras={**extras, "service_dropped": "complaint"})
     if turn.request.extras.get("service") != "complaint":
         yield from _on_recommend(ctx, turn)
         return
