@@ -177,6 +177,9 @@ def test_a_new_topic_resets_the_last_ones_constraints(shop: Assistant) -> None:
 def test_a_dislike_in_the_customers_own_review_is_respected(shop: Assistant) -> None:
     soap = shop.chat("ben", "I need hand soap")
     assert "soap-lav" not in _ids(soap) and "soap-oat" in _ids(soap)
+    assert "reviews ruled out: no lavender" in soap.text  # it removed the lavender soap
+    beans = shop.chat("ben", "coffee beans please")
+    assert _ids(beans) and "ruled out" not in beans.text  # no lavender beans to leave out
     prefs = soap.data["preferences"]
     assert prefs[0]["value"] == "lavender" and prefs[0]["review_id"]
     review = next(e for e in shop.store.history("ben") if e.kind == "review")

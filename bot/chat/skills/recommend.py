@@ -16,7 +16,7 @@ from bot.chat.parse import SIZE_STEP
 from bot.chat.skills.items import ordinal_item, referenced_item
 from bot.recsys.catalog import query_from
 from bot.recsys.constraints import Constraints
-from bot.recsys.preferences import preference_constraints
+from bot.recsys.preferences import Preference, preference_constraints
 from bot.reply import Recommendation, Reply
 from knowledge.schema import Item
 
@@ -229,8 +229,9 @@ def recommend(
         )
         return
     turn.state.show([r.item_id for r in recs], [r.price for r in recs])
-    if prefs:
-        said = "; ".join(p.describe(ctx.items) for p in prefs[:2])
+    ruled_out = _ruled_out_here(ctx, prefs, recs)
+    if ruled_out:
+        said = "; ".join(p.describe(ctx.items) for p in ruled_out[:2])
         intro = intro + f"\n(Leaving out what your reviews ruled out: {said}.)"
         yield f"(Leaving out what your reviews ruled out: {said}.)\n"
     if request_only:
@@ -252,6 +253,24 @@ def recommend(
         timings=timings,
         data=data,
     )
+
+
+def _ruled_out_here(
+    ctx: Context, prefs: list[Preference], recs: list[Recommendation]
+) -> list[Preference]:
+    """The review preferences that rule out some item of a kind on this list: a lavender rash
+    says nothing about coffee beans, so a coffee list does not mention it."""
+    matcher = ctx.pipeline.matcher
+    items = ctx.items
+    heads = {matcher.head(items[r.item_id]) for r in recs if r.item_id in items}
+    same_kind = [i for i in items.values() if matcher.head(i) in heads]
+    out = []
+    for pref in prefs:
+        terms, brands = preference_constraints([pref])
+        rule = Constraints(avoid=terms, exclude_brands=brands).to_filter()
+        if any(not rule.accepts(i) for i in same_kind):
+            out.append(pref)
+    return out
 
 
 def _nothing_found(ctx: Context, constraints: Constraints, query: str) -> str:
