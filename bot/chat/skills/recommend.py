@@ -422,7 +422,16 @@ def on_recommend(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
         yield from _on_recommend(ctx, turn)
         return
     # the model read a complaint in a message the rules took for a request: the shop's service
-    # answer first, then what may help; nothing that helps -> the complaint answer alone
+    # answer first, then other items of the kind it is about (the rest of the message describes
+    # the fault: "arrived with a dent in the lid" is no search); no kind named, or none in
+    # stock -> the complaint answer alone
+    from bot.chat.skills.orders import on_complaint
+
+    kinds = ctx.pipeline.matcher.named_kinds(turn.message.lower())
+    if not kinds:
+        yield from on_complaint(ctx, turn)
+        return
+    turn.state.need = " ".join(sorted(kinds))
     parts = list(_on_recommend(ctx, turn))
     reply = parts[-1]
     if isinstance(reply, Reply) and reply.recommendations:
@@ -430,8 +439,6 @@ def on_recommend(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
         reply.data["service"] = "complaint"
         yield from parts
         return
-    from bot.chat.skills.orders import on_complaint
-
     yield from on_complaint(ctx, turn)
 
 
