@@ -62,7 +62,9 @@ def log_ready(assistant: Any, url: str) -> None:
     p, c = assistant.pipeline, assistant.context
     log = logging.getLogger("nextneed")
     log.info("store opened: %d items, %d customers", len(p.items), p.n_customers)
-    tasks = {"reading messages the rules cannot route": assistant.parser.name == "model",
+    reads = assistant.parser.name == "model"
+    tasks = {"reading messages the rules cannot route": reads,
+             "a second reading of requests for complaints to the shop": reads,
              "item descriptions": c.generator is not None and c.config.llm_descriptions
              and c.config.describe_max_tokens > 0, "next-need phrase": c.need is not None,
              "ranking": p.ranker is not None and p.rank_weight > 0}  # fmt: skip

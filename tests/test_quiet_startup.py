@@ -49,6 +49,7 @@ def test_demo_files_ingest_without_notes(tmp_store: Store, tmp_path: Path) -> No
 
 def test_one_line_per_stage(tmp_store: Store, caplog: pytest.LogCaptureFixture) -> None:
     from app import log_ready
+    from bot import AssistantConfig
     from bot.chat.assistant import Assistant
     from tests.fixtures.stores import SMALL_EVENTS, SMALL_ITEMS
 
@@ -62,6 +63,20 @@ def test_one_line_per_stage(tmp_store: Store, caplog: pytest.LogCaptureFixture) 
         "model tasks on: none (no language model)",
         "serving the web chat and the API at http://127.0.0.1:7860/",
     ]
+
+    class Answers:  # a real, minimal Generator: one fixed answer
+        name = "fixed"
+
+        def generate(self, messages: object, max_new_tokens: int, stop: object = None) -> str:
+            return "unclear"
+
+    caplog.clear()
+    reading = Assistant(tmp_store, AssistantConfig(parser="model"), generator=Answers())
+    with caplog.at_level(logging.INFO, logger="nextneed"):
+        log_ready(reading, "http://127.0.0.1:7860/")
+    tasks = caplog.records[1].getMessage()
+    assert tasks.startswith("model tasks on: reading messages the rules cannot route, a second "
+                            "reading of requests for complaints to the shop"), tasks  # fmt: skip
 
 
 def test_attaching_the_adapter_warns_nothing(tiny_model_dir: Path, tmp_path: Path) -> None:
