@@ -14,21 +14,64 @@ from knowledge.store import ItemFilter
 
 __all__ = ["Constraints", "parse_constraints"]
 
-_MONEY = r"\$?\s*(\d+(?:[.,]\d{1,2})?)\s*(?:\$|dollars?|usd|eur|euros?|€)?"
-_MAX_PRICE = re.compile(
-    r"\b(?:under|below|less than|cheaper than|at most|max(?:imum)?|up to|no more than|<)\s*"
-    + _MONEY,
+_UNITS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+}
+_NUMBER_WORDS = {
+    **_UNITS, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "hundred": 100, "tenner": 10, "fiver": 5, "score": 20,
+}  # fmt: skip
+_TENS = "twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety"
+_WORD_NUMBER = (
+    rf"(?:a\s+)?(?:(?:{_TENS})(?:[\s-](?:{'|'.join(_UNITS)}))?|ten|eleven|twelve|fifteen|"
+    r"(?:a\s+|one\s+)?hundred|tenner|fiver|" + "|".join(_UNITS) + ")"
+)
+# an amount of money: "$30", "£12.50", "30 bucks", "forty quid", "a tenner", "30ish"; never a
+# size or a time ("under 2 kg", "over 3 years")
+_AMOUNT = (
+    r"(?:[$£€]\s*)?(\d+(?:[.,]\d{1,2})?|" + _WORD_NUMBER + r")\b\s*(?:ish\b)?\s*"
+    r"(?:[$£€]|dollars?\b|bucks?\b|quid\b|pounds?\b|euros?\b|usd\b|gbp\b|eur\b)?"
+    r"(?!\s*(?:%|kg\b|g\b|ml\b|l\b|cm\b|mm\b|in\b|inch|pack|days?\b|weeks?\b|months?\b|"
+    r"years?\b|yrs?\b|hours?\b|minutes?\b|km\b|miles?\b|lbs?\b|oz\b|people\b|cups?\b|w\b))"
+)
+_CEILING = (
+    r"under|below|beneath|less than|cheaper than|at most|at the most|max(?:imum)?|up to|"
+    r"no more than|within|sub|budget(?:\s+(?:is|of))?:?|<"
+)
+_MAX_PRICE = re.compile(rf"\b(?:{_CEILING})\s*{_AMOUNT}", re.I)
+# "30 bucks tops", "40 quid or less", "50 max"
+_MAX_AFTER = re.compile(
+    rf"{_AMOUNT}\s*(?:tops|max(?:imum)?|at (?:the )?most|or (?:less|under|below|cheaper))\b",
     re.I,
 )
-_MIN_PRICE = re.compile(r"\b(?:over|above|more than|at least|min(?:imum)?|>)\s*" + _MONEY, re.I)
-# "around $15", "about 20 bucks": a budget with some room (a quarter above the figure)
-_AROUND = re.compile(
-    r"\b(?:around|about|roughly|approximately|~)\s*\$?\s*(\d+(?:[.,]\d{1,2})?)\s*"
-    r"(?:\$|dollars?|usd|bucks|eur|euros?|€)?(?!\s*(?:%|kg|g\b|ml|l\b|cm|mm|in\b|inch|pack|days?|"
-    r"weeks?|months?|years?|hours?|minutes?|km|miles?))",
+# a floor: figures, or number words with a currency ("more than one" is no price)
+_MIN_PRICE = re.compile(
+    rf"\b(?:over|above|more than|at least|min(?:imum)?|>)\s*(?=[$£€\d]|{_WORD_NUMBER}\s*"
+    rf"(?:dollars?|bucks?|quid|pounds?|euros?)\b|(?:a\s+)?(?:tenner|fiver)\b){_AMOUNT}",
     re.I,
 )
-_RANGE = re.compile(r"\bbetween\s*" + _MONEY + r"\s*(?:and|-|to)\s*" + _MONEY, re.I)
+# a floor said with a negation is a ceiling: "nothing over 20", "I don't want to pay more than
+# 30", "not above 45"
+_NEGATED = re.compile(
+    r"\b(?:no|not|nothing|never|don'?t|doesn'?t|won'?t|can'?t|cannot|shouldn'?t)\b[\w\s']{0,24}$",
+    re.I,
+)
+# "around $15", "about 20 bucks", "30ish": a budget with some room (a quarter above the figure)
+_AROUND = re.compile(rf"\b(?:around|about|roughly|approximately|~)\s*{_AMOUNT}|\b(\d+)ish\b", re.I)
+_RANGE = re.compile(
+    rf"\b(?:between|from)\s*{_AMOUNT}\s*(?:and|-|–|to)\s*{_AMOUNT}"
+    r"|([$£€]\s*\d+(?:[.,]\d{1,2})?)\s*(?:-|–|to)\s*[$£€]?\s*(\d+(?:[.,]\d{1,2})?)",
+    re.I,
+)
 _NOT_BRAND = re.compile(
     r"\b(?:not|no|nothing (?:from|by)|avoid|except|without)\s+(?:the\s+)?(?:brand\s+)?"
     r"([A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)?)",
@@ -147,7 +190,32 @@ class Constraints:
 
 
 def _money(text: str) -> float:
-    return float(text.replace(",", "."))
+    """An amount as a number: "12,50" -> 12.5, "$20" -> 20, "forty-five" -> 45, "a tenner" -> 10."""
+    text = text.lower().strip().lstrip("$£€").strip()
+    if re.fullmatch(r"\d+(?:[.,]\d{1,2})?", text):
+        return float(text.replace(",", "."))
+    words = [w for w in re.split(r"[\s-]+", text) if w not in ("a", "")]
+    if words and words[0] == "one" and words[1:] == ["hundred"]:
+        return 100.0
+    return float(sum(_NUMBER_WORDS[w] for w in words))
+
+
+def _prices(message: str) -> tuple[float | None, float | None]:
+    """(floor, ceiling) of the price a message states, or None for each it does not."""
+    if m := _RANGE.search(message):
+        low, high = [g for g in m.groups() if g is not None][:2]
+        return _money(low), _money(high)
+    maxp = minp = None
+    if m := _MAX_PRICE.search(message) or _MAX_AFTER.search(message):
+        maxp = _money(m.group(1))
+    for m in _MIN_PRICE.finditer(message):
+        if _NEGATED.search(message[: m.start()]):
+            maxp = _money(m.group(1)) if maxp is None else min(maxp, _money(m.group(1)))
+        elif minp is None:
+            minp = _money(m.group(1))
+    if maxp is None and (m := _AROUND.search(message)):
+        maxp = round(_money(m.group(1) or m.group(2)) * 1.25, 2)
+    return minp, maxp
 
 
 _DETERMINER = frozenset("a an any another one some cheap cheaper good new".split())
@@ -180,16 +248,7 @@ def parse_constraints(
     ``brands`` (lower-case catalog brands) keeps "not X" from matching ordinary words;
     ``categories`` maps lower-case category labels (and simple plurals) to catalog labels.
     """
-    maxp = minp = None
-    if m := _RANGE.search(message):
-        minp, maxp = _money(m.group(1)), _money(m.group(2))
-    else:
-        if m := _MAX_PRICE.search(message):
-            maxp = _money(m.group(1))
-        if m := _MIN_PRICE.search(message):
-            minp = _money(m.group(1))
-        if maxp is None and (m := _AROUND.search(message)):
-            maxp = round(_money(m.group(1)) * 1.25, 2)
+    minp, maxp = _prices(message)
     excluded: list[str] = []
     for rx in (_NOT_BRAND_LOWER, _NOT_BRAND):
         for m in rx.finditer(message):
@@ -212,8 +271,8 @@ def parse_constraints(
                 cats.append(canonical)
                 break
     purpose = ""
-    if m := _FOR.search(message):
-        purpose = m.group(1).strip()
+    if found := _FOR.search(message):
+        purpose = found.group(1).strip()
     cons = Constraints(
         max_price=maxp,
         min_price=minp,

@@ -1,0 +1,47 @@
+"""Prices as shoppers write them: figures and number words, currencies and slang, ceilings said
+before or after the amount, floors, negated floors, ranges; sizes and ages are no price."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.recsys.constraints import parse_constraints
+
+
+@pytest.mark.parametrize(
+    ("message", "floor", "ceiling"),
+    [
+        ("bike lights, no more than 30 bucks", None, 30.0),
+        ("a kettle for 40 quid or less", None, 40.0),
+        ("tea under a tenner", None, 10.0),
+        ("something below twenty dollars", None, 20.0),
+        ("twenty-five dollars max", None, 25.0),
+        ("budget is 50", None, 50.0),
+        ("30 dollars tops", None, 30.0),
+        ("no more than £30", None, 30.0),
+        ("keep it below 18.50", None, 18.5),
+        ("50 max", None, 50.0),
+        ("nothing over 20", None, 20.0),
+        ("I don't want to pay more than 30", None, 30.0),
+        ("not over 45 please", None, 45.0),
+        ("something under one hundred", None, 100.0),
+        ("around 30", None, 37.5),
+        ("30ish", None, 37.5),
+        ("over twenty quid", 20.0, None),
+        ("at least a tenner", 10.0, None),
+        ("something over $50", 50.0, None),
+        ("between 20 and 40", 20.0, 40.0),
+        ("£10-£20", 10.0, 20.0),
+        ("for a 2 year old under 15", None, 15.0),
+        # no price: sizes, ages, counts, ordinals
+        ("under 2 kg", None, None),
+        ("more than one", None, None),
+        ("more than 2 cups a day", None, None),
+        ("between 2 and 3 years", None, None),
+        ("size 10-12", None, None),
+        ("the second one", None, None),
+    ],
+)
+def test_price_wordings(message: str, floor: float | None, ceiling: float | None) -> None:
+    cons, _cheaper = parse_constraints(message)
+    assert (cons.min_price, cons.max_price) == (floor, ceiling)
