@@ -371,3 +371,18 @@ def test_chat_filler_does_not_hide_an_allergy(shop: Assistant) -> None:
     vocab = CatalogIndex(shop.pipeline.items)
     assert stated_avoids("he's allergic to chicken btw", vocab).terms == ("chicken",)
     assert stated_avoids("no lavender tho", vocab).terms == ("lavender",)
+
+
+def test_a_usual_item_asked_for_by_name_is_a_reorder(shop: Assistant) -> None:
+    """Owned items stay out of lists, except the customer's usual: bought again and again and
+    asked for now ("dog food" from someone who buys the same food every month)."""
+    once = shop.chat("ben", "dog food please")  # bought once: owned, not shown again
+    assert "food-barko" not in _ids(once)
+    shop.store.add_events([
+        Event("cy", "food-barko", "purchase", _ts(2026, 2, 2), 30),
+        Event("cy", "food-barko", "purchase", _ts(2026, 3, 2), 31),
+    ])  # fmt: skip
+    usual = shop.chat("cy", "dog food please")
+    assert "food-barko" in _ids(usual)
+    reason = next(r.reason for r in usual.recommendations if r.item_id == "food-barko")
+    assert "you've bought this 3 times" in reason

@@ -156,9 +156,23 @@ _PRICIER = re.compile(
 _SIZE_WORDS = {"small": "s", "medium": "m", "large": "l", "extra large": "xl"}
 _SIZE = re.compile(
     r"\bsize\s+([a-z0-9]{1,3})\b|\b(small|medium|large|extra large)[- ](?:sized?\b|dog|cat|"
-    r"breed|one)",
+    r"breed|one)|\b(?:in|one in|comes? in)\s+(?:an?\s+)?(small|medium|large|extra large)\b",
     re.I,
 )
+
+
+def _size_range(said: str, words: set[str] | frozenset[str]) -> str:
+    """The size range the items carry that holds a numeric size ("44" -> "43-46"), or ""."""
+    if not said.isdigit():
+        return ""
+    n = int(said)
+    for word in sorted(words):
+        if m := re.fullmatch(r"(\d+)-(\d+)", word):
+            if int(m.group(1)) <= n <= int(m.group(2)):
+                return word
+    return ""
+
+
 _ANOTHER_BRAND = re.compile(
     r"\b(another|different|other)\s+(?:brand|make|maker)\b|\bnot (?:that|this|the same) (?:brand|make)\b",
     re.I,
@@ -660,9 +674,13 @@ class RuleParser:
                     not_carried.append(word)
         sizes = []
         for m in _SIZE.finditer(message):
-            said = (m.group(1) or m.group(2) or "").lower()
+            said = (m.group(1) or m.group(2) or m.group(3) or "").lower()
             size = _SIZE_WORDS.get(said, said)
-            if size in vocab.attribute_words:
+            if wider := _size_range(said, vocab.attribute_words):
+                # "I'm a size 44": the items carry "Size 43-46"
+                sizes.append(said)
+                attributes.append(f"{said}:{wider}")
+            elif size in vocab.attribute_words:
                 sizes.append(said)
                 attributes.append(size if size == said else f"{said}:{size}|{said}")
         for word in ("vegan", "unscented", "fragrance-free", "organic", "decaf", "sensitive"):

@@ -137,6 +137,7 @@ class Scored:
     score: float
     source: str
     replenishment: bool = False
+    reorder: bool = False  # owned, bought again and again, and asked for by name now
     evidence: list[Event] = field(default_factory=list)
     reason: str = ""
     contributions: dict[str, float] = field(default_factory=dict)
@@ -290,6 +291,12 @@ class RecommendationPipeline:
         )
         timings["candidates_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
+        if request_only and personal:
+            # "hiking socks" from someone who buys the same socks every few months: their usual
+            # ones are an answer (a re-order), not an owned item to hide
+            bought = Counter(e.item_id for e in view.purchases if e.kind == "purchase")
+            for item_id, scored in pool.items():
+                scored.reorder = bought[item_id] >= 2
         allowed = self._filter(view, pool, constraints, set(exclude))
         if request_only:
             allowed = [s for s in allowed if "semantic" in s.contributions]
@@ -544,7 +551,11 @@ class RecommendationPipeline:
         for s in pool.values():
             if s.item.item_id not in self.items or not filt.accepts(s.item):
                 continue
-            if self.config.exclude_owned and s.item.item_id in view.owned and not s.replenishment:
+            if (
+                self.config.exclude_owned
+                and s.item.item_id in view.owned
+                and not (s.replenishment or s.reorder)
+            ):
                 continue
             out.append(s)
         out.sort(key=lambda s: -s.score)
@@ -702,6 +713,14 @@ class RecommendationPipeline:
                 f"You bought this {days} days ago and it usually lasts about {int(period)} days, "
                 "so a refill is probably due."
             )
+        elif s.reorder and (last := view.last_purchase(item.item_id)) is not None:
+            times = sum(
+                1 for e in view.purchases if e.item_id == item.item_id and e.kind == "purchase"
+            )
+            reason = (
+                f"Your usual: you've bought this {times} times, most recently {_when(view, last)}."
+            )
+            evidence = [last]  # the item's own purchases, nothing else
         elif evidence:
             first = evidence[0]
             owned = self.items.get(first.item_id)
