@@ -258,3 +258,13 @@ def test_pipeline_without_cache_writes_nothing(tmp_store: Store) -> None:
     cfg = PipelineConfig(tune_min_users=20, sasrec_budget_s=20, cache_models=False)
     RecommendationPipeline(tmp_store, cfg)
     assert not (Path(tmp_store.config.path or "") / CACHE_DIRNAME).exists()
+
+
+def test_the_cache_key_follows_the_tuning_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.recsys.stage as stage_module
+
+    seqs = cyclic_sequences(10)
+    before = sequences_key(seqs, FAST)
+    wider = {**stage_module.GRID, "sequential": (*stage_module.GRID["sequential"], 4.0)}
+    monkeypatch.setattr(stage_module, "GRID", wider)
+    assert sequences_key(seqs, FAST) != before  # a stale fit is not served under a new grid

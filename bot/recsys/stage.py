@@ -62,7 +62,8 @@ TOTAL_WEIGHT = sum(DEFAULT_WEIGHTS.values())
 # A grid over the sources other than transitions (which anchors the scale at 1.0).
 GRID = {
     "co-occurrence": (0.0, 0.3, 0.6, 1.0),
-    "sequential": (0.0, 0.5, 1.0, 1.5, 2.0),
+    # up to 3: on Amazon Sports the tuning chose 2.0, the edge of the earlier grid
+    "sequential": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0),
     "popularity": (0.0, 0.05, 0.15),
     "semantic": (0.0, 0.25, 0.5, 1.0),
 }
@@ -184,9 +185,10 @@ class FittedStage:
 
 
 def sequences_key(sequences: Sequence[Sequence[str]], config: StageConfig) -> str:
-    """A content hash of what the stage is fitted on and how: each user's sequence in order,
-    users in any order (the store may list them differently after a reopen)."""
-    h = hashlib.sha256(repr(config).encode())
+    """A content hash of what the stage is fitted on and how (the config and the tuning grid):
+    each user's sequence in order, users in any order (the store may list them differently
+    after a reopen)."""
+    h = hashlib.sha256((repr(config) + repr(sorted(GRID.items()))).encode())
     for seq in sorted(tuple(s) for s in sequences):
         h.update("\x1f".join(seq).encode())
         h.update(b"\x1e")
