@@ -1,5 +1,6 @@
-"""Prices as shoppers write them: figures and number words, currencies and slang, ceilings said
-before or after the amount, floors, negated floors, ranges; sizes and ages are no price."""
+"""Wordings shoppers use: prices (figures and number words, currencies and slang, ceilings said
+before or after the amount, floors, negated floors, ranges; sizes and ages are no price) and
+follow-ups on the list shown ("dearer", "skip the first")."""
 
 from __future__ import annotations
 
@@ -45,3 +46,27 @@ from bot.recsys.constraints import parse_constraints
 def test_price_wordings(message: str, floor: float | None, ceiling: float | None) -> None:
     cons, _cheaper = parse_constraints(message)
     assert (cons.min_price, cons.max_price) == (floor, ceiling)
+
+
+@pytest.mark.parametrize(
+    ("message", "pricier", "not_that"),
+    [
+        ("got anything dearer?", True, False),
+        ("something a bit posher", True, False),
+        ("nah, not the top one", False, True),
+        ("skip the first", False, True),
+        ("skip the second one please", False, True),
+    ],
+)
+def test_follow_up_wordings(message: str, pricier: bool, not_that: bool) -> None:
+    from bot.chat.parse import RuleParser
+    from bot.chat.state import DialogueState
+    from bot.recsys.catalog import CatalogIndex
+    from knowledge.schema import Item
+
+    kettles = [Item(f"k{n}", f"Birchmoor Kettle {n}", "Birchmoor", ("Kitchen", "Kettles"), 30.0 + n)
+               for n in range(3)]  # fmt: skip
+    vocab = CatalogIndex({i.item_id: i for i in kettles})
+    request = RuleParser().parse(message, DialogueState(last_list=["k0", "k1", "k2"]), vocab)
+    assert request.intent == "refine", request.rule
+    assert (request.pricier, request.not_that) == (pricier, not_that)
