@@ -154,6 +154,8 @@ _PRICIER = re.compile(
     re.I,
 )
 # "dog harness for a small dog", "size L only": a size the items carry
+# "skip the first", "skip the top one": that item goes (a refinement, not a question about it)
+_SKIP_ONE = r"skip (?:the )?(?:first|second|third|last|top)(?: one)?"
 _SIZE_WORDS = {"small": "s", "medium": "m", "large": "l", "extra large": "xl"}
 _SIZE = re.compile(
     r"\bsize\s+([a-z0-9]{1,3})\b|\b(small|medium|large|extra large)[- ](?:sized?\b|dog|cat|"
@@ -185,8 +187,7 @@ _MORE = re.compile(
 )
 _NOT_THAT = re.compile(
     r"\bnot (?:that|this|the (?:first|second|third|last|top)) one\b|\b(?:a |another )?different "
-    r"(?:colou?r|one|style|flavou?r|scent)\b|\bother colou?rs?\b"
-    r"|\bskip (?:the )?(?:first|second|third|last|top)(?: one)?\b",
+    r"(?:colou?r|one|style|flavou?r|scent)\b|\bother colou?rs?\b|\b" + _SKIP_ONE + r"\b",
     re.I,
 )
 _COMPARE = re.compile(
@@ -284,7 +285,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("feedback", re.compile(r"\b(i (?:just |already )?(?:bought|purchased|ordered|got|own|have) (?!you\b)(?:that|this|it|the|a|an|one|[A-Za-z])|i already have|already own|not interested|no interest in|don'?t (?:want|like|need) (?:the |that |this |it)|not for me|thumbs (?:up|down)|👍|👎|i love (?:the |that |this )|stop (?:recommending|showing))", re.I)),
     ("profile", re.compile(r"\b(what do you know about me|my profile|my (?:interests|preferences|tastes)|summari[sz]e me|about me\b|what (?:do|did) i like|who am i)", re.I)),
     ("explain", re.compile(r"\b(why (?:the |that |this |did you |do you |are you |were you |have you |is |would |recommend|suggest|number|#|first|second|third|fourth|fifth|last|\d)|explain (?:the |that |this |why|your)|how come|what makes (?:the|that|this) )|^\s*(?:(?:and|but|so|ok|okay|hmm|oh)[,\s]+)?why\s*(?:so|that|this|that one|this one|it|them|these|those)?\s*[?!.]*\s*$", re.I)),
-    ("refine", re.compile(r"\b(skip (?:the )?(?:first|second|third|last|top)(?: one)?|not the top one|cheaper|less expensive|more affordable|another (?:one|option|suggestion)|something else|other options?|different (?:one|options?|brand)|more like (?:the |that |this |#|number )|similar to (?:the |that |this |#|number )|show me more|any others?|more options)\b", re.I)),
+    ("refine", re.compile(r"\b(" + _SKIP_ONE + r"|not the top one|cheaper|less expensive|more affordable|another (?:one|option|suggestion)|something else|other options?|different (?:one|options?|brand)|more like (?:the |that |this |#|number )|similar to (?:the |that |this |#|number )|show me more|any others?|more options)\b", re.I)),
     ("off_topic", re.compile(r"\b(weather (?:forecast|today|tomorrow|like)|(?:what'?s|how'?s) the weather|(?:is it|it'?s|will it) (?:going to |gonna )?(?:rain|snow)|forecast|president|election|politic|capital of|stock|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
     ("describe", re.compile(r"\b(tell me (?:more )?about|what is (?:the |a |an )|what's (?:the |a |an )|describe|details (?:on|of|about)|info(?:rmation)? (?:on|about)|more about)\b", re.I)),
     # a question about a product's facts: "what are the X made of", "does the X contain gluten",

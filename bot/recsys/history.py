@@ -98,6 +98,10 @@ class UserView:
     def sequence(self) -> list[str]:
         return [e.item_id for e in self.purchases]
 
+    def times_bought(self, item_id: str) -> int:
+        """How many purchase events the user has of ``item_id`` (reviews not counted)."""
+        return sum(1 for e in self.purchases if e.item_id == item_id and e.kind == "purchase")
+
     def last_purchase(self, item_id: str) -> Event | None:
         for e in reversed(self.purchases):
             if e.item_id == item_id:

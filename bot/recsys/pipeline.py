@@ -294,9 +294,8 @@ class RecommendationPipeline:
         if request_only and personal:
             # "hiking socks" from someone who buys the same socks every few months: their usual
             # ones are an answer (a re-order), not an owned item to hide
-            bought = Counter(e.item_id for e in view.purchases if e.kind == "purchase")
             for item_id, scored in pool.items():
-                scored.reorder = bought[item_id] >= 2
+                scored.reorder = item_id in view.owned and view.times_bought(item_id) >= 2
         allowed = self._filter(view, pool, constraints, set(exclude))
         if request_only:
             allowed = [s for s in allowed if "semantic" in s.contributions]
@@ -714,9 +713,7 @@ class RecommendationPipeline:
                 "so a refill is probably due."
             )
         elif s.reorder and (last := view.last_purchase(item.item_id)) is not None:
-            times = sum(
-                1 for e in view.purchases if e.item_id == item.item_id and e.kind == "purchase"
-            )
+            times = view.times_bought(item.item_id)
             reason = (
                 f"Your usual: you've bought this {times} times, most recently {_when(view, last)}."
             )

@@ -11,6 +11,7 @@ turns to what goes with it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -101,9 +102,7 @@ class RequestMatcher:
     def head(self, item: Item) -> str:
         """The stem of the item's head noun: the last word of its name ("Flowfit 6 mm Yoga
         Mat" -> "mat", "Mat Cleaning Spray" -> "spray")."""
-        name = re.split(r",| - | for | with | by | in ", item.title.lower())[0]
-        words = re.findall(r"[a-z]+", name)
-        return stem(words[-1]) if words else ""
+        return _title_head(item.title)
 
     def named_kinds(self, request: str, exclude: tuple[str, ...] = ()) -> set[str]:
         """The request's words that name a kind of item (some item's head noun): "a yoga mat"
@@ -131,6 +130,15 @@ class RequestMatcher:
         if not stems or not words:
             return False
         return words[-1] == stems[-1] and all(s in words for s in stems)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _title_head(title: str) -> str:
+    """:meth:`RequestMatcher.head` of a title, cached: every request turn asks it for whole
+    catalogs (the kinds named, the kinds a review preference touches)."""
+    name = re.split(r",| - | for | with | by | in ", title.lower())[0]
+    words = re.findall(r"[a-z]+", name)
+    return stem(words[-1]) if words else ""
 
 
 def content_stems(text: str) -> list[str]:
