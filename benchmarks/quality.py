@@ -150,9 +150,9 @@ def _item_vectors(
 
 def _source_lists(
     stage: FittedStage, histories: Sequence[Sequence[str]], exclude: bool
-) -> dict[str, list[list[str]]]:
-    """Each of the stage's sources' top-DEPTH list per user."""
-    out: dict[str, list[list[str]]] = {}
+) -> dict[str, list[list[tuple[str, float]]]]:
+    """Each of the stage's sources' top-DEPTH ``(item, score)`` list per user."""
+    out: dict[str, list[list[tuple[str, float]]]] = {}
     excludes = [set(h) if exclude else set() for h in histories]
     for name, src in stage.fused.sources.items():
         if isinstance(src, SequentialModel) and src.model is not None:
@@ -161,7 +161,7 @@ def _source_lists(
             rows = [
                 _candidates(src, h, ex) for h, ex in zip(histories, excludes, strict=True)
             ]  # fmt: skip
-        out[name] = [[i for i, _s in r] for r in rows]
+        out[name] = [list(r) for r in rows]
     return out
 
 
@@ -169,7 +169,13 @@ def _candidates(src: CandidateSource, history: Sequence[str], exclude: set[str])
     return src.candidates(history, DEPTH, exclude)
 
 
-def _fuse_all(stage: FittedStage, lists: dict[str, list[list[str]]], n: int) -> list[list[str]]:
+def _ids(rows: list[list[tuple[str, float]]]) -> list[list[str]]:
+    return [[i for i, _s in r] for r in rows]
+
+
+def _fuse_all(
+    stage: FittedStage, lists: dict[str, list[list[tuple[str, float]]]], n: int
+) -> list[list[str]]:
     return [
         [i for i, _s in stage.fused.fuse({s: lists[s][u] for s in lists}, DEPTH)] for u in range(n)
     ]
@@ -194,7 +200,7 @@ def validation_stage(
     out = []
     for u in pick:
         hist = split.valid_history(u)
-        per = {n: [i for i, _s in s.candidates(hist, DEPTH, set(hist))] for n, s in sources.items()}
+        per = {n: s.candidates(hist, DEPTH, set(hist)) for n, s in sources.items()}
         target = split.valid[u]
         assert target is not None
         out.append((split.users[u], hist, target, [i for i, _s in stage.fused.fuse(per, DEPTH)]))
@@ -250,10 +256,10 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
         suffix = "" if exclude else " (history kept)"
         for label, source in SOURCE_OF.items():
             if source in lists:
-                per_source[label + suffix] = lists[source]
+                per_source[label + suffix] = _ids(lists[source])
         per_source[STAGE + suffix] = _fuse_all(stage, lists, len(users))
         if exclude:
-            recall_lists = {**lists, STAGE: per_source[STAGE]}
+            recall_lists = {**{n: _ids(r) for n, r in lists.items()}, STAGE: per_source[STAGE]}
     log.info("test lists for %d users in %.0fs", len(users), time.perf_counter() - t0)
     ctx = Context(split, stage, per_source, cfg.data_root, cfg.llm, dataset=cfg.name)
     unknown = [n for n in cfg.systems if n not in SYSTEMS]

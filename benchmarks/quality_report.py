@@ -87,6 +87,17 @@ def _stage_section(res: dict[str, Any]) -> str:
             f"users chose what serves, by NDCG@10: {checks}. Chosen: **{info['weights_from']}**"
             f"; SASRec serves: {info.get('sasrec_serves')}."
         )
+    learned = info.get("learned")
+    if learned:
+        rank = ", ".join(f"{n} {w:.2f}" for n, w in learned["rank"].items())
+        score = ", ".join(f"{n} {w:.2f}" for n, w in learned["score"].items())
+        lines.append(
+            "The learned fusion (`LearnedFusion`: a linear score over each source's rank term "
+            "and its score against the list's top one, fitted on the tuning slice with a SASRec "
+            "refit without the tuning and check targets"
+            + ("; **it serves**" if info.get("weights_from") == "learned" else "; not served")
+            + f"): rank weights {rank}; score weights {score}."
+        )
     return "\n\n".join(lines)
 
 

@@ -11,11 +11,14 @@ from bot.recsys.sources.candidates import (
     CoOccurrenceConfig,
     FusedCandidates,
     FusionConfig,
+    LearnedFusion,
     Popularity,
     SemanticNeighbours,
     Transitions,
     TransitionsConfig,
+    fit_learned_fusion,
     fusion_ndcg,
+    learned_ndcg,
     tune_weights,
 )
 from knowledge.errors import ConfigError
@@ -163,3 +166,48 @@ def test_vectorised_fusion_ndcg_ranks_exactly_as_fuse_does() -> None:
         ranked = [[i for i, _s in fused.fuse(per, 10, weights)] for per in lists]
         assert value == pytest.approx(mean_ndcg(ranked, targets, 10), abs=1e-12)
     assert got.max() > 0
+
+
+def _confident_or_not(n_users: int, seed: int) -> tuple[list[dict], list[str]]:
+    """A logit source ("seq") is right when sure of its top item (a wide gap to the next) and
+    wrong when unsure; then a ratio source ("cnt") has the target at rank 1. Ranks alone
+    cannot tell the two cases apart; scores can."""
+    rng = np.random.default_rng(seed)
+    lists, targets = [], []
+    for u in range(n_users):
+        sure = rng.random() < 0.5
+        a, b, c = f"a{u}", f"b{u}", f"c{u}"
+        gap = 4.0 if sure else 0.1
+        seq = [(a, 8.0), (b, 8.0 - gap), (c, 8.0 - gap - 0.1)]
+        cnt = [(c, 10.0), (b, 9.0), (a, 1.0)]
+        lists.append({"seq": seq, "cnt": cnt})
+        targets.append(a if sure else b)
+    return lists, targets
+
+
+def test_learned_fusion_reads_a_sources_confidence_where_rrf_cannot() -> None:
+    fused = FusedCandidates(
+        [("seq", Popularity(), 1.0), ("cnt", Popularity(), 1.0)], FusionConfig(rrf_k=9)
+    )
+    kinds = {"seq": "logit", "cnt": "ratio"}
+    lists, targets = _confident_or_not(300, 0)
+    learned = fit_learned_fusion(lists, targets, kinds, {"seq": 1.0, "cnt": 1.0}, 9.0, 100)
+    assert learned is not None
+    assert all(w >= 0 for w in [*learned.rank.values(), *learned.score.values()])
+    assert learned.score["seq"] > 0  # the gap to the top logit carries the signal
+    held_lists, held_targets = _confident_or_not(300, 1)
+    grid = [{"seq": s, "cnt": c} for s in (0.0, 0.5, 1.0, 2.0) for c in (0.0, 0.5, 1.0, 2.0)]
+    best_rrf = float(fusion_ndcg(fused, held_lists, held_targets, grid).max())
+    assert learned_ndcg(learned, held_lists, held_targets, 9.0, 100) > best_rrf + 0.1
+    # served: fuse ranks by the learned score, and the JSON form serves the same
+    fused.learned = LearnedFusion.from_json(learned.to_json())
+    assert fused.serves("seq") and fused.serves("cnt")
+    for per, target in zip(held_lists[:20], held_targets[:20], strict=True):
+        assert fused.fuse(per, 1)[0][0] == target
+    with pytest.raises(ConfigError, match="'seq'"):
+        fused.fuse({"seq": ["a0", "b0"]}, 1)  # ranks without scores cannot be scored
+
+
+def test_learned_fusion_needs_a_listed_target() -> None:
+    lists = [{"seq": [("a", 1.0)]}]
+    assert fit_learned_fusion(lists, ["zz"], {"seq": "logit"}, {"seq": 1.0}, 9.0, 100) is None

@@ -356,11 +356,23 @@ class RecommendationPipeline:
             # source that contributed most; owned items are filtered later (refills stay).
             fused = self.stage.fused
             rrf = fused.config.rrf_k + 1
-            for name, src in fused.sources.items():
-                weight = fused.weights.get(name, 0.0)
-                if weight > 0:
-                    for rank, (item_id, _s) in enumerate(src.candidates(history, k, set())):
-                        add(item_id, weight / (rank + rrf), name)
+            if fused.learned is not None:
+                # the learned fusion's order, on the RRF scale the query and refill scores
+                # are set against, credited to the source that gave each item most
+                lists = {n: s.candidates(history, k, set()) for n, s in fused.sources.items()
+                         if fused.serves(n)}  # fmt: skip
+                parts = fused.learned.contributions(lists, fused.config.rrf_k, k)
+                total = sum(fused.weights.values())
+                ranked = sorted(parts, key=lambda i: (-sum(parts[i].values()), i))[:k]
+                for rank, item_id in enumerate(ranked):
+                    by = parts[item_id]
+                    add(item_id, total / (rank + rrf), max(by, key=lambda n: by[n]))
+            else:
+                for name, src in fused.sources.items():
+                    weight = fused.weights.get(name, 0.0)
+                    if weight > 0:
+                        for rank, (item_id, _s) in enumerate(src.candidates(history, k, set())):
+                            add(item_id, weight / (rank + rrf), name)
         else:
             for rank, (item_id, _c) in enumerate(self.popularity.most_common(k)):
                 add(item_id, 0.15 / (rank + 10), "popularity")

@@ -31,11 +31,14 @@ from bot.recsys.sources.candidates import (
     CoOccurrence,
     FusedCandidates,
     FusionConfig,
+    LearnedFusion,
     Popularity,
     SemanticNeighbours,
     SequentialModel,
     Transitions,
+    fit_learned_fusion,
     fusion_ndcg,
+    learned_ndcg,
     tune_weights,
 )
 from knowledge.errors import ConfigError, ModelNotFoundError
@@ -67,6 +70,9 @@ GRID = {
     "popularity": (0.0, 0.05, 0.15),
     "semantic": (0.0, 0.25, 0.5, 1.0),
 }
+# How the stage is fitted, beyond the config and grid: a cached fit of another version is
+# refitted (v2: SASRec cross-fitted for the tuning; the learned fusion offered to the check)
+FIT_VERSION = "stage-fit-v2"
 # Embedding neighbours of the recent history join only where validation gives them weight: on
 # Amazon Beauty they raised the fused stage's validation NDCG@10 from 0.0778 to 0.0847
 # (benchmarks/results/quality-beauty.md); untuned they stay out.
@@ -185,10 +191,10 @@ class FittedStage:
 
 
 def sequences_key(sequences: Sequence[Sequence[str]], config: StageConfig) -> str:
-    """A content hash of what the stage is fitted on and how (the config and the tuning grid):
-    each user's sequence in order, users in any order (the store may list them differently
-    after a reopen)."""
-    h = hashlib.sha256((repr(config) + repr(sorted(GRID.items()))).encode())
+    """A content hash of what the stage is fitted on and how (the fit version, the config and
+    the tuning grid): each user's sequence in order, users in any order (the store may list
+    them differently after a reopen)."""
+    h = hashlib.sha256((FIT_VERSION + repr(config) + repr(sorted(GRID.items()))).encode())
     for seq in sorted(tuple(s) for s in sequences):
         h.update("\x1f".join(seq).encode())
         h.update(b"\x1e")
@@ -277,19 +283,38 @@ def _train_sasrec(sequences: Sequence[Sequence[str]], slices: Slices, config: St
     return train_sasrec(train, valid, catalogue, _sasrec_config(config, n_events))
 
 
+def _tuning_refit(sasrec: Any, sequences: Sequence[Sequence[str]], slices: Slices,
+                  config: StageConfig) -> Any:  # fmt: skip
+    """What the fusion is tuned and checked with: a copy of the early-stopped SASRec refit as
+    the served one will be (``refit_sasrec``), on every event except the tuning and check
+    users' last items. The served refit is stronger and surer than the early-stopped model;
+    tuning on the latter gave SASRec too little say. Cross-fitted, the targets that tune and
+    check the fusion stay unseen."""
+    if not config.sasrec_refit_epochs:
+        return sasrec
+    import copy
+
+    from bot.recsys.sources.sasrec import refit_sasrec
+
+    held = set(slices.tune) | set(slices.check)
+    seqs = [list(s[:-1]) if u in held else list(s) for u, s in enumerate(sequences)]
+    return refit_sasrec(copy.deepcopy(sasrec), seqs, config.sasrec_refit_epochs)
+
+
 def _lists(
     fused: FusedCandidates, sasrec: Any, histories: list[list[str]], depth: int
-) -> list[dict[str, list[str]]]:
-    """Each source's top ``depth`` per history, history excluded (as the product ranks)."""
+) -> list[dict[str, list[tuple[str, float]]]]:
+    """Each source's top ``depth`` ``(item, score)`` per history, history excluded (as the
+    product ranks)."""
     excludes = [set(h) for h in histories]
-    out: list[dict[str, list[str]]] = [{} for _ in histories]
+    out: list[dict[str, list[tuple[str, float]]]] = [{} for _ in histories]
     for name, src in fused.sources.items():
         if name == "sequential":
             rows = sasrec.recommend(histories, depth, excludes)
         else:
             rows = [src.candidates(h, depth, ex) for h, ex in zip(histories, excludes, strict=True)]
         for per, row in zip(out, rows, strict=True):
-            per[name] = [i for i, _s in row]
+            per[name] = list(row)
     return out
 
 
@@ -304,11 +329,13 @@ def _tune(
     slices: Slices,
     config: StageConfig,
     sasrec: Any,
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """Tune on the tuning slice, shrink toward equal weights, then let the held-out check
-    slice choose: the best of the fixed mix without SASRec, the fixed mix and the shrunk tuned
-    mix (ties to the earlier), unless one source alone beats it. Returns the weights and
-    a record of every score."""
+) -> tuple[dict[str, float], LearnedFusion | None, dict[str, Any]]:
+    """Tune on the tuning slice, shrink toward equal weights, fit the learned fusion there
+    too, then let the held-out check slice choose: the best of the fixed mix without SASRec,
+    the fixed mix, the shrunk tuned mix and the learned fusion (ties to the earlier), unless
+    one source alone beats it. Returns the RRF weights (with the learned fusion: the tuned
+    mix, which says which sources serve), the learned fusion if chosen, and a record of every
+    score."""
     depth = config.tune_depth
     users = slices.tune + slices.check
     lists = _lists(fused, sasrec, [list(sequences[u][:-1]) for u in users], depth)
@@ -334,20 +361,30 @@ def _tune(
     names = list(options)
     check = fusion_ndcg(fused, c_lists, c_targets, [options[n] for n in names], k=10)
     scores = dict(zip(names, (float(x) for x in check), strict=True))
+    rrf_k, f_depth = fused.config.rrf_k, fused.config.depth
+    # starts from the shrunk mix as served (rank terms only), every source offered
+    learned = fit_learned_fusion(
+        t_lists, t_targets, fused.kinds(), _rescale(shrunk), rrf_k, f_depth
+    )
     mix = max(mixes, key=lambda n: scores[n])  # the first best
     single = max((n for n in names if n.startswith("only ")), key=lambda n: scores[n])
     chosen = single if scores[single] > scores[mix] else mix
+    if learned is not None:  # the most complex option: it serves only if strictly better
+        scores["learned"] = learned_ndcg(learned, c_lists, c_targets, rrf_k, f_depth)
+        if scores["learned"] > scores[chosen]:
+            chosen, options["learned"] = "learned", shrunk
     record = {
         "tuned_weights": tuned,
         "tune_ndcg10": round(tune_ndcg, 4),
         "shrink_share": round(share, 3),
         "shrunk_weights": {n: round(w, 4) for n, w in shrunk.items()},
         "check_ndcg10": {n: round(v, 4) for n, v in scores.items()},
+        "learned": learned.to_json() if learned is not None else None,
         "weights_from": chosen,
         "tune_users": n_tune,
         "check_users": len(c_targets),
     }
-    return dict(options[chosen]), record
+    return dict(options[chosen]), learned if chosen == "learned" else None, record
 
 
 def _semantic(item_vectors: Callable[[], Mapping[str, np.ndarray]]) -> SemanticNeighbours:
@@ -401,9 +438,11 @@ def fit_stage(
     sasrec = None
     slices: Slices | None = None
     semantic: SemanticNeighbours | None = None
+    learned: LearnedFusion | None = None
     if cached is not None:
         meta, sasrec = cached
         weights = {n: float(w) for n, w in meta["weights"].items()}
+        learned = LearnedFusion.from_json(meta["learned"]) if meta.get("learned") else None
         info.update(meta.get("info", {}), cached=True)
     elif tune:
         slices = validation_slices(sequences, config)
@@ -416,20 +455,24 @@ def fit_stage(
         ]
         if config.semantic and item_vectors is not None:  # before the long part: fail early
             semantic = _semantic(item_vectors)
+        tuner = None
         if config.sasrec:
             t1 = time.perf_counter()
             sasrec = _train_sasrec(sequences, slices, config)
             info["sasrec_train_s"] = round(time.perf_counter() - t1, 2)
             info["sasrec_epochs"] = len(sasrec.log)
             info["sasrec_valid_users"] = len(slices.sasrec)
-            named.append(("sequential", SequentialModel(sasrec), SEQUENTIAL_DEFAULT))
+            tuner = _tuning_refit(sasrec, sequences, slices, config)
+            named.append(("sequential", SequentialModel(tuner), SEQUENTIAL_DEFAULT))
         if semantic is not None:
             named.append(("semantic", semantic, SEMANTIC_DEFAULT))
         fused = FusedCandidates(named, fusion)
-        chosen, record = _tune(fused, sequences, slices, config, sasrec)
+        chosen, learned, record = _tune(fused, sequences, slices, config, tuner)
         weights = _rescale(chosen)
         info.update(record)
-        info["sasrec_serves"] = weights.get("sequential", 0.0) > 0
+        info["sasrec_serves"] = weights.get("sequential", 0.0) > 0 or (
+            learned is not None and "sequential" in learned.rank
+        )
         if sasrec is not None and config.sasrec_refit_epochs:
             # the epoch is chosen and the weights tuned: now the held-back last items train
             # too, as the count sources' serving fit below sees every event
@@ -440,10 +483,9 @@ def fit_stage(
             info["sasrec_refit_epochs"] = config.sasrec_refit_epochs
             info["sasrec_refit_s"] = round(time.perf_counter() - t1, 2)
         if cache_root is not None:
-            _write_cache(
-                cache_root, key, {"weights": weights, "sasrec": sasrec is not None, "info": info},
-                sasrec,
-            )  # fmt: skip
+            meta = {"weights": weights, "learned": learned.to_json() if learned else None,
+                    "sasrec": sasrec is not None, "info": info}  # fmt: skip
+            _write_cache(cache_root, key, meta, sasrec)
     else:
         weights = dict(DEFAULT_WEIGHTS)
     # Serving fit: the count sources see every event (cheap); SASRec was refit above.
@@ -454,8 +496,14 @@ def fit_stage(
     ]
     if sasrec is not None:
         final.append(("sequential", SequentialModel(sasrec), weights.get("sequential", 0.0)))
-    if weights.get("semantic", 0.0) > 0 and config.semantic and item_vectors is not None:
+    serves_semantic = weights.get("semantic", 0.0) > 0 or (
+        learned is not None and "semantic" in learned.rank
+    )
+    if serves_semantic and config.semantic and item_vectors is not None:
         # content-based, nothing fitted: the tuning's source serves as is (vectors read once)
         final.append(("semantic", semantic or _semantic(item_vectors), weights["semantic"]))
+    served = FusedCandidates(final, fusion)
+    if learned is not None and set(learned.rank) <= set(served.sources):
+        served.learned = learned
     info["fit_s"] = round(time.perf_counter() - t0, 2)
-    return FittedStage(FusedCandidates(final, fusion), info, sasrec, slices)
+    return FittedStage(served, info, sasrec, slices)

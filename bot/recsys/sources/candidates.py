@@ -35,6 +35,9 @@ __all__ = [
     "FusionConfig",
     "tune_weights",
     "fusion_ndcg",
+    "LearnedFusion",
+    "fit_learned_fusion",
+    "learned_ndcg",
 ]
 
 
@@ -295,6 +298,8 @@ class SequentialModel:
     sequence is then held out for early stopping).
     """
 
+    score_kind = "logit"  # its scores are logits: the learned fusion reads gaps to the top one
+
     def __init__(self, model: SASRecModel | None = None, config: SASRecConfig | None = None):
         self.model = model
         self.config = config
@@ -355,6 +360,12 @@ class FusedCandidates:
         self.sources = {n: s for n, s, _w in sources}
         self.weights = {n: float(w) for n, _s, w in sources}
         self.config = config or FusionConfig()
+        # set by the stage where held-out validation prefers it to the weighted RRF
+        self.learned: LearnedFusion | None = None
+
+    def kinds(self) -> dict[str, str]:
+        """Each source's score kind: ``"logit"`` (SASRec) or ``"ratio"`` (counts, cosines)."""
+        return {n: getattr(s, "score_kind", "ratio") for n, s in self.sources.items()}
 
     def fit(self, sequences: Sequence[Sequence[str]]) -> None:
         for src in self.sources.values():
@@ -371,9 +382,14 @@ class FusedCandidates:
         k: int | None = None,
         weights: Mapping[str, float] | None = None,
     ) -> list[tuple[str, float]]:
-        """Weighted RRF over ready-made lists (items or ``(item, score)`` pairs)."""
-        weights = self.weights if weights is None else weights
+        """Weighted RRF over ready-made lists (items or ``(item, score)`` pairs); with a
+        learned fusion and no explicit ``weights``, its score (``(item, score)`` pairs needed)."""
         k = k or self.config.top_n
+        if self.learned is not None and weights is None:
+            parts = self.learned.contributions(lists, self.config.rrf_k, self.config.depth)
+            totals = {item: sum(by.values()) for item, by in parts.items()}
+            return sorted(totals.items(), key=lambda x: (-x[1], x[0]))[:k]
+        weights = self.weights if weights is None else weights
         scores: dict[str, float] = {}
         for name, ranked in lists.items():
             w = weights.get(name, 0.0)
@@ -392,9 +408,184 @@ class FusedCandidates:
         lists = {
             n: s.candidates(history, depth, exclude)
             for n, s in self.sources.items()
-            if self.weights.get(n, 0.0) > 0
+            if self.serves(n)
         }
         return self.fuse(lists, k)
+
+    def serves(self, name: str) -> bool:
+        """Whether source ``name`` takes part in the fused list."""
+        if self.learned is not None:
+            return name in self.learned.rank
+        return self.weights.get(name, 0.0) > 0
+
+
+# Scale of a logit gap in the learned fusion's score feature: 5 logits below the top item
+# read as 0, as a count of nothing does against the top count.
+LOGIT_SCALE = 5.0
+
+
+def _score_feature(kind: str, score: float, top: float) -> float:
+    if kind == "logit":
+        return 1.0 + (score - top) / LOGIT_SCALE
+    return score / top if top > 0 else 0.0
+
+
+def _rank_feature(rank: int, rrf_k: float) -> float:
+    # the RRF term, x10 so that learned and RRF weights read on one scale (about 1)
+    return 10.0 / (rrf_k + rank + 1)
+
+
+@dataclass(frozen=True)
+class LearnedFusion:
+    """A linear score per candidate over every source's rank and score.
+
+    Weighted RRF sees only ranks: a SASRec sure of its top item and one torn between fifty
+    look the same to it. Here an item earns, per source that lists it, ``rank[s] * 10 / (rrf_k
+    + r + 1) + score[s] * f_s`` where ``f_s`` is its score against the list's top one (a
+    ratio for counts and cosines, a logit gap for SASRec). Fitted on validation lists by
+    :func:`fit_learned_fusion`; the stage serves it only where held-out users prefer it."""
+
+    rank: Mapping[str, float]
+    score: Mapping[str, float]
+    kinds: Mapping[str, str]
+
+    def contributions(
+        self, lists: Mapping[str, Sequence[Any]], rrf_k: float, depth: int
+    ) -> dict[str, dict[str, float]]:
+        """``{item: {source: its part of the item's score}}`` over ready-made lists."""
+        out: dict[str, dict[str, float]] = {}
+        for name, ranked in lists.items():
+            if name not in self.rank or not ranked:
+                continue
+            if not isinstance(ranked[0], tuple):
+                raise ConfigError(f"learned fusion needs (item, score) pairs from {name!r}")
+            a, b, kind = self.rank[name], self.score.get(name, 0.0), self.kinds.get(name, "ratio")
+            top = float(ranked[0][1])
+            for r, (item, sc) in enumerate(ranked[:depth]):
+                v = a * _rank_feature(r, rrf_k) + b * _score_feature(kind, float(sc), top)
+                out.setdefault(str(item), {})[name] = v
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"rank": dict(self.rank), "score": dict(self.score), "kinds": dict(self.kinds)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LearnedFusion:
+        return cls(
+            {n: float(v) for n, v in data["rank"].items()},
+            {n: float(v) for n, v in data["score"].items()},
+            {n: str(v) for n, v in data["kinds"].items()},
+        )
+
+
+def _features(
+    lists: Sequence[Mapping[str, Sequence[Any]]],
+    names: Sequence[str],
+    kinds: Mapping[str, str],
+    rrf_k: float,
+    depth: int,
+) -> list[tuple[list[str], np.ndarray]]:
+    """Per user: the candidate ids and their ``[n, 2 * len(names)]`` features (rank terms,
+    then score terms; 0 where a source does not list the item)."""
+    out = []
+    for per in lists:
+        row: dict[str, int] = {}
+        cells: list[tuple[int, int, float, float]] = []
+        for s, name in enumerate(names):
+            ranked = per.get(name, [])[:depth]
+            if not ranked:
+                continue
+            top = float(ranked[0][1])
+            for r, (item, sc) in enumerate(ranked):
+                j = row.setdefault(str(item), len(row))
+                f = _score_feature(kinds.get(name, "ratio"), float(sc), top)
+                cells.append((j, s, _rank_feature(r, rrf_k), f))
+        x = np.zeros((len(row), 2 * len(names)))
+        for j, s, fr, fs in cells:
+            x[j, s], x[j, len(names) + s] = fr, fs
+        out.append((list(row), x))
+    return out
+
+
+def fit_learned_fusion(
+    lists: Sequence[Mapping[str, Sequence[tuple[str, float]]]],
+    targets: Sequence[str],
+    kinds: Mapping[str, str],
+    start: Mapping[str, float],
+    rrf_k: float,
+    depth: int,
+    l2: float = 1e-3,
+) -> LearnedFusion | None:
+    """Fit the learned fusion's weights on validation lists (``(item, score)`` pairs per source)
+    and their targets: softmax cross-entropy of the target among each user's candidates, from
+    the RRF weights ``start`` (score weights 0), with an L2 pull of strength ``l2`` toward that
+    start; every weight stays >= 0. Users whose target no source lists teach nothing; None when none is left."""
+    from scipy.optimize import minimize
+
+    names = sorted(start)
+    feats = _features(lists, names, kinds, rrf_k, depth)
+    xs, ts = [], []
+    for (ids, x), target in zip(feats, targets, strict=True):
+        if target in ids:
+            xs.append(x)
+            ts.append(ids.index(target))
+    if not xs:
+        return None
+    width = max(len(x) for x in xs)
+    big = np.zeros((len(xs), width, 2 * len(names)))
+    mask = np.zeros((len(xs), width), dtype=bool)
+    for u, x in enumerate(xs):
+        big[u, : len(x)], mask[u, : len(x)] = x, True
+    tgt = np.asarray(ts)
+    w0 = np.array([start[n] for n in names] + [0.0] * len(names))
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = np.where(mask, big @ w, -np.inf)
+        zmax = z.max(axis=1, keepdims=True)
+        p = np.exp(z - zmax)
+        p /= p.sum(axis=1, keepdims=True)
+        nll = -(z[np.arange(len(tgt)), tgt] - zmax[:, 0] - np.log(np.exp(z - zmax).sum(axis=1)))
+        grad_z = p.copy()
+        grad_z[np.arange(len(tgt)), tgt] -= 1.0
+        grad = np.einsum("uc,ucf->f", grad_z, big) / len(tgt) + 2 * l2 * (w - w0)
+        return float(nll.mean() + l2 * ((w - w0) ** 2).sum()), grad
+
+    # weights >= 0: more evidence from a source never counts against an item (negative
+    # weights fitted validation quirks, such as counts that serving, fitted on more events,
+    # then turned against the very items they predict)
+    bounds = [(0.0, None)] * len(w0)
+    fit = minimize(loss, w0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": 200})
+    w = fit.x
+    return LearnedFusion(
+        {n: round(float(w[i]), 4) for i, n in enumerate(names)},
+        {n: round(float(w[len(names) + i]), 4) for i, n in enumerate(names)},
+        {n: kinds.get(n, "ratio") for n in names},
+    )
+
+
+def learned_ndcg(
+    learned: LearnedFusion,
+    lists: Sequence[Mapping[str, Sequence[tuple[str, float]]]],
+    targets: Sequence[str],
+    rrf_k: float,
+    depth: int,
+    k: int = 10,
+) -> float:
+    """Mean NDCG@k of the learned fusion over validation lists (ties by item id, as ``fuse``)."""
+    names = sorted(learned.rank)
+    w = np.array([learned.rank[n] for n in names] + [learned.score.get(n, 0.0) for n in names])
+    ranks = np.zeros(len(lists), dtype=np.int64)
+    for u, ((ids, x), target) in enumerate(
+        zip(_features(lists, names, learned.kinds, rrf_k, depth), targets, strict=True)
+    ):
+        if target not in ids:
+            continue
+        score = x @ w
+        t = ids.index(target)
+        ahead = int((score > score[t]).sum())
+        tied = sum(1 for j, i in enumerate(ids) if score[j] == score[t] and i < target)
+        ranks[u] = ahead + tied + 1
+    return float(ndcg_array(ranks[:, None], k).mean()) if len(lists) else 0.0
 
 
 def fusion_ndcg(
