@@ -74,7 +74,11 @@ def _stage_section(res: dict[str, Any]) -> str:
             if info.get("cached")
             else ""
         )
-        + f". Served weights: {weights}.",
+        + (
+            f". RRF weights (which sources serve; the learned fusion below ranks): {weights}."
+            if info.get("weights_from") == "learned"
+            else f". Served weights: {weights}."
+        ),
     ]
     if "check_ndcg10" in info:
         checks = ", ".join(f"{n} {_fmt(v)}" for n, v in info["check_ndcg10"].items())

@@ -1,6 +1,6 @@
 """Wordings shoppers use: prices (figures and number words, currencies and slang, ceilings said
 before or after the amount, floors, negated floors, ranges; sizes and ages are no price) and
-follow-ups on the list shown ("dearer", "skip the first")."""
+follow-ups on the list shown ("dearer", "skip the first", "none of those appeal")."""
 
 from __future__ import annotations
 
@@ -56,6 +56,15 @@ def test_price_wordings(message: str, floor: float | None, ceiling: float | None
         ("nah, not the top one", False, True),
         ("skip the first", False, True),
         ("skip the second one please", False, True),
+        ("I don't fancy the first one", False, True),
+        ("not keen on that one", False, True),
+        ("show me a premium option", True, False),
+        ("I'd pay more for better quality", True, False),
+        ("anything a bit more upmarket?", True, False),
+        ("happy to splash out", True, False),
+        # the whole list waved off: a plain refine, everything shown goes
+        ("none of those appeal", False, False),
+        ("I'm not sold on any of these", False, False),
     ],
 )
 def test_follow_up_wordings(message: str, pricier: bool, not_that: bool) -> None:
@@ -70,3 +79,4 @@ def test_follow_up_wordings(message: str, pricier: bool, not_that: bool) -> None
     request = RuleParser().parse(message, DialogueState(last_list=["k0", "k1", "k2"]), vocab)
     assert request.intent == "refine", request.rule
     assert (request.pricier, request.not_that) == (pricier, not_that)
+    assert not request.need, request.need  # the wording of a follow-up is no need to search

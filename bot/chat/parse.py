@@ -148,9 +148,10 @@ _ITEM_QUESTION = re.compile(
     re.I,
 )
 _PRICIER = re.compile(
-    r"\b(?:more (?:premium|expensive|upmarket)|pricier|dearer|posher|higher[- ](?:end|priced)|"
-    r"top of the range|"
-    r"better quality|fancier|nicer one)\b",
+    r"\b(?:more (?:premium|expensive|upmarket|luxurious)|pricier|dearer|posher|higher[- ](?:end|priced)|"
+    r"top of the range|top[- ]end|upmarket|premium (?:option|one|choice|version|pick|range)s?|"
+    r"(?:pay|spend) (?:a (?:bit|little|lot) )?more|splash out|money(?:'s| is) no object|"
+    r"(?:better|higher|best|top) quality|fancier|classier|swankier|nicer one)\b",
     re.I,
 )
 # "dog harness for a small dog", "size L only": a size the items carry
@@ -186,7 +187,9 @@ _MORE = re.compile(
     re.I,
 )
 _NOT_THAT = re.compile(
-    r"\bnot (?:that|this|the (?:first|second|third|last|top)) one\b|\b(?:a |another )?different "
+    r"\bnot (?:that|this|the (?:first|second|third|last|top)) one\b|\b(?:don'?t|do not) (?:fancy|care "
+    r"for|rate) (?:the |that |this )?(?:(?:first|second|third|last|top) )?one\b|\bnot (?:keen on|a fan "
+    r"of|sold on) (?:the |that |this )?(?:(?:first|second|third|last|top) )?one\b|\b(?:a |another )?different "
     r"(?:colou?r|one|style|flavou?r|scent)\b|\bother colou?rs?\b|\b" + _SKIP_ONE + r"\b",
     re.I,
 )
@@ -232,7 +235,14 @@ _INTENT_WORDS = frozenset(
     "afternoon hey hi hello ok okay going gonna yeah yes sure wondering wonder help lately "
     "different please ones kind sort type version variety change happen happens premium "
     "pricier fancier dearer posher upmarket skip quality hmm hm umm uh pricey those these looks look sounds seems "
-    "possible".split()
+    "possible pay spend splash luxurious classier swankier see none appeal appeals keen sold "
+    "rather".split()
+)
+# hedges around a wish ("a bit more upmarket", "happy to pay more"): no need words in them
+_FILLER = re.compile(
+    r"\b(?:an? (?:bit|little|tad|touch)|kind of|sort of|(?:happy|willing|prepared) to|"
+    r"(?:don'?t|do not) mind)\b",
+    re.I,
 )
 # an open "what next?" in other words: the history stage answers it, not a search
 _OPEN_NEXT = re.compile(
@@ -285,7 +295,11 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     ("feedback", re.compile(r"\b(i (?:just |already )?(?:bought|purchased|ordered|got|own|have) (?!you\b)(?:that|this|it|the|a|an|one|[A-Za-z])|i already have|already own|not interested|no interest in|don'?t (?:want|like|need) (?:the |that |this |it)|not for me|thumbs (?:up|down)|👍|👎|i love (?:the |that |this )|stop (?:recommending|showing))", re.I)),
     ("profile", re.compile(r"\b(what do you know about me|my profile|my (?:interests|preferences|tastes)|summari[sz]e me|about me\b|what (?:do|did) i like|who am i)", re.I)),
     ("explain", re.compile(r"\b(why (?:the |that |this |did you |do you |are you |were you |have you |is |would |recommend|suggest|number|#|first|second|third|fourth|fifth|last|\d)|explain (?:the |that |this |why|your)|how come|what makes (?:the|that|this) )|^\s*(?:(?:and|but|so|ok|okay|hmm|oh)[,\s]+)?why\s*(?:so|that|this|that one|this one|it|them|these|those)?\s*[?!.]*\s*$", re.I)),
-    ("refine", re.compile(r"\b(" + _SKIP_ONE + r"|not the top one|cheaper|less expensive|more affordable|another (?:one|option|suggestion)|something else|other options?|different (?:one|options?|brand)|more like (?:the |that |this |#|number )|similar to (?:the |that |this |#|number )|show me more|any others?|more options)\b", re.I)),
+    ("refine", re.compile(r"\b(" + _SKIP_ONE + r"|not the top one|cheaper|less expensive|more affordable|another (?:one|option|suggestion)|something else|other options?|different (?:one|options?|brand)|more like (?:the |that |this |#|number )|similar to (?:the |that |this |#|number )|show me more|any others?|more options"
+              # the whole list waved off: "none of those appeal", "not keen on any of these"
+              r"|none of (?:those|these|them|the above)|not (?:keen on|sure about|a fan of|sold on|into) "
+              r"(?:any of )?(?:those|these|them)|(?:don'?t|do not) (?:like|fancy|want|love) any of "
+              r"(?:those|these|them)|(?:those|these) (?:don'?t|do not|won'?t) (?:appeal|suit|do it))\b", re.I)),
     ("off_topic", re.compile(r"\b(weather (?:forecast|today|tomorrow|like)|(?:what'?s|how'?s) the weather|(?:is it|it'?s|will it) (?:going to |gonna )?(?:rain|snow)|forecast|president|election|politic|capital of|stock|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
     ("describe", re.compile(r"\b(tell me (?:more )?about|what is (?:the |a |an )|what's (?:the |a |an )|describe|details (?:on|of|about)|info(?:rmation)? (?:on|about)|more about)\b", re.I)),
     # a question about a product's facts: "what are the X made of", "does the X contain gluten",
@@ -510,7 +524,11 @@ class RuleParser:
                 # "I have a dog", "I just got an espresso machine": context, not a record
                 intent, rule = "recommend", "stated fact"
                 facts = facts or (message[:120],)
-        elif intent in ("unclear", "greeting", "describe") and facts and intent != "describe":
+        elif (
+            intent in ("unclear", "greeting") and facts
+            # "I don't fancy the first one", "I'd pay more": about the list, not a fact
+            and not (state.last_list and (slots.not_that or slots.pricier))
+        ):  # fmt: skip
             intent, rule = "recommend", "stated fact"
         elif (
             _ONLY.search(message)
@@ -562,6 +580,12 @@ class RuleParser:
         )  # fmt: skip
         if intent in ("unclear", "greeting") and refines:
             intent, rule = ("refine" if state.last_list else "recommend"), "refinement"
+        elif (
+            intent == "recommend" and refinement_only and state.last_list
+            and (slots.pricier or slots.not_that) and not _OPEN_NEXT.search(message)
+        ):  # fmt: skip
+            # "show me a premium option" after a list: the list, pricier; not a fresh start
+            intent, rule = "refine", "refinement"
         elif intent == "unclear" and state.last_list and SIZE_STEP.search(message):
             intent, rule = "refine", "size step"
             need = " ".join(w for w in SIZE_STEP.sub(" ", slots.need).split() if w != "one")
@@ -695,7 +719,9 @@ class RuleParser:
         elif _GIFT.search(message) and not _RECEIVED.search(message):
             recipient = "someone else"
         # "what would you pick for me?": the verb is the request, not the need ("guitar picks")
-        wording = _PICK_VERB.sub(" ", message)
+        # and the wording of a refinement ("I don't fancy that one", "better quality") is no need
+        wording = _FILLER.sub(" ", _PICK_VERB.sub(" ", message))
+        wording = _NOT_THAT.sub(" ", _PRICIER.sub(" ", wording))
         need_words = [
             w
             for w in re.findall(r"[A-Za-z][A-Za-z'-]+", wording)
