@@ -80,3 +80,37 @@ def test_follow_up_wordings(message: str, pricier: bool, not_that: bool) -> None
     assert request.intent == "refine", request.rule
     assert (request.pricier, request.not_that) == (pricier, not_that)
     assert not request.need, request.need  # the wording of a follow-up is no need to search
+
+
+@pytest.mark.parametrize(
+    ("message", "intent", "recipient", "need"),
+    [
+        # an open "what next?" in other words: the history answers, no search words
+        ("anything I'm about to run out of?", "recommend", "", ""),
+        ("what should I stock up on", "recommend", "", ""),
+        # a gift by occasion: the recipient is theirs
+        ("my dad's birthday is next week, he loves cycling", "recommend", "dad", None),
+        ("it's her birthday on friday, she likes tea", "recommend", "someone else", None),
+        # a change of topic keeps only the new need
+        ("actually scrap that, I need dog food", "recommend", "", "dog food"),
+        ("different question: do you do kettles?", "recommend", "", "kettles"),
+        # the stock market is still off topic
+        ("how is the stock market doing", "off_topic", "", None),
+    ],
+)
+def test_open_need_gift_and_topic_change_wordings(
+    message: str, intent: str, recipient: str, need: str | None
+) -> None:
+    from bot.chat.parse import RuleParser
+    from bot.chat.state import DialogueState
+    from bot.recsys.catalog import CatalogIndex
+    from knowledge.schema import Item
+
+    items = [Item("k0", "Birchmoor Kettle", "Birchmoor", ("Kitchen", "Kettles"), 30.0),
+             Item("d0", "Houndly Dry Dog Food", "Houndly", ("Pets", "Dog Food"), 20.0)]  # fmt: skip
+    vocab = CatalogIndex({i.item_id: i for i in items})
+    request = RuleParser().parse(message, DialogueState(last_list=["k0"], need="kettle"), vocab)
+    assert request.intent == intent, request.rule
+    assert request.recipient == recipient
+    if need is not None:
+        assert request.need == need

@@ -97,13 +97,18 @@ _RECIPIENT = re.compile(
     r"(sister|brother|mum|mom|mother|dad|father|wife|husband|partner|friend|boss|colleague|"
     r"son|daughter|niece|nephew|grandma|grandpa|girlfriend|boyfriend|teacher|neighbou?r)\b"
     r"|\bfor\s+my\s+(sister|brother|mum|mom|mother|dad|father|wife|husband|partner|friend|boss|"
-    r"colleague|niece|nephew|grandma|grandpa|girlfriend|boyfriend)\b",
+    r"colleague|niece|nephew|grandma|grandpa|girlfriend|boyfriend)\b"
+    # an occasion of theirs: "my dad's birthday is next week"
+    r"|\bmy\s+(sister|brother|mum|mom|mother|dad|father|wife|husband|partner|friend|boss|"
+    r"colleague|son|daughter|niece|nephew|grandma|grandpa|girlfriend|boyfriend|teacher)'?s\s+"
+    r"(?:birthday|anniversary|retirement|graduation|wedding|leaving do|christmas)\b",
     re.I,
 )
 _GIFT = re.compile(
     r"\b(?:gifts?|presents?|stocking filler|housewarming)\b(?! (?:from|i got|i received))"
     r"|\b(?:for|give|get|buy) (?:her|him|them) (?:for )?(?:a |an |some )?(?:birthday|christmas|"
-    r"anniversary)?\b|\bwhat (?:could|can|should) i (?:give|get|buy) (?:her|him|them)\b",
+    r"anniversary)?\b|\bwhat (?:could|can|should) i (?:give|get|buy) (?:her|him|them)\b"
+    r"|\b(?:his|her|their)\s+(?:birthday|anniversary|retirement|graduation)\b|\bsecret santa\b",
     re.I,
 )
 # something the customer received: context, not a gift to choose ("my wife gave me a pen")
@@ -236,6 +241,9 @@ _INTENT_WORDS = frozenset(
     "different please ones kind sort type version variety change happen happens premium "
     "pricier fancier dearer posher upmarket skip quality hmm hm umm uh pricey those these looks look sounds seems "
     "possible pay spend splash luxurious classier swankier see none appeal appeals keen sold "
+    # a change of topic: "actually scrap that, I need dog food", "different question: ..."
+    "actually instead scrap question nothing it's monday tuesday wednesday thursday friday "
+    "saturday sunday weekend "
     "rather".split()
 )
 # hedges around a wish ("a bit more upmarket", "happy to pay more"): no need words in them
@@ -247,7 +255,8 @@ _FILLER = re.compile(
 # an open "what next?" in other words: the history stage answers it, not a search
 _OPEN_NEXT = re.compile(
     r"\bwhat'?s\s+next\b|\bwhats\s+next\b|\bnext\s+(?:order|time|thing|purchase|shop|on my list)"
-    r"|\b(?:my|the)\s+next\b|\brunning (?:low|out)\b|\brestock|\bre-?order|\bdue (?:for|soon|now)"
+    r"|\b(?:my|the)\s+next\b|\brunning (?:low|out)\b|\brestock|\bstock up\b|\b(?:about to|going to|gonna|soon|might|will) run "
+    r"(?:low|out)\b|\bre-?order|\bdue (?:for|soon|now)"
     r"|\bneed soon\b|\bgoing to need\b|\b(?:what|anything) else (?:might|could|would|do|should|"
     r"can) i\b|\b(?:recommend|suggest)\w* for me\b|\bfor me today\b|\bwhat should go in\b"
     r"|\bwhat goes (?:well )?with\b|\bideas? for me\b|\bwhat (?:would|could|might|will) help\b"
@@ -300,7 +309,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
               r"|none of (?:those|these|them|the above)|not (?:keen on|sure about|a fan of|sold on|into) "
               r"(?:any of )?(?:those|these|them)|(?:don'?t|do not) (?:like|fancy|want|love) any of "
               r"(?:those|these|them)|(?:those|these) (?:don'?t|do not|won'?t) (?:appeal|suit|do it))\b", re.I)),
-    ("off_topic", re.compile(r"\b(weather (?:forecast|today|tomorrow|like)|(?:what'?s|how'?s) the weather|(?:is it|it'?s|will it) (?:going to |gonna )?(?:rain|snow)|forecast|president|election|politic|capital of|stock|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
+    ("off_topic", re.compile(r"\b(weather (?:forecast|today|tomorrow|like)|(?:what'?s|how'?s) the weather|(?:is it|it'?s|will it) (?:going to |gonna )?(?:rain|snow)|forecast|president|election|politic|capital of|stock (?:market|exchange|price)s?|stocks|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
     ("describe", re.compile(r"\b(tell me (?:more )?about|what is (?:the |a |an )|what's (?:the |a |an )|describe|details (?:on|of|about)|info(?:rmation)? (?:on|about)|more about)\b", re.I)),
     # a question about a product's facts: "what are the X made of", "does the X contain gluten",
     # "how long does the X keep drinks hot", "what valve do the X have", "how much are they"
@@ -715,7 +724,7 @@ class RuleParser:
                 (attributes if word in vocab.attribute_words else not_carried).append(word)
         recipient = ""
         if rm := _RECIPIENT.search(message):
-            recipient = (rm.group(1) or rm.group(2) or "").lower()
+            recipient = next((g for g in rm.groups() if g), "").lower()
         elif _GIFT.search(message) and not _RECEIVED.search(message):
             recipient = "someone else"
         # "what would you pick for me?": the verb is the request, not the need ("guitar picks")
