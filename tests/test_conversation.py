@@ -150,6 +150,19 @@ def test_request_driven_list_never_pads_with_unrelated_items(shop: Assistant) ->
     assert gift.state["recipient"] == "sister"
 
 
+def test_a_budget_nothing_meets_names_the_nearest_item_without_listing_it(
+    shop: Assistant,
+) -> None:
+    under = shop.chat("ben", "lipstick under 5 dollars")
+    assert not under.recommendations  # the budget holds
+    assert "under $5.00" in under.text
+    assert "The cheapest that meets the rest is Rouge Matte Lipstick - Nude at $9.00" in under.text
+    assert under.data["nearest_price"] == {"item_id": "lip-rouge", "price": 9.0}
+    over = shop.chat("ben", "a lipstick over $50")
+    assert not over.recommendations and "dearest that meets the rest" in over.text
+    assert over.data["nearest_price"]["price"] == 12.0
+
+
 def test_brands_colours_and_what_we_dont_carry(shop: Assistant) -> None:
     lips, red, not_glow, zorba = _talk(
         shop,

@@ -222,7 +222,23 @@ def recommend(
         # a stated fact the shop has nothing for ("I just got a kettle"): the next open
         # question goes back to the customer's own next needs
         turn.state.fact_topic = False
-        text = intro + "\n" + _nothing_found(ctx, constraints, query)
+        hint = ""
+        limit, floor = constraints.effective_max_price(), constraints.min_price
+        if limit is not None or floor is not None:
+            # the price is what rules everything out: name the nearest item that meets the
+            # rest, without listing it (the budget still holds)
+            unpriced = replace(applied, max_price=None, cheaper_than=None, min_price=None)
+            near, _n, _t = retry(unpriced)
+            priced = [(r.price, r) for r in near if r.price is not None]
+            if priced:
+                over = limit is not None and all(p > limit for p, _r in priced)
+                price, best = (min if over else max)(priced, key=lambda pr: pr[0])
+                hint = (
+                    f" The {'cheapest' if over else 'dearest'} that meets the rest is "
+                    f"{best.title} at ${price:.2f}."
+                )
+                data["nearest_price"] = {"item_id": best.item_id, "price": price}
+        text = intro + "\n" + _nothing_found(ctx, constraints, query, hint)
         yield text[len(intro) + 1 :]
         yield Reply(
             text=text, intent=intent, constraints=constraints.to_dict(), timings=timings, data=data
@@ -273,7 +289,7 @@ def _ruled_out_here(
     return out
 
 
-def _nothing_found(ctx: Context, constraints: Constraints, query: str) -> str:
+def _nothing_found(ctx: Context, constraints: Constraints, query: str, hint: str = "") -> str:
     parts = []
     if query:
         parts.append(f"I couldn't find anything in our catalog that matches \u201c{query}\u201d")
@@ -296,8 +312,11 @@ def _nothing_found(ctx: Context, constraints: Constraints, query: str) -> str:
     if constraints.categories:
         conds.append("in " + ", ".join(constraints.categories))
     text = parts[0] + (" (" + "; ".join(conds) + ")" if conds else "") + "."
-    dept = _nearest_department(ctx, query) if query else ""
-    if dept:
+    # the kind asked for exists (a department condition): no other department is nearer
+    dept = _nearest_department(ctx, query) if query and not constraints.categories else ""
+    if hint:
+        text += hint
+    elif dept:
         text += f" The closest department we have is {dept}: ask me about it if that helps."
     elif conds:
         text += " Try relaxing one of the conditions."
