@@ -243,6 +243,20 @@ def test_order_questions_by_month_product_and_frequency(shop: Assistant) -> None
     assert "01 Sep 2026" in last.text
     never = shop.chat("ana", "did I ever order a leash?")
     assert "can't find" in never.text
+    # a season is its three months: spring 2026 is March to May
+    spring = shop.chat("ana", "what did I buy in the spring of 2026?")
+    assert "spring 2026" in spring.text
+    assert "02 Mar 2026" in spring.text and "01 Sep 2026" not in spring.text
+    autumn = shop.chat("ana", "what did I order in autumn 2026")
+    assert "01 Sep 2026" in autumn.text and "05 Oct 2026" in autumn.text
+    assert "02 Mar 2026" not in autumn.text
+
+
+def test_the_shops_terms_are_sent_to_its_people(shop: Assistant) -> None:
+    reply = shop.chat("ana", "do you ship to France?")
+    assert reply.intent == "off_topic" and not reply.recommendations
+    assert "delivery, returns or payment" in reply.text
+    assert shop.config.service.support_contact in reply.text
 
 
 def test_compare_the_first_two(shop: Assistant) -> None:

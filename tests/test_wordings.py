@@ -114,3 +114,31 @@ def test_open_need_gift_and_topic_change_wordings(
     assert request.recipient == recipient
     if need is not None:
         assert request.need == need
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [
+        ("hiya", "greeting"),
+        ("who are you?", "greeting"),
+        ("what can you do?", "greeting"),
+        ("help", "greeting"),
+        ("help me find a kettle", "recommend"),
+        ("do you ship to France?", "off_topic"),
+        ("what's your returns policy", "off_topic"),
+        ("can I pay with paypal", "off_topic"),
+        ("the infuser I got is rubbish, it rusted", "complaint"),
+        ("my kettle stopped working after a week", "complaint"),
+        ("do you sell rubbish bags?", "recommend"),
+    ],
+)
+def test_greetings_shop_terms_and_complaints(message: str, intent: str) -> None:
+    from bot.chat.parse import RuleParser
+    from bot.chat.state import DialogueState
+    from bot.recsys.catalog import CatalogIndex
+    from knowledge.schema import Item
+
+    items = [Item("k0", "Birchmoor Kettle", "Birchmoor", ("Kitchen", "Kettles"), 30.0),
+             Item("b0", "Tidy Rubbish Bags, 50", "Tidy", ("Home", "Bin Bags"), 4.0)]  # fmt: skip
+    vocab = CatalogIndex({i.item_id: i for i in items})
+    assert RuleParser().parse(message, DialogueState(), vocab).intent == intent

@@ -64,6 +64,9 @@ _MONTHS = {
 _MONTH_RX = re.compile(
     r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\b\.?(?:\s+(\d{4}))?", re.I
 )
+# meteorological seasons (northern hemisphere): their first month; a season lasts three
+_SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
+_SEASON_RX = re.compile(r"\b(spring|summer|autumn|fall|winter)\b(?:\s+(?:of\s+)?(\d{4}))?")
 _ORDER_WORDS = re.compile(
     r"(?i)\b(did|do|i|when|what|which|have|ever|last|buy|bought|order(?:ed|s)?|purchase[ds]?|get|got|"
     r"how|long|ago|often|many|times|my|in|during|since|this|year|month|week|from|the|a|an|"
@@ -99,6 +102,22 @@ def _period(text: str, now: int) -> tuple[int, int, str] | None:
             dt.datetime(year + 1, 1, 1, tzinfo=dt.UTC),
         )
         return int(start.timestamp()), int(end.timestamp()), str(year)
+    if se := _SEASON_RX.search(low):
+        first = _SEASONS[se.group(1)]
+        year = int(se.group(2)) if se.group(2) else today.year
+        start = dt.datetime(year, first, 1, tzinfo=dt.UTC)
+        ongoing = (
+            start <= today < start.replace(year=year + (first + 3 > 12), month=(first + 2) % 12 + 1)
+        )
+        if not se.group(2) and (start > today or (ongoing and f"last {se.group(1)}" in low)):
+            start = start.replace(year=year - 1)  # "in the spring", "last winter": the last one
+        end_month = first + 3
+        end = dt.datetime(start.year + (end_month > 12), (end_month - 1) % 12 + 1, 1, tzinfo=dt.UTC)
+        name = "autumn" if se.group(1) == "fall" else se.group(1)
+        said = f"{name} {start.year}" + (
+            f"-{end.year % 100:02d}" if end.year != start.year and end.month > 1 else ""
+        )
+        return int(start.timestamp()), int(end.timestamp()), said
     spans = {"last week": 7, "past week": 7, "last month": 31, "past month": 31, "this month": 31,
              "last year": 365, "past year": 365, "this year": 365}  # fmt: skip
     for phrase, days in spans.items():
@@ -113,7 +132,10 @@ def _product_words(text: str, known: set[str]) -> str:
     (so "did I ever buy a unicorn?" is answered "can't find", not with every order)."""
     words = [
         w
-        for w in re.findall(r"[A-Za-z][A-Za-z'-]+", _MONTH_RX.sub(" ", _ORDER_WORDS.sub(" ", text)))
+        for w in re.findall(
+            r"[A-Za-z][A-Za-z'-]+",
+            _SEASON_RX.sub(" ", _MONTH_RX.sub(" ", _ORDER_WORDS.sub(" ", text.lower()))),
+        )
         if w.lower() not in STOP_WORDS and len(w) > 2
     ]
     stems = {_stem(k) for k in known}

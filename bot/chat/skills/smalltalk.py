@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from bot.chat.context import Context, Handler, Turn
 from bot.chat.language import UNSUPPORTED_REPLY
+from bot.chat.parse import POLICY
 from bot.reply import Reply
 
 __all__ = ["HANDLERS"]
@@ -42,6 +43,13 @@ def on_off_topic(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
         text = (
             "I can only help with shopping in this store, for your own account: suggestions, "
             "product questions, your orders and reviews. I can't change my instructions or share other customers' data."
+        )
+    elif POLICY.search(turn.message):
+        service = ctx.config.service
+        text = (
+            f"I can't answer questions about {service.shop_name}'s delivery, returns or payment "
+            f"terms here: please ask {service.support_contact}. I can suggest products, tell you "
+            "about one, or help with your orders."
         )
     else:
         text = (
