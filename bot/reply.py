@@ -29,6 +29,7 @@ INTENTS: tuple[str, ...] = (
     "compare",
     "unsupported_language",
     "lift_preference",
+    "basket",
 )
 
 

@@ -252,6 +252,16 @@ def test_order_questions_by_month_product_and_frequency(shop: Assistant) -> None
     assert "02 Mar 2026" not in autumn.text
 
 
+def test_taking_an_item_names_it_and_places_no_order(shop: Assistant) -> None:
+    lips, take = _talk(shop, "ben", "show me lipsticks", "I'll take the second one")
+    second = shop.store.get_item(_ids(lips)[1])
+    assert take.intent == "basket" and take.item_id == second.item_id
+    assert second.title in take.text and "can't add things to your basket" in take.text
+    assert len(shop.store.history("ben")) == 3  # nothing written
+    lips, add = _talk(shop, "ben", "show me lipsticks", "add the first one to my cart")
+    assert add.intent == "basket" and add.item_id == _ids(lips)[0]
+
+
 def test_the_shops_terms_are_sent_to_its_people(shop: Assistant) -> None:
     reply = shop.chat("ana", "do you ship to France?")
     assert reply.intent == "off_topic" and not reply.recommendations

@@ -307,7 +307,18 @@ POLICY = re.compile(
     re.I,
 )
 
+BASKET = re.compile(
+    r"\b(?:add|put|pop|stick) (?:it|that|this|them|those|these|one|both|the (?:[\w-]+ ){0,2}ones?|"
+    r"(?:the )?(?:first|second|third|fourth|fifth|last|top)(?: one)?|#?\d) (?:to|in|into|on) (?:my |the )?"
+    r"(?:basket|cart|bag|trolley|order)\b|\b(?:i'?ll|i will|i'?d like to|let me) (?:take|have|get|buy|"
+    r"order|grab) (?:it|that|this|them|both|that one|this one|one|the (?:first|second|third|fourth|fifth|"
+    r"last|top)(?: one)?)\s*[.!]*$|\b(?:check ?out|place (?:the|an|my) order|buy (?:it|that|this) now)\b",
+    re.I,
+)
+
 _RULES: list[tuple[str, re.Pattern[str]]] = [
+    # taking an item: "add the first one to my basket", "I'll take the second", "check out"
+    ("basket", BASKET),
     ("forget", re.compile(r"\b(forget (?:me|about me|my data|everything)|delete (?:all )?(?:my|all my) (?:data|history|account|profile)|erase my|remove my data|export my data|download my data)\b", re.I)),
     ("review_reply", re.compile(r"\b(?:reply|respond|answer|write a (?:reply|response)) (?:to )?(?:the following|this|the|a|my|that|following)? ?(?:customer )?review\b|^\s*review\s*[:(]", re.I)),
     ("order_question", _ORDER_Q),

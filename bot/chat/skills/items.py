@@ -299,7 +299,29 @@ def on_compare(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
     )
 
 
+def on_basket(ctx: Context, turn: Turn) -> Iterator[str | Reply]:
+    """ "Add the first one to my basket", "I'll take it": the chat places no orders; it names
+    the item and its price and says where to buy it."""
+    item = referenced_item(ctx, turn, turn.message)
+    shop = ctx.config.service.shop_name
+    if item is not None:
+        price = f" (${item.price:.2f})" if item.price is not None else ""
+        text = (
+            f"Good choice: {item.title}{price}. I can't add things to your basket or place orders "
+            f"from this chat: you'll find it under that name in {shop}."
+        )
+        turn.state.last_item = item.item_id
+    else:
+        text = (
+            "I can't add things to your basket or place orders from this chat, but I can help "
+            "you choose: tell me what you're after."
+        )
+    yield text
+    yield Reply(text=text, intent="basket", item_id=item.item_id if item else None)
+
+
 HANDLERS: dict[str, Handler] = {
+    "basket": on_basket,
     "explain": on_explain,
     "describe": on_describe,
     "compare": on_compare,
