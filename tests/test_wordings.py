@@ -142,3 +142,39 @@ def test_greetings_shop_terms_and_complaints(message: str, intent: str) -> None:
              Item("b0", "Tidy Rubbish Bags, 50", "Tidy", ("Home", "Bin Bags"), 4.0)]  # fmt: skip
     vocab = CatalogIndex({i.item_id: i for i in items})
     assert RuleParser().parse(message, DialogueState(), vocab).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("message", "avoid", "exclude_brands", "attributes"),
+    [
+        ("tea except earl grey", ("earl grey",), (), ()),
+        ("a kettle, anything other than Birchmoor", (), ("Birchmoor",), ()),
+        ("kettle apart from Birchmoor", (), ("Birchmoor",), ()),
+        ("a kettle but not a black one", (), (), ()),
+    ],
+)
+def test_exceptions_rule_out_what_they_name(
+    message: str, avoid: tuple[str, ...], exclude_brands: tuple[str, ...],
+    attributes: tuple[str, ...],
+) -> None:  # fmt: skip
+    from bot.chat.parse import RuleParser
+    from bot.chat.state import DialogueState
+    from bot.recsys.catalog import CatalogIndex
+    from knowledge.schema import Item
+
+    items = [
+        Item("k0", "Birchmoor Kettle - Black", "Birchmoor", ("Kitchen", "Kettles"), 30.0, "",
+             {"colour": "black"}),
+        Item("k1", "Crema Kettle - Red", "Crema", ("Kitchen", "Kettles"), 40.0, "", {"colour": "red"}),
+        Item("t0", "Leafwell Earl Grey Tea", "Leafwell", ("Tea", "Loose Tea"), 9.0, "",
+             {"colour": "grey"}),
+        Item("t1", "Leafwell Green Tea", "Leafwell", ("Tea", "Loose Tea"), 9.0),
+    ]  # fmt: skip
+    vocab = CatalogIndex({i.item_id: i for i in items})
+    request = RuleParser().parse(message, DialogueState(), vocab)
+    assert request.intent == "recommend"
+    assert request.exclude_brands == exclude_brands
+    assert not request.brands  # the brand ruled out is never the one wanted
+    assert set(avoid) <= set(request.avoid)
+    assert request.attributes == attributes
+    assert "except" not in request.need and "other" not in request.need.split()

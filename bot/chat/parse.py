@@ -86,6 +86,8 @@ _FACT = re.compile(
     r"partner|mum|mom|dad|sister|brother|friend|skin|hair|scalp|teeth|gums|back|knees?)\b"
     r"|\bi(?:'m| am)\s+(?:allergic|vegan|pregnant|into|a\s+\w+|an\s+\w+|new to)\b"
     r"|\ballergic to\b"
+    # "we've got a new puppy": as "we have a puppy"
+    r"|\b(?:i|we)'ve\s+(?:just\s+|recently\s+)?(?:got|bought|adopted)\b"
     # "I cycle 20 km to work every day", "we cook a lot": a statement, not a request
     r"|^\s*(?:i|we)\s+(?!need|want|would|'d|'m looking|am looking|like to|wonder|was wondering"
     r"|think|don'?t know|can|could|should|will)[a-z']+\b[^?]*$"
@@ -243,7 +245,7 @@ _INTENT_WORDS = frozenset(
     "possible pay spend splash luxurious classier swankier see none appeal appeals keen sold "
     # a change of topic: "actually scrap that, I need dog food", "different question: ..."
     "actually instead scrap question nothing it's monday tuesday wednesday thursday friday "
-    "yesterday loved enjoyed liked "
+    "yesterday loved enjoyed liked we've i've except apart isn't aren't "
     "saturday sunday weekend "
     "rather".split()
 )
@@ -636,10 +638,12 @@ class RuleParser:
             # what is ruled out filters every list that follows; a size moved on to ("outgrew
             # size 4") is the one wanted
             wanted = (said.wanted_size,) if said.wanted_size else ()
+            said_words = {w for t in said.terms for w in t.split()}
             attributes = tuple(
                 a
                 for a in slots.attributes
                 if not {a.split(":", 1)[0], "size " + a.split(":", 1)[0]} & set(said.terms)
+                and a.split(":", 1)[0] not in said_words  # "except earl grey": no grey wanted
             )
             ruled_out |= {
                 w.rstrip("s") for t in (*said.terms, *said.things) for w in t.lower().split()
@@ -702,7 +706,8 @@ class RuleParser:
             not_carried.append(first)
         not_carried += unknown_names(message, vocab)
         for m in re.finditer(
-            r"\b(?:not|no|nothing|avoid|except|without)\s+(?:from\s+|by\s+)?(?:the\s+)?(?:brand\s+)?([A-Z][\w&'-]+)",
+            r"\b(?:not|no|nothing|avoid|except|without|other than|apart from|anything but)\s+"
+            r"(?:from\s+|by\s+)?(?:the\s+)?(?:brand\s+)?([A-Z][\w&'-]+)",
             message,
         ):
             name = m.group(1)

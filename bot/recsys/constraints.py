@@ -73,7 +73,8 @@ _RANGE = re.compile(
     re.I,
 )
 _NOT_BRAND = re.compile(
-    r"\b(?:not|no|nothing (?:from|by)|avoid|except|without)\s+(?:the\s+)?(?:brand\s+)?"
+    r"\b(?:not|no|nothing (?:from|by)|avoid|except|without|other than|apart from|anything but)\s+"
+    r"(?:the\s+)?(?:brand\s+)?"
     r"([A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)?)",
 )
 _NOT_BRAND_LOWER = re.compile(
