@@ -94,6 +94,9 @@ def test_follow_up_wordings(message: str, pricier: bool, not_that: bool) -> None
         # a change of topic keeps only the new need
         ("actually scrap that, I need dog food", "recommend", "", "dog food"),
         ("different question: do you do kettles?", "recommend", "", "kettles"),
+        # chat shorthand and misspelt request words are neither corrected nor searched
+        ("smth for my kettle pls", "recommend", "", "kettle"),
+        ("can u recomend a kettle", "recommend", "", "kettle"),
         # the stock market is still off topic
         ("how is the stock market doing", "off_topic", "", None),
     ],

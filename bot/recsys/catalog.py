@@ -34,7 +34,11 @@ STOP_WORDS = frozenset(
     "do does did am are be have has just anything under below over above than less between "
     "dollars suggestions recommendations "
     # chat interjections ("nah, not the first one")
-    "nah nope yeah yep yup hmm hmmm meh ok okay oh ah um erm btw lol".split()
+    "nah nope yeah yep yup hmm hmmm meh ok okay oh ah um erm btw lol "
+    # chat shorthand and misspelt request words ("smth for my dog pls", "can u recomend"):
+    # neither corrected into a catalog word ("smooth") nor searched for
+    "smth sth sthg pls plz thx ty u ur wat wot recomend reccomend reccommend recommed sugest "
+    "suggets".split()
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
