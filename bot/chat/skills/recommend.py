@@ -381,13 +381,24 @@ def size_value(item: Item) -> float | None:
     return _LETTER_SIZES.get(raw.split()[-1])
 
 
+_LUMENS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:lm|lumens?)\b", re.I)
+
+
+def lumen_value(item: Item) -> float | None:
+    """A light's output in lumens, from its attributes or title ("800 lm"); None if unsaid."""
+    text = " ".join([item.title, *(str(v) for v in (item.attributes or {}).values())])
+    m = _LUMENS.search(text)
+    return float(m.group(1)) if m else None
+
+
 def _size_step(ctx: Context, turn: Turn, constraints: Constraints) -> tuple[Constraints, set[str]]:
-    """ "A bigger one?", "the next size down" after a list: the same kinds (departments) in
-    sizes above the smallest shown (below the largest). Unchanged when nothing shown has a size
-    or no size is beyond."""
+    """ "A bigger one?", "the next size down", "brighter ones?" after a list: the same kinds
+    (departments) in sizes (light outputs) above the smallest shown (below the largest).
+    Unchanged when nothing shown has one or none is beyond."""
     m = SIZE_STEP.search(turn.message)
+    measure = lumen_value if m and re.search(r"bright|dimm|lumen", m.group(0), re.I) else size_value
     shown = [ctx.items[i] for i in turn.state.last_list if i in ctx.items]
-    sized = [(it, v) for it in shown if (v := size_value(it)) is not None and it.categories]
+    sized = [(it, v) for it in shown if (v := measure(it)) is not None and it.categories]
     if m is None or not sized:
         return constraints, set()
     up = m.group("up") is not None
@@ -398,7 +409,7 @@ def _size_step(ctx: Context, turn: Turn, constraints: Constraints) -> tuple[Cons
     beyond = {
         it.item_id
         for it in same_kind
-        if (v := size_value(it)) is not None and (v > bound if up else v < bound)
+        if (v := measure(it)) is not None and (v > bound if up else v < bound)
     }
     if not beyond:
         return constraints, set()
