@@ -52,7 +52,6 @@ _WITHOUT = (
     r"without|w/o|free (?:of|from)|hold the|minus"
     # "something for my dog that isn't food", "anything apart from treats"
     r"|(?:that|which) (?:isn'?t|is not|aren'?t|are not)|other than|apart from|except(?: for)?"
-    r"|but not"
     r"|nothing (?:with|containing|that has|that contains|made (?:with|of|from))"
     r"|(?:don'?t|do not|doesn'?t|does not) want (?:anything|something|any|one|it) "
     r"(?:with|containing|that has|made (?:with|of|from))"

@@ -318,13 +318,30 @@ BASKET = re.compile(
     re.I,
 )
 
+_RECOMMEND_WORDS = re.compile(
+    r"\b(recommend\w*|suggest\w*|what (?:else )?(?:should|could|can|do) i (?:buy|get|order|try|need)|what (?:do|else) (?:i|should i) need|next|need|looking for|show me|any ideas|gift|buy|shopping|options? for|want (?:a|an|some|to buy)|under \$?\d+|below \$?\d+|i'm after|find me|pick for me)\b",
+    re.I,
+)
+
+# a thing that failed, said plainly, with no request in the message ("the infuser I got is
+# rubbish, it rusted"); "stopped working, I need a new one" is a request
+_PLAIN_COMPLAINT = re.compile(
+    r"^(?!.*(?:"
+    + _RECOMMEND_WORDS.pattern
+    + "|"
+    + _REQUEST_SHAPE.pattern
+    + r")).*\b(?:rubbish(?! (?:bags?|bins?|sacks?))|rust(?:ed|y)|stopped working|(?:doesn'?t|does not|don'?t|won'?t) work(?! for)|not working(?! for)|useless|poor quality|cheaply made|ripped|torn)\b",
+    re.I | re.S,
+)
+
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     # taking an item: "add the first one to my basket", "I'll take the second", "check out"
     ("basket", BASKET),
     ("forget", re.compile(r"\b(forget (?:me|about me|my data|everything)|delete (?:all )?(?:my|all my) (?:data|history|account|profile)|erase my|remove my data|export my data|download my data)\b", re.I)),
     ("review_reply", re.compile(r"\b(?:reply|respond|answer|write a (?:reply|response)) (?:to )?(?:the following|this|the|a|my|that|following)? ?(?:customer )?review\b|^\s*review\s*[:(]", re.I)),
     ("order_question", _ORDER_Q),
-    ("complaint", re.compile(r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|wrong (?:colou?r|size|one|model|flavou?r)|(?:you'?ve|you have|you) sent (?:me )?(?:the wrong|a wrong|a different|an? \w+ one)|sent me the wrong|terrible|awful|disappointed|angry|furious|unacceptable|missing (?:part|item)|leaked|leaking|return (?:it|this|my)|faulty|annoyed|upset|unhappy|not happy|fed up|never came|rubbish(?! (?:bags?|bins?|sacks?))|rust(?:ed|y)|stopped working|(?:doesn'?t|does not|don'?t|won'?t) work|not working|fell apart|falling apart|useless|poor quality|cheaply made|(?:came|coming) apart|ripped|torn|arrived (?:late|damaged|open|smashed|cracked)|cracked|smashed|where(?:'s| is) my (?:order|parcel|package|delivery)|(?:order|parcel|package|delivery) (?:is |was |has been )?(?:late|delayed|lost)|(?:hasn't|has not|haven't|have not|still not|not yet) (?:arrived|come|been delivered|received|got)|still waiting for my)\b", re.I)),
+    ("complaint", re.compile(r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|wrong (?:colou?r|size|one|model|flavou?r)|(?:you'?ve|you have|you) sent (?:me )?(?:the wrong|a wrong|a different|an? \w+ one)|sent me the wrong|terrible|awful|disappointed|angry|furious|unacceptable|missing (?:part|item)|leaked|leaking|return (?:it|this|my)|faulty|annoyed|upset|unhappy|not happy|fed up|never came|arrived (?:late|damaged|open|smashed|cracked)|cracked|smashed|where(?:'s| is) my (?:order|parcel|package|delivery)|(?:order|parcel|package|delivery) (?:is |was |has been )?(?:late|delayed|lost)|(?:hasn't|has not|haven't|have not|still not|not yet) (?:arrived|come|been delivered|received|got)|still waiting for my)\b", re.I)),
+    ("complaint", _PLAIN_COMPLAINT),
     ("feedback", re.compile(r"\b(i (?:just |already )?(?:bought|purchased|ordered|got|own|have) (?!you\b)(?:that|this|it|the|a|an|one|[A-Za-z])|i already have|already own|not interested|no interest in|don'?t (?:want|like|need) (?:the |that |this |it)|not for me|thumbs (?:up|down)|👍|👎|i love (?:the |that |this )|stop (?:recommending|showing))", re.I)),
     ("profile", re.compile(r"\b(what do you know about me|my profile|my (?:interests|preferences|tastes)|summari[sz]e me|about me\b|what (?:do|did) i like|who am i)", re.I)),
     ("explain", re.compile(r"\b(why (?:the |that |this |did you |do you |are you |were you |have you |is |would |recommend|suggest|number|#|first|second|third|fourth|fifth|last|\d)|explain (?:the |that |this |why|your)|how come|what makes (?:the|that|this) )|^\s*(?:(?:and|but|so|ok|okay|hmm|oh)[,\s]+)?why\s*(?:so|that|this|that one|this one|it|them|these|those)?\s*[?!.]*\s*$", re.I)),
@@ -339,7 +356,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     # a question about a product's facts: "what are the X made of", "does the X contain gluten",
     # "how long does the X keep drinks hot", "what valve do the X have", "how much are they"
     ("describe", re.compile(r"\bwhat(?:'s| is| are|'re)? (?:[\w'-]+ ){0,6}made (?:of|from|with)\b|\bwhat(?:'s| is) in (?:the|this|that|it|these|those)\b|\b(?:ingredients|allergens|materials?) (?:of|in|for)\b|\b(?:does|do|is|are|will|can|would) (?:the|this|that|these|those|it|they|your) (?:[\w'&-]+ ){0,8}?(?:contain|contains|include|includes|have|has|come with|fit|fits|work with|rechargeable|waterproof|washable|dishwasher[- ]safe|gluten|dairy|nuts?|peanuts?|allergens?|compatible|good for|suitable for|safe for|last|keep|made (?:of|from|with)|come in|available in)\b|\bhow (?:long|much|big|heavy|large|tall|wide|warm|many \w+) (?:does|do|is|are|will|can|would|did) (?:the|this|that|these|those|it|they|one|each)\b|\bwhat (?:valve|size|sizes|colou?rs?|material|ingredients|allergens|capacity|volume|weight|dimensions|flavou?rs?|scent) (?:do|does|is|are|comes?)\b|\bwhich \w+ (?:do|does|will|would|can) (?:[\w'&-]+ ){1,5}fit\b|^\s*(?:(?:and|so|but)[,\s]+)?(?:any|(?:is|are) there(?: any)?)\s+[\w-]+ in (?:the|this|that|it|these|those|them)\b", re.I)),
-    ("recommend", re.compile(r"\b(recommend\w*|suggest\w*|what (?:else )?(?:should|could|can|do) i (?:buy|get|order|try|need)|what (?:do|else) (?:i|should i) need|next|need|looking for|show me|any ideas|gift|buy|shopping|options? for|want (?:a|an|some|to buy)|under \$?\d+|below \$?\d+|i'm after|find me|pick for me)\b", re.I)),
+    ("recommend", _RECOMMEND_WORDS),
     ("greeting", re.compile(r"^\s*(hi|hiya|howdy|hello|hey|heya|good (?:morning|afternoon|evening)|morning|evening|thanks?|thank you|ta|cheers|bye|goodbye)\b[\s!.,]*(?:there|you|so much|a lot)?[\s!.,:;)(D*^_-]*$", re.I)),
     # a closing: "thanks, that's it", "that's all for today", "all good, bye"
     ("greeting", re.compile(r"^\s*(?:(?:ok(?:ay)?|great|perfect|cool|thanks?|thank you|cheers)\b[\s!.,]*)*(?:that'?s (?:it|all|everything)|that is (?:it|all)|all good|nothing else|i'?m (?:done|good|all set)|no,? thanks?|bye)\b[\w\s!.,:;)(-]{0,20}$", re.I)),
