@@ -26,7 +26,7 @@ CASES = [
     ("Why did the top one make the list?", True, "explain"),
     ("My package is a week late", False, "complaint"),
     ("I've been charged twice for one order", False, "complaint"),
-    ("Howdy", False, "greeting"),
+    ("many thanks!", False, "greeting"),
     ("Give me a fun fact", False, "off_topic"),
 ]
 

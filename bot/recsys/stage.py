@@ -505,5 +505,10 @@ def fit_stage(
     served = FusedCandidates(final, fusion)
     if learned is not None and set(learned.rank) <= set(served.sources):
         served.learned = learned
+    elif learned is not None:  # a source it reads is missing here (no item vectors given)
+        log.warning(
+            "the learned fusion reads %s, not all served here: serving the RRF weights",
+            sorted(learned.rank),
+        )
     info["fit_s"] = round(time.perf_counter() - t0, 2)
     return FittedStage(served, info, sasrec, slices)
