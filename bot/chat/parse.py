@@ -22,7 +22,7 @@ from bot.chat.avoid import stated_avoids
 from bot.chat.language import detect_language
 from bot.chat.state import DialogueState
 from bot.recsys.catalog import STOP_WORDS, CatalogIndex, english_words
-from bot.recsys.constraints import parse_constraints
+from bot.recsys.constraints import NOT_BRAND_CUES, parse_constraints
 
 __all__ = [
     "Request",
@@ -350,7 +350,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
               r"|none of (?:those|these|them|the above)|not (?:keen on|sure about|a fan of|sold on|into) "
               r"(?:any of )?(?:those|these|them)|(?:don'?t|do not) (?:like|fancy|want|love) any of "
               r"(?:those|these|them)|(?:those|these) (?:don'?t|do not|won'?t) (?:appeal|suit|do it))\b", re.I)),
-    ("off_topic", re.compile(POLICY.pattern, re.I)),
+    ("off_topic", POLICY),
     ("off_topic", re.compile(r"\b(weather (?:forecast|today|tomorrow|like)|(?:what'?s|how'?s) the weather|(?:is it|it'?s|will it) (?:going to |gonna )?(?:rain|snow)|forecast|president|election|politic|capital of|stock (?:market|exchange|price)s?|stocks|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
     ("describe", re.compile(r"\b(tell me (?:more )?about|what is (?:the |a |an )|what's (?:the |a |an )|describe|details (?:on|of|about)|info(?:rmation)? (?:on|about)|more about)\b", re.I)),
     # a question about a product's facts: "what are the X made of", "does the X contain gluten",
@@ -723,8 +723,8 @@ class RuleParser:
             not_carried.append(first)
         not_carried += unknown_names(message, vocab)
         for m in re.finditer(
-            r"\b(?:not|no|nothing|avoid|except|without|other than|apart from|anything but)\s+"
-            r"(?:from\s+|by\s+)?(?:the\s+)?(?:brand\s+)?([A-Z][\w&'-]+)",
+            r"\b(?:" + NOT_BRAND_CUES + r"|nothing)\s+(?:from\s+|by\s+)?(?:the\s+)?(?:brand\s+)?"
+            r"([A-Z][\w&'-]+)",
             message,
         ):
             name = m.group(1)

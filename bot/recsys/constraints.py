@@ -12,7 +12,7 @@ from typing import Any
 
 from knowledge.store import ItemFilter
 
-__all__ = ["Constraints", "parse_constraints"]
+__all__ = ["Constraints", "NOT_BRAND_CUES", "parse_constraints"]
 
 _UNITS = {
     "one": 1,
@@ -72,9 +72,11 @@ _RANGE = re.compile(
     r"|([$£€]\s*\d+(?:[.,]\d{1,2})?)\s*(?:-|–|to)\s*[$£€]?\s*(\d+(?:[.,]\d{1,2})?)",
     re.I,
 )
+# the words before a brand that rule it out ("not Pelle", "anything other than Birchmoor");
+# the chat parser's own brand exclusion reads the same cues
+NOT_BRAND_CUES = r"not|no|avoid|except|without|other than|apart from|anything but"
 _NOT_BRAND = re.compile(
-    r"\b(?:not|no|nothing (?:from|by)|avoid|except|without|other than|apart from|anything but)\s+"
-    r"(?:the\s+)?(?:brand\s+)?"
+    r"\b(?:" + NOT_BRAND_CUES + r"|nothing (?:from|by))\s+(?:the\s+)?(?:brand\s+)?"
     r"([A-Z][\w&'-]*(?:\s+[A-Z][\w&'-]*)?)",
 )
 _NOT_BRAND_LOWER = re.compile(

@@ -361,11 +361,9 @@ class RecommendationPipeline:
                 # are set against, credited to the source that gave each item most
                 lists = {n: s.candidates(history, k, set()) for n, s in fused.sources.items()
                          if fused.serves(n)}  # fmt: skip
-                parts = fused.learned.contributions(lists, fused.config.rrf_k, k)
                 total = sum(fused.weights.values())
-                ranked = sorted(parts, key=lambda i: (-sum(parts[i].values()), i))[:k]
-                for rank, item_id in enumerate(ranked):
-                    by = parts[item_id]
+                ranked = fused.learned.order(lists, fused.config.rrf_k, k, k)
+                for rank, (item_id, _score, by) in enumerate(ranked):
                     add(item_id, total / (rank + rrf), max(by, key=lambda n: by[n]))
             else:
                 for name, src in fused.sources.items():

@@ -394,6 +394,12 @@ def _semantic(item_vectors: Callable[[], Mapping[str, np.ndarray]]) -> SemanticN
     return SemanticNeighbours((ids, matrix))
 
 
+def _serves(name: str, weights: Mapping[str, float], learned: LearnedFusion | None) -> bool:
+    """Whether source ``name`` serves: an RRF weight above 0, or a part in the learned fusion
+    (as ``FusedCandidates.serves`` decides once the stage is built)."""
+    return weights.get(name, 0.0) > 0 or (learned is not None and name in learned.rank)
+
+
 def _rescale(weights: dict[str, float]) -> dict[str, float]:
     total = sum(weights.values())
     if total <= 0:
@@ -470,9 +476,7 @@ def fit_stage(
         chosen, learned, record = _tune(fused, sequences, slices, config, tuner)
         weights = _rescale(chosen)
         info.update(record)
-        info["sasrec_serves"] = weights.get("sequential", 0.0) > 0 or (
-            learned is not None and "sequential" in learned.rank
-        )
+        info["sasrec_serves"] = _serves("sequential", weights, learned)
         if sasrec is not None and config.sasrec_refit_epochs:
             # the epoch is chosen and the weights tuned: now the held-back last items train
             # too, as the count sources' serving fit below sees every event
@@ -496,10 +500,7 @@ def fit_stage(
     ]
     if sasrec is not None:
         final.append(("sequential", SequentialModel(sasrec), weights.get("sequential", 0.0)))
-    serves_semantic = weights.get("semantic", 0.0) > 0 or (
-        learned is not None and "semantic" in learned.rank
-    )
-    if serves_semantic and config.semantic and item_vectors is not None:
+    if _serves("semantic", weights, learned) and config.semantic and item_vectors is not None:
         # content-based, nothing fitted: the tuning's source serves as is (vectors read once)
         final.append(("semantic", semantic or _semantic(item_vectors), weights["semantic"]))
     served = FusedCandidates(final, fusion)

@@ -66,7 +66,14 @@ _MONTH_RX = re.compile(
 )
 # meteorological seasons (northern hemisphere): their first month; a season lasts three
 _SEASONS = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
-_SEASON_RX = re.compile(r"\b(spring|summer|autumn|fall|winter)\b(?:\s+(?:of\s+)?(\d{4}))?")
+_SEASON_RX = re.compile(r"\b(spring|summer|autumn|fall|winter)\b(?:\s+(?:of\s+)?(\d{4}))?", re.I)
+
+
+def _three_months_on(d: dt.datetime) -> dt.datetime:
+    """The first of the month three months after ``d``'s month (a season's end)."""
+    return dt.datetime(d.year + (d.month + 3 > 12), (d.month + 2) % 12 + 1, 1, tzinfo=dt.UTC)
+
+
 _ORDER_WORDS = re.compile(
     r"(?i)\b(did|do|i|when|what|which|have|ever|last|buy|bought|order(?:ed|s)?|purchase[ds]?|get|got|"
     r"how|long|ago|often|many|times|my|in|during|since|this|year|month|week|from|the|a|an|"
@@ -103,17 +110,14 @@ def _period(text: str, now: int) -> tuple[int, int, str] | None:
         )
         return int(start.timestamp()), int(end.timestamp()), str(year)
     if se := _SEASON_RX.search(low):
-        first = _SEASONS[se.group(1)]
+        season = se.group(1).lower()
         year = int(se.group(2)) if se.group(2) else today.year
-        start = dt.datetime(year, first, 1, tzinfo=dt.UTC)
-        ongoing = (
-            start <= today < start.replace(year=year + (first + 3 > 12), month=(first + 2) % 12 + 1)
-        )
-        if not se.group(2) and (start > today or (ongoing and f"last {se.group(1)}" in low)):
+        start = dt.datetime(year, _SEASONS[season], 1, tzinfo=dt.UTC)
+        ongoing = start <= today < _three_months_on(start)
+        if not se.group(2) and (start > today or (ongoing and f"last {season}" in low)):
             start = start.replace(year=year - 1)  # "in the spring", "last winter": the last one
-        end_month = first + 3
-        end = dt.datetime(start.year + (end_month > 12), (end_month - 1) % 12 + 1, 1, tzinfo=dt.UTC)
-        name = "autumn" if se.group(1) == "fall" else se.group(1)
+        end = _three_months_on(start)
+        name = "autumn" if season == "fall" else season
         said = f"{name} {start.year}" + (
             f"-{end.year % 100:02d}" if end.year != start.year and end.month > 1 else ""
         )
@@ -134,7 +138,7 @@ def _product_words(text: str, known: set[str]) -> str:
         w
         for w in re.findall(
             r"[A-Za-z][A-Za-z'-]+",
-            _SEASON_RX.sub(" ", _MONTH_RX.sub(" ", _ORDER_WORDS.sub(" ", text.lower()))),
+            _SEASON_RX.sub(" ", _MONTH_RX.sub(" ", _ORDER_WORDS.sub(" ", text))),
         )
         if w.lower() not in STOP_WORDS and len(w) > 2
     ]

@@ -9,7 +9,7 @@ few sparse row reads plus a top-k over one dense vector (well under a millisecon
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -386,9 +386,8 @@ class FusedCandidates:
         learned fusion and no explicit ``weights``, its score (``(item, score)`` pairs needed)."""
         k = k or self.config.top_n
         if self.learned is not None and weights is None:
-            parts = self.learned.contributions(lists, self.config.rrf_k, self.config.depth)
-            totals = {item: sum(by.values()) for item, by in parts.items()}
-            return sorted(totals.items(), key=lambda x: (-x[1], x[0]))[:k]
+            top = self.learned.order(lists, self.config.rrf_k, self.config.depth, k)
+            return [(item, score) for item, score, _parts in top]
         weights = self.weights if weights is None else weights
         scores: dict[str, float] = {}
         for name, ranked in lists.items():
@@ -435,6 +434,17 @@ def _rank_feature(rank: int, rrf_k: float) -> float:
     return 10.0 / (rrf_k + rank + 1)
 
 
+def _entries(
+    ranked: Sequence[tuple[str, float]], kind: str, rrf_k: float, depth: int
+) -> Iterator[tuple[str, float, float]]:
+    """Each listed item of one source with its rank and score features, top ``depth``."""
+    if not ranked:
+        return
+    top = float(ranked[0][1])
+    for r, (item, sc) in enumerate(ranked[:depth]):
+        yield str(item), _rank_feature(r, rrf_k), _score_feature(kind, float(sc), top)
+
+
 @dataclass(frozen=True)
 class LearnedFusion:
     """A linear score per candidate over every source's rank and score.
@@ -459,12 +469,20 @@ class LearnedFusion:
                 continue
             if not isinstance(ranked[0], tuple):
                 raise ConfigError(f"learned fusion needs (item, score) pairs from {name!r}")
-            a, b, kind = self.rank[name], self.score.get(name, 0.0), self.kinds.get(name, "ratio")
-            top = float(ranked[0][1])
-            for r, (item, sc) in enumerate(ranked[:depth]):
-                v = a * _rank_feature(r, rrf_k) + b * _score_feature(kind, float(sc), top)
-                out.setdefault(str(item), {})[name] = v
+            a, b = self.rank[name], self.score.get(name, 0.0)
+            for item, fr, fs in _entries(ranked, self.kinds.get(name, "ratio"), rrf_k, depth):
+                out.setdefault(item, {})[name] = a * fr + b * fs
         return out
+
+    def order(
+        self, lists: Mapping[str, Sequence[Any]], rrf_k: float, depth: int, k: int
+    ) -> list[tuple[str, float, dict[str, float]]]:
+        """The top ``k`` items by learned score (ties by item id), each with its score and
+        each source's part of it."""
+        parts = self.contributions(lists, rrf_k, depth)
+        totals = {item: sum(by.values()) for item, by in parts.items()}
+        ranked = sorted(totals, key=lambda i: (-totals[i], i))[:k]
+        return [(i, totals[i], parts[i]) for i in ranked]
 
     def to_json(self) -> dict[str, Any]:
         return {"rank": dict(self.rank), "score": dict(self.score), "kinds": dict(self.kinds)}
@@ -492,14 +510,8 @@ def _features(
         row: dict[str, int] = {}
         cells: list[tuple[int, int, float, float]] = []
         for s, name in enumerate(names):
-            ranked = per.get(name, [])[:depth]
-            if not ranked:
-                continue
-            top = float(ranked[0][1])
-            for r, (item, sc) in enumerate(ranked):
-                j = row.setdefault(str(item), len(row))
-                f = _score_feature(kinds.get(name, "ratio"), float(sc), top)
-                cells.append((j, s, _rank_feature(r, rrf_k), f))
+            for item, fr, fs in _entries(per.get(name, []), kinds.get(name, "ratio"), rrf_k, depth):
+                cells.append((row.setdefault(item, len(row)), s, fr, fs))
         x = np.zeros((len(row), 2 * len(names)))
         for j, s, fr, fs in cells:
             x[j, s], x[j, len(names) + s] = fr, fs
@@ -542,10 +554,10 @@ def fit_learned_fusion(
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         z = np.where(mask, big @ w, -np.inf)
         zmax = z.max(axis=1, keepdims=True)
-        p = np.exp(z - zmax)
-        p /= p.sum(axis=1, keepdims=True)
-        nll = -(z[np.arange(len(tgt)), tgt] - zmax[:, 0] - np.log(np.exp(z - zmax).sum(axis=1)))
-        grad_z = p.copy()
+        e = np.exp(z - zmax)
+        total = e.sum(axis=1)
+        nll = -(z[np.arange(len(tgt)), tgt] - zmax[:, 0] - np.log(total))
+        grad_z = e / total[:, None]  # softmax, minus 1 at the target
         grad_z[np.arange(len(tgt)), tgt] -= 1.0
         grad = np.einsum("uc,ucf->f", grad_z, big) / len(tgt) + 2 * l2 * (w - w0)
         return float(nll.mean() + l2 * ((w - w0) ** 2).sum()), grad
