@@ -45,6 +45,9 @@ KS = (5, 10, 20)
 DEPTH = 100  # every system returns its top 100; MRR is therefore MRR@100
 STAGE = "candidate stage"
 SINGLE = ("MostPop", "transitions", "co-occurrence", "SASRec", "semantic")  # the baselines
+# The stage's sequential source when it averages several SASRecs; "SASRec" is then its first
+# member alone (the published baseline: one model), and the stage is also compared with this.
+ENSEMBLE = "SASRec ensemble"
 SOURCE_OF = {"MostPop": "popularity", "transitions": "transitions",
              "co-occurrence": "co-occurrence", "SASRec": "sequential", "semantic": "semantic"}  # fmt: skip
 
@@ -73,7 +76,7 @@ def _lists_system(name: str) -> Callable[[Context], Recommender]:
     return lambda ctx: _Lists(ctx, name)
 
 
-for _name in (*SINGLE, STAGE):
+for _name in (*SINGLE, ENSEMBLE, STAGE):
     register(_name)(_lists_system(_name))
 
 
@@ -258,6 +261,11 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
             if source in lists:
                 per_source[label + suffix] = _ids(lists[source])
         per_source[STAGE + suffix] = _fuse_all(stage, lists, len(users))
+        members = getattr(stage.sasrec, "members", [])
+        if len(members) > 1 and "sequential" in lists:
+            per_source[ENSEMBLE + suffix] = per_source["SASRec" + suffix]
+            excludes = [set(h) if exclude else set() for h in hist]
+            per_source["SASRec" + suffix] = _ids(members[0].recommend(hist, DEPTH, excludes))
         if exclude:
             recall_lists = {**{n: _ids(r) for n, r in lists.items()}, STAGE: per_source[STAGE]}
     log.info("test lists for %d users in %.0fs", len(users), time.perf_counter() - t0)
@@ -317,6 +325,12 @@ def run_quality(cfg: QualityConfig) -> dict[str, Any]:
             "baseline": best,
             **paired_bootstrap(a, b, 10, cfg.n_bootstrap, cfg.seed),
         }
+        if ENSEMBLE in res[key]:  # the stage against its own sequential source, for the record
+            e = [ranks_by[ENSEMBLE + suffix][i] for i in range(len(users))]
+            res.setdefault("paired_ensemble", {})[key] = {
+                "baseline": ENSEMBLE,
+                **paired_bootstrap(a, e, 10, cfg.n_bootstrap, cfg.seed),
+            }
     res["recall"] = {
         name: {
             f"recall@{n}": float(

@@ -124,10 +124,14 @@ def test_fusion_weights_never_see_the_targets_that_chose_sasrecs_epoch(
     assert seen["learn"] == seen["tune"] and seen["learned_check"] == seen["check"]
     # the SASRec the fusion is tuned with is a refit without the tuning and check targets
     # (cross-fitted); the served refit on every event comes only after the weights are set
-    assert order == ["train", "refit", "tune", "check", "refit"]
-    assert seen["epoch"] <= seen["refit_on1"]
-    assert not seen["refit_on1"] & (seen["tune"] | seen["check"])
-    assert seen["epoch"] | seen["tune"] | seen["check"] <= seen["refit_on2"]
+    # (each of the ensemble's SASRecs alike)
+    n = FAST.sasrec_models
+    assert n == 2 and stage.info["sasrec_models"] == n
+    assert order == ["train"] * n + ["refit"] * n + ["tune", "check"] + ["refit"] * n
+    for m in range(1, n + 1):
+        assert seen["epoch"] <= seen[f"refit_on{m}"]
+        assert not seen[f"refit_on{m}"] & (seen["tune"] | seen["check"])
+        assert seen["epoch"] | seen["tune"] | seen["check"] <= seen[f"refit_on{n + m}"]
     assert stage.info["sasrec_refit_epochs"] == FAST.sasrec_refit_epochs > 0
 
 
@@ -198,7 +202,7 @@ def test_cache_is_reused_and_dropped_when_the_sequences_change(tmp_path: Path) -
     key = sequences_key(seqs, FAST)
     assert not first.info["cached"]
     assert (root / key / "stage.json").is_file()
-    assert (root / key / "sasrec" / "model.pt").is_file()
+    assert (root / key / "sasrec" / "member-1" / "model.pt").is_file()  # each SASRec
     again = fit_stage(seqs, FAST, root)
     assert again.info["cached"]
     assert again.weights == first.weights

@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from bot.recsys.sources.candidates import SequentialModel
-from bot.recsys.sources.sasrec import SASRecConfig, SASRecModel, refit_sasrec, train_sasrec
+from bot.recsys.sources.sasrec import (
+    SASRecConfig,
+    SASRecEnsemble,
+    SASRecModel,
+    refit_sasrec,
+    train_sasrec,
+)
 from knowledge.errors import ConfigError, ModelNotFoundError
 
 ITEMS = [f"i{n}" for n in range(12)]
@@ -71,6 +77,33 @@ def test_save_load_roundtrip(trained: tuple[SASRecModel, list, list, list], tmp_
     np.testing.assert_allclose(again.scores(train[:5]), model.scores(train[:5]), rtol=1e-6)
     with pytest.raises(ModelNotFoundError):
         SASRecModel.load(tmp_path / "missing")
+
+
+def test_an_ensemble_ranks_by_the_members_mean_logits_and_round_trips(
+    trained: tuple[SASRecModel, list, list, list], tmp_path: Path
+) -> None:
+    model, train, valid, _test = trained
+    other = train_sasrec(train, valid, ITEMS, tiny_config(seed=1, max_epochs=3))
+    ens = SASRecEnsemble([model, other])
+    histories = [["i0", "i1"], ["i7"]]
+    mean = (model.scores(histories) + other.scores(histories)) / 2
+    np.testing.assert_allclose(ens.scores(histories), mean, rtol=1e-6)
+    top = ens.recommend(histories, 3, [{"i2"}, set()])
+    for row, m in zip(top, mean, strict=True):
+        assert [s for _i, s in row] == sorted((s for _i, s in row), reverse=True)
+        assert row[0][1] == pytest.approx(float(np.max(m[[ITEMS.index(i) for i, _s in row]])))
+    assert "i2" not in [i for i, _s in top[0]]
+    assert {e["member"] for e in ens.log} == {0, 1}
+    ens.save(tmp_path / "ens")
+    again = SASRecEnsemble.load(tmp_path / "ens")
+    assert len(again.members) == 2
+    np.testing.assert_allclose(again.scores(histories), ens.scores(histories), rtol=1e-6)
+    with pytest.raises(ModelNotFoundError, match="member-0"):
+        SASRecEnsemble.load(tmp_path / "missing")
+    with pytest.raises(ConfigError, match="one item catalogue"):
+        SASRecEnsemble([model, train_sasrec(train, valid, ITEMS[::-1], tiny_config(max_epochs=1))])
+    with pytest.raises(ConfigError, match="at least one"):
+        SASRecEnsemble([])
 
 
 def test_training_is_deterministic_with_a_seed() -> None:

@@ -71,8 +71,9 @@ GRID = {
     "semantic": (0.0, 0.25, 0.5, 1.0),
 }
 # How the stage is fitted, beyond the config and grid: a cached fit of another version is
-# refitted (v2: SASRec cross-fitted for the tuning; the learned fusion offered to the check)
-FIT_VERSION = "stage-fit-v2"
+# refitted (v2: SASRec cross-fitted for the tuning; the learned fusion offered to the check;
+# v3: the sequential source is a SASRec ensemble, cached as sasrec/member-<n>)
+FIT_VERSION = "stage-fit-v3"
 # Embedding neighbours of the recent history join only where validation gives them weight: on
 # Amazon Beauty they raised the fused stage's validation NDCG@10 from 0.0778 to 0.0847
 # (benchmarks/results/quality-beauty.md); untuned they stay out.
@@ -121,6 +122,10 @@ class StageConfig:
     # (results/sasrec-refit-beauty.md) the early-stopped model scored 0.0598 NDCG@10 on the next
     # item, 0.0644 after 5 passes, 0.0639 after 6; 0 keeps the early-stopped weights
     sasrec_refit_epochs: int = 5
+    # SASRecs trained alike from seeds seed, seed + 1, ... and served as one source, the mean of
+    # their logits (``SASRecEnsemble``); each is trained, early-stopped and refit as above, so
+    # the fit takes about this many times as long. See benchmarks/README ("A second SASRec").
+    sasrec_models: int = 2
     seed: int = 0
     semantic: bool = True  # offer the item-embedding neighbours to the tuning
 
@@ -139,6 +144,8 @@ class StageConfig:
             raise ConfigError(
                 f"StageConfig.sasrec_refit_epochs must be >= 0, got {self.sasrec_refit_epochs}"
             )
+        if self.sasrec_models < 1:
+            raise ConfigError(f"StageConfig.sasrec_models must be >= 1, got {self.sasrec_models}")
         if self.sasrec_max_epochs < 1 or self.sasrec_patience < 1:
             raise ConfigError("StageConfig.sasrec_max_epochs and sasrec_patience must be >= 1")
         if self.shrink_users < 0:
@@ -206,7 +213,7 @@ def _count_sources() -> list[tuple[str, CandidateSource]]:
             ("popularity", Popularity())]  # fmt: skip
 
 
-def _sasrec_config(config: StageConfig, n_events: int) -> Any:
+def _sasrec_config(config: StageConfig, n_events: int, member: int = 0) -> Any:
     from bot.recsys.sources.sasrec import SASRecConfig
 
     return SASRecConfig(
@@ -219,7 +226,7 @@ def _sasrec_config(config: StageConfig, n_events: int) -> Any:
         valid_users=config.sasrec_valid_users,
         negatives=config.sasrec_negatives,
         negative_power=config.sasrec_negative_power,
-        seed=config.seed,
+        seed=config.seed + member,
     )
 
 
@@ -232,9 +239,9 @@ def _load_cache(folder: Path) -> tuple[dict[str, Any], Any] | None:
         meta = json.loads(meta_file.read_text())
         model = None
         if meta.get("sasrec"):
-            from bot.recsys.sources.sasrec import SASRecModel
+            from bot.recsys.sources.sasrec import SASRecEnsemble
 
-            model = SASRecModel.load(folder / "sasrec")
+            model = SASRecEnsemble.load(folder / "sasrec")
         return meta, model
     except (OSError, ValueError, KeyError, ModelNotFoundError, RuntimeError) as exc:
         log.warning("ignoring the unreadable candidate cache %s: %s", folder, exc)
@@ -271,16 +278,29 @@ def drop_stale(root: Path | None, keep: str | None) -> list[str]:
 
 
 def _train_sasrec(sequences: Sequence[Sequence[str]], slices: Slices, config: StageConfig) -> Any:
-    """A SASRec trained on every sequence minus its last item; only the SASRec slice's last
-    items choose the epoch, so the fusion's tuning and check targets stay unseen."""
-    from bot.recsys.sources.sasrec import train_sasrec
+    """``config.sasrec_models`` SASRecs (one seed each) trained on every sequence minus its
+    last item, as one ``SASRecEnsemble``; only the SASRec slice's last items choose each one's
+    epoch, so the fusion's tuning and check targets stay unseen."""
+    from bot.recsys.sources.sasrec import SASRecEnsemble, train_sasrec
 
     chooses = set(slices.sasrec)
     train = [list(s[:-1]) for s in sequences]
     valid = [s[-1] if u in chooses else None for u, s in enumerate(sequences)]
     catalogue = sorted({i for s in sequences for i in s})
     n_events = sum(max(len(s) - 1, 0) for s in sequences)
-    return train_sasrec(train, valid, catalogue, _sasrec_config(config, n_events))
+    return SASRecEnsemble([
+        train_sasrec(train, valid, catalogue, _sasrec_config(config, n_events, m))
+        for m in range(config.sasrec_models)
+    ])  # fmt: skip
+
+
+def _refit(ensemble: Any, sequences: Sequence[Sequence[str]], epochs: int) -> Any:
+    """Refit every member in place (``refit_sasrec``)."""
+    from bot.recsys.sources.sasrec import refit_sasrec
+
+    for member in ensemble.members:
+        refit_sasrec(member, sequences, epochs)
+    return ensemble
 
 
 def _tuning_refit(sasrec: Any, sequences: Sequence[Sequence[str]], slices: Slices,
@@ -294,11 +314,9 @@ def _tuning_refit(sasrec: Any, sequences: Sequence[Sequence[str]], slices: Slice
         return sasrec
     import copy
 
-    from bot.recsys.sources.sasrec import refit_sasrec
-
     held = set(slices.tune) | set(slices.check)
     seqs = [list(s[:-1]) if u in held else list(s) for u, s in enumerate(sequences)]
-    return refit_sasrec(copy.deepcopy(sasrec), seqs, config.sasrec_refit_epochs)
+    return _refit(copy.deepcopy(sasrec), seqs, config.sasrec_refit_epochs)
 
 
 def _lists(
@@ -466,7 +484,9 @@ def fit_stage(
             t1 = time.perf_counter()
             sasrec = _train_sasrec(sequences, slices, config)
             info["sasrec_train_s"] = round(time.perf_counter() - t1, 2)
-            info["sasrec_epochs"] = len(sasrec.log)
+            info["sasrec_epochs"] = len(sasrec.members[0].log)
+            info["sasrec_models"] = len(sasrec.members)
+            info["sasrec_member_epochs"] = [len(m.log) for m in sasrec.members]
             info["sasrec_valid_users"] = len(slices.sasrec)
             tuner = _tuning_refit(sasrec, sequences, slices, config)
             named.append(("sequential", SequentialModel(tuner), SEQUENTIAL_DEFAULT))
@@ -480,10 +500,8 @@ def fit_stage(
         if sasrec is not None and config.sasrec_refit_epochs:
             # the epoch is chosen and the weights tuned: now the held-back last items train
             # too, as the count sources' serving fit below sees every event
-            from bot.recsys.sources.sasrec import refit_sasrec
-
             t1 = time.perf_counter()
-            refit_sasrec(sasrec, sequences, config.sasrec_refit_epochs)
+            _refit(sasrec, sequences, config.sasrec_refit_epochs)
             info["sasrec_refit_epochs"] = config.sasrec_refit_epochs
             info["sasrec_refit_s"] = round(time.perf_counter() - t1, 2)
         if cache_root is not None:

@@ -20,7 +20,7 @@ from bot.recsys.metrics import ndcg_array
 from knowledge.errors import ConfigError
 
 if TYPE_CHECKING:
-    from bot.recsys.sources.sasrec import SASRecConfig, SASRecModel
+    from bot.recsys.sources.sasrec import SASRecConfig, SASRecEnsemble, SASRecModel
 
 __all__ = [
     "CandidateSource",
@@ -292,7 +292,8 @@ class SemanticNeighbours:
 
 
 class SequentialModel:
-    """A trained SASRec (``bot.recsys.sources.sasrec``) as a candidate source.
+    """A trained SASRec (``bot.recsys.sources.sasrec``), or an ensemble of them, as a candidate
+    source.
 
     Pass a trained model, or a config to train one in :meth:`fit` (the last item of each
     sequence is then held out for early stopping).
@@ -300,7 +301,11 @@ class SequentialModel:
 
     score_kind = "logit"  # its scores are logits: the learned fusion reads gaps to the top one
 
-    def __init__(self, model: SASRecModel | None = None, config: SASRecConfig | None = None):
+    def __init__(
+        self,
+        model: SASRecModel | SASRecEnsemble | None = None,
+        config: SASRecConfig | None = None,
+    ):
         self.model = model
         self.config = config
 

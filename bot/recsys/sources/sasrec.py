@@ -33,7 +33,7 @@ import numpy as np
 from bot.recsys.metrics import mean_ndcg
 from knowledge.errors import ConfigError, ModelNotFoundError
 
-__all__ = ["SASRecConfig", "SASRecModel", "refit_sasrec", "train_sasrec"]
+__all__ = ["SASRecConfig", "SASRecEnsemble", "SASRecModel", "refit_sasrec", "train_sasrec"]
 
 log = logging.getLogger(__name__)
 
@@ -162,18 +162,7 @@ class SASRecModel:
         self, histories: Sequence[Sequence[str]], k: int, excludes: Sequence[set[str]]
     ) -> list[list[tuple[str, float]]]:
         """Top ``k`` ``(item, score)`` per user, never an item of the matching exclude set."""
-        result = []
-        for s in range(0, len(histories), 512):
-            sc = self.scores(histories[s : s + 512])
-            for row, exclude in zip(sc, excludes[s : s + 512], strict=True):
-                for item in exclude:
-                    if item in self.index:
-                        row[self.index[item] - 1] = -np.inf
-                kk = min(k, row.size)
-                top = np.argpartition(-row, kk - 1)[:kk]
-                top = top[np.argsort(-row[top], kind="stable")]
-                result.append([(self.item_ids[j], float(row[j])) for j in top if row[j] > -np.inf])
-        return result
+        return _recommend(self, histories, k, excludes)
 
     def save(self, path: str | Path) -> Path:
         """Write ``model.pt`` (state dict), ``items.json`` and ``config.json`` into ``path``."""
@@ -202,6 +191,78 @@ class SASRecModel:
         model = cls(net, item_ids, cfg)
         model.log = history
         return model
+
+
+def _recommend(
+    model: SASRecModel | SASRecEnsemble,
+    histories: Sequence[Sequence[str]],
+    k: int,
+    excludes: Sequence[set[str]],
+) -> list[list[tuple[str, float]]]:
+    result = []
+    for s in range(0, len(histories), 512):
+        sc = model.scores(histories[s : s + 512])
+        for row, exclude in zip(sc, excludes[s : s + 512], strict=True):
+            for item in exclude:
+                if item in model.index:
+                    row[model.index[item] - 1] = -np.inf
+            kk = min(k, row.size)
+            top = np.argpartition(-row, kk - 1)[:kk]
+            top = top[np.argsort(-row[top], kind="stable")]
+            result.append([(model.item_ids[j], float(row[j])) for j in top if row[j] > -np.inf])
+    return result
+
+
+class SASRecEnsemble:
+    """SASRecs trained alike from different seeds, scored as one: the mean of their logits.
+
+    Each member's logits are its log-softmax plus a per-user constant, so the mean ranks items
+    as the mean log-probability does (a geometric mean of the members' next-item
+    distributions). Independent seeds make different mistakes; averaging them is the cheapest
+    variance reduction there is for a model trained from random initialisations."""
+
+    def __init__(self, members: Sequence[SASRecModel]) -> None:
+        if not members:
+            raise ConfigError("SASRecEnsemble needs at least one trained SASRec")
+        first = members[0]
+        for m in members[1:]:
+            if m.item_ids != first.item_ids:
+                raise ConfigError("SASRecEnsemble members must share one item catalogue")
+        self.members = list(members)
+        self.item_ids, self.index, self.config = first.item_ids, first.index, first.config
+
+    @property
+    def log(self) -> list[dict[str, float]]:
+        """Every member's training log, each entry tagged with its member's number."""
+        return [{**e, "member": n} for n, m in enumerate(self.members) for e in m.log]
+
+    def scores(self, histories: Sequence[Sequence[str]]) -> np.ndarray:
+        """Mean next-item logits of the members [users, catalogue]."""
+        total = self.members[0].scores(histories)
+        for m in self.members[1:]:
+            total += m.scores(histories)
+        return total / len(self.members)
+
+    def recommend(
+        self, histories: Sequence[Sequence[str]], k: int, excludes: Sequence[set[str]]
+    ) -> list[list[tuple[str, float]]]:
+        """Top ``k`` ``(item, mean logit)`` per user, never an item of the exclude set."""
+        return _recommend(self, histories, k, excludes)
+
+    def save(self, path: str | Path) -> Path:
+        """Each member in ``path/member-<n>`` (:meth:`SASRecModel.save`)."""
+        path = Path(path)
+        for n, m in enumerate(self.members):
+            m.save(path / f"member-{n}")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> SASRecEnsemble:
+        path = Path(path)
+        folders = sorted(path.glob("member-*"), key=lambda f: int(f.name.split("-")[1]))
+        if not folders:
+            raise ModelNotFoundError(f"no SASRec ensemble at {path} (expected member-0/ ...)")
+        return cls([SASRecModel.load(f) for f in folders])
 
 
 def _valid_ndcg10(
