@@ -139,3 +139,49 @@ def test_only_the_kind_narrows_the_last_list(vocab: CatalogIndex) -> None:
 )
 def test_ruled_out_words_are_not_searched(vocab: CatalogIndex, message: str, need: str) -> None:
     assert parse(message, vocab).need == need
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "the tiles keep cracking when I drop pans",  # a problem, said as a statement
+        "my wrists ache after a day of typing",
+        "I'd like to take up sketching this winter",  # a plan
+        "we're hoping to start birdwatching",
+        "we're so fed up with soggy sandwiches at lunch",
+        "my ankles are sore after rugby",  # a topic word in a situation
+        "our lawn is awful after the dry summer",  # a mood word about no order or item
+    ],
+)
+def test_a_situation_is_a_request_by_meaning(vocab: CatalogIndex, message: str) -> None:
+    r = RuleParser().parse(message, DialogueState(), vocab)
+    assert (r.intent, r.rule) == ("recommend", "situation")
+    assert r.facts  # read by meaning, as a stated situation (nothing is written to the store)
+
+
+@pytest.mark.parametrize(
+    ("message", "intent"),
+    [
+        ("my kettle is awful", "complaint"),  # a thing the shop sells: a complaint to hear out
+        ("this is terrible", "complaint"),
+        ("my package is a week late", None),  # the shop's business, never a situation
+        ("I'm fed up, my order still hasn't arrived", "complaint"),
+        ("I'm really disappointed with the service", "complaint"),
+        ("who won the rugby last night", "off_topic"),  # a question about a topic: not ours
+        ("what's the weather like today", "off_topic"),
+        ("I need a rain jacket for football", "recommend"),  # a request, whatever its topic
+        ("is the kettle any good?", None),  # a question is never a situation
+    ],
+)
+def test_situations_leave_complaints_topics_and_questions_alone(
+    vocab: CatalogIndex, message: str, intent: str | None
+) -> None:
+    r = RuleParser().parse(message, DialogueState(), vocab)
+    assert r.intent == (intent or r.intent) and r.rule != "situation"
+
+
+def test_a_statement_about_the_list_on_screen_is_not_a_situation(vocab: CatalogIndex) -> None:
+    state = DialogueState()
+    state.last_list = ["kettle", "bottle"]
+    r = RuleParser().parse("the second one looks nice", state, vocab)
+    assert r.rule != "situation"

@@ -334,13 +334,59 @@ _PLAIN_COMPLAINT = re.compile(
     re.I | re.S,
 )
 
+# something went wrong with an order or an item: "broken", "never arrived", "wrong size"
+COMPLAINT_FACT = re.compile(
+    r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|wrong (?:colou?r|size|one|model|flavou?r)|(?:you'?ve|you have|you) sent (?:me )?(?:the wrong|a wrong|a different|an? \w+ one)|sent me the wrong|missing (?:part|item)|leaked|leaking|return (?:it|this|my)|faulty|never came|arrived (?:late|damaged|open|smashed|cracked)|cracked|smashed|where(?:'s| is) my (?:order|parcel|package|delivery)|(?:order|parcel|package|delivery) (?:is |was |has been )?(?:late|delayed|lost)|(?:hasn't|has not|haven't|have not|still not|not yet) (?:arrived|come|been delivered|received|got)|still waiting for my)\b",
+    re.I,
+)
+# a complaint said only by its mood ("awful", "fed up"): about the shop only when the message
+# names what it is about (an order, an item, "it"); "my period cramps are awful" and "fed up
+# with blunt knives" are situations to help with (see ``RuleParser.parse``)
+COMPLAINT_MOOD = re.compile(
+    r"\b(terrible|awful|disappointed|angry|furious|unacceptable|annoyed|upset|unhappy|not happy|"
+    r"fed up)\b",
+    re.I,
+)
+_ABOUT_THE_SHOP = re.compile(
+    r"\b(?:it|they|them|order\w*|deliver\w*|parcel|package|service|products?|items?|purchase\w*|"
+    r"you|your|shop|store|bought|received|arrived|quality|support)\b"
+    # "this is rubbish", "that one": a pointing word on its own; not "this winter"
+    r"|\b(?:this|that|these|those)\b(?=\s+(?:is|are|was|were|one|ones|thing|things|stuff)\b|"
+    r"\s*(?:[.!?,]|$))",
+    re.I,
+)
+_THEIR_THING = re.compile(
+    r"\b(?:my|our|the|this|that|these|those)\s+((?:[\w'-]+\s+){0,2}[\w'-]+)", re.I
+)
+# subjects outside the shop; a message that asks for something is a request whatever its topic
+# ("shin pads for football", "it's going to rain, I need a jacket")
+OFF_TOPIC = re.compile(
+    r"^(?!.*(?:" + _RECOMMEND_WORDS.pattern + "|" + _REQUEST_SHAPE.pattern + r")).*"
+    r"\b(weather (?:forecast|today|tomorrow|like)|(?:what'?s|how'?s) the weather|(?:is it|it'?s|will it) (?:going to |gonna )?(?:rain|snow)|forecast|president|election|politic|capital of|stock (?:market|exchange|price)s?|stocks|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b",
+    re.I | re.S,
+)
+# a situation, said as a statement: a problem ("the counter is getting scratched when I chop
+# veg", "my calves are tight after football"), a plan ("I want to start writing a journal") or
+# being fed up with something; the shop helps with it by what it sells (a request by meaning)
+SITUATION = re.compile(
+    r"^(?![^?]*\?\s*$)(?:\W*(?:ugh|argh|honestly|so|well|oh|help|hmm)\b[,!.\s]*)?(?:"
+    r"(?:my|our|the)\s+(?:[\w'-]+\s+){0,3}?(?:is|are|was|were|keeps?|kept|gets?|getting|feels?|"
+    r"hurts?|hurting|aches?|aching|won'?t|doesn'?t|don'?t|can'?t|smells?|stinks?|reeks?|tastes?)\b"
+    r"|(?:i|we)(?:'d|'m|'re| would| am| are)? (?:want|like|going|plan|planning|hope|hoping) to "
+    r"(?:start|take up|get into|try|learn|begin)\b"
+    r"|(?:i'?m|i am|we'?re|we are) (?:so |really |totally )?(?:fed up|sick|tired) (?:of|with)\b"
+    r")",
+    re.I,
+)
+
 _RULES: list[tuple[str, re.Pattern[str]]] = [
     # taking an item: "add the first one to my basket", "I'll take the second", "check out"
     ("basket", BASKET),
     ("forget", re.compile(r"\b(forget (?:me|about me|my data|everything)|delete (?:all )?(?:my|all my) (?:data|history|account|profile)|erase my|remove my data|export my data|download my data)\b", re.I)),
     ("review_reply", re.compile(r"\b(?:reply|respond|answer|write a (?:reply|response)) (?:to )?(?:the following|this|the|a|my|that|following)? ?(?:customer )?review\b|^\s*review\s*[:(]", re.I)),
     ("order_question", _ORDER_Q),
-    ("complaint", re.compile(r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|wrong (?:colou?r|size|one|model|flavou?r)|(?:you'?ve|you have|you) sent (?:me )?(?:the wrong|a wrong|a different|an? \w+ one)|sent me the wrong|terrible|awful|disappointed|angry|furious|unacceptable|missing (?:part|item)|leaked|leaking|return (?:it|this|my)|faulty|annoyed|upset|unhappy|not happy|fed up|never came|arrived (?:late|damaged|open|smashed|cracked)|cracked|smashed|where(?:'s| is) my (?:order|parcel|package|delivery)|(?:order|parcel|package|delivery) (?:is |was |has been )?(?:late|delayed|lost)|(?:hasn't|has not|haven't|have not|still not|not yet) (?:arrived|come|been delivered|received|got)|still waiting for my)\b", re.I)),
+    ("complaint", COMPLAINT_FACT),
+    ("complaint", COMPLAINT_MOOD),
     ("complaint", _PLAIN_COMPLAINT),
     ("feedback", re.compile(r"\b(i (?:just |already )?(?:bought|purchased|ordered|got|own|have) (?!you\b)(?:that|this|it|the|a|an|one|[A-Za-z])|i already have|already own|not interested|no interest in|don'?t (?:want|like|need) (?:the |that |this |it)|not for me|thumbs (?:up|down)|👍|👎|i love (?:the |that |this )|stop (?:recommending|showing))", re.I)),
     ("profile", re.compile(r"\b(what do you know about me|my profile|my (?:interests|preferences|tastes)|summari[sz]e me|about me\b|what (?:do|did) i like|who am i)", re.I)),
@@ -351,7 +397,7 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
               r"(?:any of )?(?:those|these|them)|(?:don'?t|do not) (?:like|fancy|want|love) any of "
               r"(?:those|these|them)|(?:those|these) (?:don'?t|do not|won'?t) (?:appeal|suit|do it))\b", re.I)),
     ("off_topic", POLICY),
-    ("off_topic", re.compile(r"\b(weather (?:forecast|today|tomorrow|like)|(?:what'?s|how'?s) the weather|(?:is it|it'?s|will it) (?:going to |gonna )?(?:rain|snow)|forecast|president|election|politic|capital of|stock (?:market|exchange|price)s?|stocks|bitcoin|crypto|football|soccer|recipe|joke|poem|song lyrics|write (?:code|a program|python)|homework|meaning of life|who won|translate)\b", re.I)),
+    ("off_topic", OFF_TOPIC),
     ("describe", re.compile(r"\b(tell me (?:more )?about|what is (?:the |a |an )|what's (?:the |a |an )|describe|details (?:on|of|about)|info(?:rmation)? (?:on|about)|more about)\b", re.I)),
     # a question about a product's facts: "what are the X made of", "does the X contain gluten",
     # "how long does the X keep drinks hot", "what valve do the X have", "how much are they"
@@ -429,6 +475,32 @@ class Parser(Protocol):
     name: str
 
     def parse(self, message: str, state: DialogueState, vocab: CatalogIndex) -> Request: ...
+
+
+def _situation(message: str, intent: str, referent: bool, vocab: CatalogIndex) -> bool:
+    """A situation said as a statement that no other rule reads, or that a rule reads only by a
+    loose word: a mood ("my period cramps are awful": no order or item named) or a topic ("my
+    calves are tight after football"). Never about the list on screen."""
+    if referent or ordinal(message) is not None or not SITUATION.search(message):
+        return False
+    if intent == "unclear":
+        # "my package is a week late" is the shop's business, not a need
+        return not _ABOUT_THE_SHOP.search(message)
+    if intent == "complaint":
+        # "my kettle is awful": a thing of theirs the shop sells; a complaint to hear out
+        theirs = [
+            w.lower()
+            for m in _THEIR_THING.finditer(message)
+            for w in re.findall(r"[A-Za-z]+", m.group(1))
+        ]
+        return not (
+            COMPLAINT_FACT.search(message)
+            or _PLAIN_COMPLAINT.search(message)
+            or _ABOUT_THE_SHOP.search(message)
+            or vocab_names_item(message, vocab)
+            or any(len(w) > 2 and vocab.knows(w) for w in theirs)
+        )
+    return intent == "off_topic" and not POLICY.search(message) and not INJECTION.search(message)
 
 
 def fact_phrases(message: str) -> tuple[str, ...]:
@@ -545,6 +617,9 @@ class RuleParser:
         intent, rule = route(message)
         facts = fact_phrases(message)
         referent = bool(_REFERENT.search(message)) and bool(state.last_list or state.last_item)
+        if intent in ("complaint", "off_topic") and _situation(message, intent, referent, vocab):
+            intent, rule = "recommend", "situation"
+            facts = facts or (message[:120],)
         lift = _LIFT.search(message)
         if _UNDO.search(message) and state.recorded:
             intent, rule = "undo", "undo"
@@ -687,6 +762,10 @@ class RuleParser:
                 c for c in slots.categories if not any(f in t for f in forms[c] for t in things)
             )
             slots = replace(slots, categories=kept)
+        if intent == "unclear" and _situation(message, intent, referent, vocab):
+            # what no rule read, said as a situation: the shop helps by what it sells
+            intent, rule = "recommend", "situation"
+            facts = facts or (message[:120],)
         return replace(
             slots,
             intent=intent,
