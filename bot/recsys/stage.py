@@ -1,7 +1,8 @@
 """Fitting the history-driven candidate stage the product serves.
 
-Transitions, co-occurrence and popularity always; a SASRec (``bot.recsys.sources.sasrec``) as well once the
-store has enough users with a sequence to learn from. The sources are merged by weighted
+Transitions, co-occurrence and popularity always; SASRec (``bot.recsys.sources.sasrec``: two of
+them from different seeds, served as one source, the mean of their logits) as well once the store
+has enough users with a sequence to learn from. The sources are merged by weighted
 reciprocal-rank fusion (:class:`bot.recsys.sources.candidates.FusedCandidates`), with weights tuned for
 NDCG@10 on a leave-last-out validation split when there is enough data, else sensible defaults.
 

@@ -125,7 +125,34 @@ def _net(n_items: int, cfg: SASRecConfig) -> Any:
     return SASRecNet()
 
 
-class SASRecModel:
+class _TopK:
+    """``recommend`` over ``scores``: shared by one SASRec and an ensemble of them."""
+
+    item_ids: list[str]
+    index: dict[str, int]
+
+    def scores(self, histories: Sequence[Sequence[str]]) -> np.ndarray:
+        raise NotImplementedError
+
+    def recommend(
+        self, histories: Sequence[Sequence[str]], k: int, excludes: Sequence[set[str]]
+    ) -> list[list[tuple[str, float]]]:
+        """Top ``k`` ``(item, score)`` per user, never an item of the matching exclude set."""
+        result = []
+        for s in range(0, len(histories), 512):
+            sc = self.scores(histories[s : s + 512])
+            for row, exclude in zip(sc, excludes[s : s + 512], strict=True):
+                for item in exclude:
+                    if item in self.index:
+                        row[self.index[item] - 1] = -np.inf
+                kk = min(k, row.size)
+                top = np.argpartition(-row, kk - 1)[:kk]
+                top = top[np.argsort(-row[top], kind="stable")]
+                result.append([(self.item_ids[j], float(row[j])) for j in top if row[j] > -np.inf])
+        return result
+
+
+class SASRecModel(_TopK):
     """A trained SASRec with its item index; scores whole catalogues for batches of users."""
 
     def __init__(self, net: Any, item_ids: Sequence[str], config: SASRecConfig) -> None:
@@ -158,12 +185,6 @@ class SASRecModel:
                 out.append(self.net.item_logits(h).numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.item_ids)), np.float32)
 
-    def recommend(
-        self, histories: Sequence[Sequence[str]], k: int, excludes: Sequence[set[str]]
-    ) -> list[list[tuple[str, float]]]:
-        """Top ``k`` ``(item, score)`` per user, never an item of the matching exclude set."""
-        return _recommend(self, histories, k, excludes)
-
     def save(self, path: str | Path) -> Path:
         """Write ``model.pt`` (state dict), ``items.json`` and ``config.json`` into ``path``."""
         import torch
@@ -193,27 +214,7 @@ class SASRecModel:
         return model
 
 
-def _recommend(
-    model: SASRecModel | SASRecEnsemble,
-    histories: Sequence[Sequence[str]],
-    k: int,
-    excludes: Sequence[set[str]],
-) -> list[list[tuple[str, float]]]:
-    result = []
-    for s in range(0, len(histories), 512):
-        sc = model.scores(histories[s : s + 512])
-        for row, exclude in zip(sc, excludes[s : s + 512], strict=True):
-            for item in exclude:
-                if item in model.index:
-                    row[model.index[item] - 1] = -np.inf
-            kk = min(k, row.size)
-            top = np.argpartition(-row, kk - 1)[:kk]
-            top = top[np.argsort(-row[top], kind="stable")]
-            result.append([(model.item_ids[j], float(row[j])) for j in top if row[j] > -np.inf])
-    return result
-
-
-class SASRecEnsemble:
+class SASRecEnsemble(_TopK):
     """SASRecs trained alike from different seeds, scored as one: the mean of their logits.
 
     Each member's logits are its log-softmax plus a per-user constant, so the mean ranks items
@@ -242,12 +243,6 @@ class SASRecEnsemble:
         for m in self.members[1:]:
             total += m.scores(histories)
         return total / len(self.members)
-
-    def recommend(
-        self, histories: Sequence[Sequence[str]], k: int, excludes: Sequence[set[str]]
-    ) -> list[list[tuple[str, float]]]:
-        """Top ``k`` ``(item, mean logit)`` per user, never an item of the exclude set."""
-        return _recommend(self, histories, k, excludes)
 
     def save(self, path: str | Path) -> Path:
         """Each member in ``path/member-<n>`` (:meth:`SASRecModel.save`)."""
