@@ -185,3 +185,20 @@ def test_a_statement_about_the_list_on_screen_is_not_a_situation(vocab: CatalogI
     state.last_list = ["kettle", "bottle"]
     r = RuleParser().parse("the second one looks nice", state, vocab)
     assert r.rule != "situation"
+
+
+@pytest.mark.parametrize(
+    ("title", "head"),
+    [
+        ("Lumaro Bike Light Set - USB 400 lm", "light"),  # the pack is not the kind
+        ("Flexa Massage Ball Set - Spiky", "ball"),  # (both were "set": one kind)
+        ("Clearbrook Dish Soap Refill, 1 L - Lemon", "soap"),
+        ("Papyra Notebook A5 - Red Dotted", "notebook"),  # nor is a size code
+        ("Inkwell Ink Cartridges, 12 Pack - Blue", "cartridge"),
+        ("Flowfit 6 mm Yoga Mat", "mat"),
+        ("Kit", "kit"),  # a name of one word keeps it
+    ],
+)
+def test_an_items_kind_is_its_head_noun(title: str, head: str) -> None:
+    item = Item("x", title, "", (), 1.0, "", {})
+    assert RequestMatcher({"x": item}).head(item) == head

@@ -129,7 +129,11 @@ class RequestMatcher:
         words = [stem(w) for w in re.findall(r"[a-z]+", name)]
         if not stems or not words:
             return False
-        return words[-1] == stems[-1] and all(s in words for s in stems)
+        return _title_head(item.title) == stems[-1] and all(s in words for s in stems)
+
+
+_PACKAGING = frozenset({"set", "sets", "pack", "packs", "kit", "kits", "refill", "refills", "bundle",
+                        "pair", "pairs", "count", "multipack"})  # fmt: skip
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -137,7 +141,11 @@ def _title_head(title: str) -> str:
     """:meth:`RequestMatcher.head` of a title, cached: every request turn asks it for whole
     catalogs (the kinds named, the kinds a review preference touches)."""
     name = re.split(r",| - | for | with | by | in ", title.lower())[0]
-    words = re.findall(r"[a-z]+", name)
+    # a size or a code is not the kind ("Notebook A5"), nor is the pack it comes in ("Bike
+    # Light Set", "Dish Soap Refill")
+    words = [w for w in re.findall(r"[a-z0-9]+", name) if w.isalpha()]
+    while len(words) > 1 and words[-1] in _PACKAGING:
+        words.pop()
     return stem(words[-1]) if words else ""
 
 
