@@ -8,7 +8,8 @@ grammar and the conversation benchmark; the catalog is the conversation benchmar
 the adapter never saw. Per message: the intent, and each stated slot (need, price, brand, avoided
 word) read correctly; a price or brand read where none was stated counts as a wrong slot.
 "model" is the adapter's reading alone (grounded, no rules); "rules+model" is what
-``AssistantConfig.parser = "model"`` serves (rules, the model where no rule decides).
+``AssistantConfig.parser = "model"`` serves (rules; the model where no rule decides, and in
+place of a generic rule where its reading is confident: ``bot.chat.parse_model``).
 Writes ``results/parser-<label>.{md,json}``.
 """
 
@@ -174,7 +175,8 @@ def run(
 _SETS = {
     "heldout": "`benchmarks/parser/heldout.yaml`: the set the model parser's policy (which rules' "
     "outcomes ask the model) was chosen on",
-    "fresh": "`benchmarks/parser/fresh.yaml`: written after that choice, untouched until this run",
+    "fresh": "`benchmarks/parser/fresh.yaml`: written after that choice; its results have been "
+    "read since (stop 29 on), so it is no longer unseen",
 }
 
 

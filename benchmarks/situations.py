@@ -16,6 +16,12 @@ sells, for the development set's situations (``benchmarks/conversation/15_situat
   the default model (the conversation benchmark's configurations).
 
     python -m benchmarks.situations            # writes benchmarks/results/situations.{md,json}
+    python -m benchmarks.situations --set languages   # results/situations-languages.{md,json}
+
+``--set languages`` asks the same of shop requests in German, Spanish, French, Italian and Dutch
+(``benchmarks/parser/languages.yaml``: each names the kind it wants in its own language), with one
+more reader, **LM translation, then the product**: the default model (no adapter) translates the
+message into English and the assistant without a model reads the translation.
 
 Top-1 and top-3 (a kind the situation names as acceptable among the first three) per reader.
 """
@@ -38,17 +44,37 @@ __all__ = ["load_situations", "run", "main"]
 
 log = logging.getLogger("benchmarks.situations")
 SET = Path(__file__).parent / "conversation" / "15_situations.yaml"
+LANGUAGES = Path(__file__).parent / "parser" / "languages.yaml"
+TRANSLATE = "Translate the customer's message into English. Reply with the translation only."
 SYSTEM = "You are a shop assistant. Name the one product that helps the customer."
 NEUTRAL = "N/A"
 
 
 def load_situations(path: Path = SET) -> list[tuple[str, set[str]]]:
-    """``(message, acceptable kinds)`` for each first turn of the set."""
+    """``(message, acceptable kinds)`` for each first turn of the set (a conversation file) or
+    each entry (a list of ``{say, kinds}``, as the languages set)."""
     out = []
-    for conv in yaml.safe_load(path.read_text(encoding="utf-8")):
-        turn = conv["turns"][0]
+    for entry in yaml.safe_load(path.read_text(encoding="utf-8")):
+        if "kinds" in entry:
+            out.append((entry["say"], set(entry["kinds"])))
+            continue
+        turn = entry["turns"][0]
         out.append((turn["say"], set(turn["expect"]["must_include_any"]["type"])))
     return out
+
+
+def _translations(messages: list[str]) -> list[str]:
+    """The default model's English for each message (greedy, no adapter, the default backend)."""
+    from bot.llm.backends import local_generator
+    from bot.llm.model import ModelConfig
+
+    generator = local_generator(ModelConfig(adapter="none"))
+    return [
+        generator.generate(
+            [{"role": "system", "content": TRANSLATE}, {"role": "user", "content": m}], 40
+        ).strip()
+        for m in messages
+    ]
 
 
 def _kinds(items: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
@@ -117,19 +143,19 @@ def _product(messages: list[str], model: str) -> list[list[str]]:
     return out
 
 
-def run(threads: int = 2, with_model: bool = True) -> dict[str, Any]:
+def run(threads: int = 2, with_model: bool = True, path: Path = SET) -> dict[str, Any]:
     from benchmarks.conversation_shop import catalog
     from knowledge.embed import make_embedder
 
     t0 = time.perf_counter()
-    situations = load_situations()
+    situations = load_situations(path)
     messages = [m for m, _w in situations]
     kinds = _kinds(catalog())
     keys = list(kinds)
     orders: dict[str, list[list[str]]] = {}
     lm = _lm_orders(messages, [kinds[k]["name"] for k in keys], threads)
-    for name, rows in lm.items():
-        orders[name] = [[keys[j] for j in row] for row in rows]
+    for name, lm_rows in lm.items():
+        orders[name] = [[keys[j] for j in row] for row in lm_rows]
     embedder = make_embedder("minilm")
     cards = np.asarray(embedder.embed([kinds[k]["card"] for k in keys]), dtype=np.float32)
     cards /= np.linalg.norm(cards, axis=1, keepdims=True)
@@ -139,18 +165,23 @@ def run(threads: int = 2, with_model: bool = True) -> dict[str, Any]:
     orders["product, no model"] = _product(messages, "none")
     if with_model:
         orders["product, default model"] = _product(messages, "default")
-    rows = {}
+    translations: list[str] = []
+    if path == LANGUAGES:
+        translations = _translations(messages)
+        orders["LM translation, then the product (no model)"] = _product(translations, "none")
+    rows: dict[str, dict[str, int]] = {}
     for name, ranked in orders.items():
         top1 = sum(bool(r) and r[0] in w for r, (_m, w) in zip(ranked, situations, strict=True))
         top3 = sum(bool(set(r[:3]) & w) for r, (_m, w) in zip(ranked, situations, strict=True))
         rows[name] = {"top1": top1, "top3": top3, "n": len(situations)}
     return {
         "env": environment(),
-        "set": str(SET.relative_to(Path(__file__).parent.parent)),
+        "set": str(path.relative_to(Path(__file__).parent.parent)),
         "kinds": len(keys),
         "readers": rows,
         "picks": {name: [r[:3] for r in ranked] for name, ranked in orders.items()},
         "messages": messages,
+        "translations": translations,
         "wall_s": time.perf_counter() - t0,
     }
 
@@ -160,16 +191,24 @@ def markdown(res: dict[str, Any], command: str) -> str:
         [name, f"{r['top1']} / {r['n']}", f"{r['top3']} / {r['n']}"]
         for name, r in res["readers"].items()
     ]
-    return "\n\n".join([
-        "# Reading situations: which kind of item a described problem needs",
+    parts = [
+        "# Reading situations: which kind of item a described problem needs"
+        if not res.get("translations")
+        else "# Reading other languages: which kind of item a request in another language names",
         environment_markdown(res["env"]),
-        f"Command: `{command}` · set `{res['set']}` ({len(res['messages'])} situations, "
-        f"written for the development set) · {res['kinds']} kinds to choose from · wall time "
+        f"Command: `{command}` · set `{res['set']}` ({len(res['messages'])} messages, "
+        f"written for this benchmark) · {res['kinds']} kinds to choose from · wall time "
         f"{res['wall_s']:.0f} s.",
         table(["reader", "top-1 kind", "a wanted kind in the top 3"], rows),
         "The LM rows rank every kind's name by the default model's likelihood (see the module "
         "docstring); the product rows read the kinds of the items the assistant recommends.",
-    ]) + "\n"  # fmt: skip
+    ]
+    if res.get("translations"):
+        parts.append(table(["message", "the model's English"], [
+            [m.replace("|", "/"), t.replace("|", "/").replace("\n", " ")]
+            for m, t in zip(res["messages"], res["translations"], strict=True)
+        ]))  # fmt: skip
+    return "\n\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,12 +219,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the assistant with the default model (the LM rows still run)",
     )
-    p.add_argument("--out", default="situations", help="results/<out>.{md,json}")
+    p.add_argument(
+        "--set",
+        choices=("situations", "languages"),
+        default="situations",
+        help="situations (15_situations.yaml) or other-language requests (parser/languages.yaml)",
+    )
+    p.add_argument("--out", default=None, help="results/<out>.{md,json}")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    res = run(a.threads, not a.no_model_chat)
+    path = LANGUAGES if a.set == "languages" else SET
+    out = a.out or ("situations" if a.set == "situations" else "situations-languages")
+    res = run(a.threads, not a.no_model_chat, path)
     command = "python -m benchmarks.situations" + (" " + " ".join(argv or []) if argv else "")
-    write_results(a.out, res, markdown(res, command))
+    write_results(out, res, markdown(res, command))
     for name, r in res["readers"].items():
         print(f"{name}: top-1 {r['top1']}/{r['n']}, top-3 {r['top3']}/{r['n']}")
     return 0

@@ -96,3 +96,58 @@ def test_the_reply_to_a_complaint_inside_a_request(tmp_path) -> None:  # type: i
     assert "Sorry" not in plain.text and "escalate" not in plain.data
     assert [r.item_id for r in plain.recommendations] == ["k1"]
     store.close()
+
+
+def _shop(shown: bool) -> tuple[CatalogIndex, DialogueState]:
+    """The conversation benchmark's catalog (its words decide which rule reads a message), and
+    a list of three of its items on screen or none."""
+    from benchmarks.parser import shop_items
+
+    items = shop_items()
+    return CatalogIndex(items), DialogueState(last_list=sorted(items)[:3] if shown else [])
+
+
+OVERRIDDEN = [
+    # (message, a list on screen, the generic rule that decides without a model, the intent
+    # the model's confident reading gives): held-out parser messages (benchmarks/parser/)
+    ("those are all a bit steep for me", True, "slots", "refine"),
+    ("Can you pull up my order list", False, "slots", "order_question"),
+    ("what made you suggest these", True, "recommend", "explain"),
+]
+
+
+@pytest.mark.parametrize(("message", "shown", "rule", "intent"), OVERRIDDEN)
+def test_a_confident_reading_replaces_a_generic_rule(
+    parser, message: str, shown: bool, rule: str, intent: str
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.chat.parse_model import OVERRIDE_CONFIDENCE
+
+    vocab, state = _shop(shown)
+    assert RuleParser().parse(message, state, vocab).rule == rule
+    request = parser.parse(message, state, vocab)
+    assert request.intent == intent, request.rule
+    assert request.rule.startswith(f"{rule}; model (")
+    reading = parser.reader.read(message, shown, vocab)
+    assert reading.confidence is not None and reading.confidence >= OVERRIDE_CONFIDENCE
+
+
+KEPT = [
+    # (message, a list on screen, the rules' intent): the rules' wording stands; in the first
+    # the model's own reading ("refine") is below the gate
+    ("What's the second one made from?", True, "describe"),
+    ("a red kettle please", False, "recommend"),
+    ("travel mug under 25", False, "recommend"),
+]
+
+
+@pytest.mark.parametrize(("message", "shown", "intent"), KEPT)
+def test_an_unsure_or_agreeing_reading_keeps_the_rules(
+    parser, message: str, shown: bool, intent: str
+) -> None:  # type: ignore[no-untyped-def]
+    vocab, state = _shop(shown)
+    rules = RuleParser().parse(message, state, vocab)
+    request = parser.parse(message, state, vocab)
+    assert rules.intent == intent and request.intent == intent, request.rule
+    assert request.need == rules.need and request.max_price == rules.max_price
+    reading = parser.reader.read(message, shown, vocab)
+    assert reading.confidence is None or 0.0 < reading.confidence <= 1.0

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.chat.parse import RuleParser
-from bot.chat.parse_model import ModelParser
+from bot.chat.parse_model import WEAK_RULES, ModelParser
 from bot.chat.state import DialogueState
 from bot.recsys.catalog import CatalogIndex
 from bot.tasks.parse import decode, format_reading, ground
@@ -94,10 +94,22 @@ def test_the_prompt_names_every_label_and_quotes_the_message() -> None:
 def test_rules_decide_explicit_wording_without_the_model(vocab: CatalogIndex) -> None:
     gen = TableGenerator({})
     parser = ModelParser(gen)
-    for message in ("I need a kettle under $40", "why the second one?", "hello"):
+    for message in ("why the second one?", "hello", "cheaper please", "compare the first two"):
         state = DialogueState(last_list=["k1", "m1"])
         assert parser.parse(message, state, vocab) == RuleParser().parse(message, state, vocab)
     assert gen.calls == []
+
+
+def test_a_generic_rule_stands_without_a_sure_reading(vocab: CatalogIndex) -> None:
+    # "I need ..." is the generic recommend rule: the model reads it, but a generator that
+    # cannot score labels gives no confidence, so even a different intent does not replace it
+    gen = TableGenerator({"I need a kettle under $40": "order"})
+    parser = ModelParser(gen)
+    state = DialogueState(last_list=["k1", "m1"])
+    rules = RuleParser().parse("I need a kettle under $40", state, vocab)
+    assert rules.rule in WEAK_RULES
+    assert parser.parse("I need a kettle under $40", state, vocab) == rules
+    assert gen.calls == ["I need a kettle under $40"]
 
 
 def test_the_model_reads_what_no_rule_decides(vocab: CatalogIndex) -> None:

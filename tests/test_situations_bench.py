@@ -22,3 +22,18 @@ def test_kind_cards_carry_name_departments_and_use() -> None:
     card = kinds["descale"]
     assert card["name"] == "Descaling Tablets"
     assert card["card"].startswith("Descaling Tablets (Coffee & Tea > Machine Cleaning). ")
+
+
+def test_every_language_request_is_foreign_and_wants_kinds_the_shop_sells() -> None:
+    from benchmarks.situations import LANGUAGES
+    from bot.chat.language import detect_language
+
+    requests = load_situations(LANGUAGES)
+    kinds = _kinds(catalog())
+    assert len(requests) >= 20
+    languages = set()
+    for message, wanted in requests:
+        assert wanted and wanted <= set(kinds), message
+        languages.add(detect_language(message))
+    # the assistant's own detector sees each as another language (it declines them today)
+    assert "en" not in languages and len(languages) >= 5

@@ -37,7 +37,8 @@ _FUNCTION_WORDS: dict[str, frozenset[str]] = {
     ),
     "it": frozenset(
         "il lo gli e che per una uno con è sono cosa devo comprare ho mio mia bisogno vorrei "
-        "qualcosa anche ma del della cerco grazie ciao senza avete tutto".split()
+        "qualcosa anche ma del della delle dei degli col nel nella alla per cerco grazie ciao "
+        "senza avete tutto".split()
     ),
     "nl": frozenset(
         "de het een en ik je niet voor met is zijn wat moet kopen heb mijn nodig graag iets "

@@ -20,10 +20,12 @@ reply never rests on a slot the customer did not state.
 from __future__ import annotations
 
 import logging
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.errors import GenerationError
 from bot.tasks.prompts import PARSE_INTENTS, parse_messages
 
 __all__ = ["Reading", "ModelReader", "format_reading", "decode", "ground", "INTENT_NAMES"]
@@ -56,6 +58,9 @@ class Reading:
     not_carried: tuple[str, ...] = ()
     dropped: tuple[str, ...] = field(default=(), compare=False)
     raw: str = field(default="", compare=False)
+    # the model's probability of the intent's label among all labels (the first token of each),
+    # None where the backend cannot score or the labels' first tokens are not distinct
+    confidence: float | None = field(default=None, compare=False)
 
 
 def format_reading(
@@ -180,9 +185,45 @@ class ModelReader:
     def __init__(self, generator: Any, max_new_tokens: int = 24) -> None:
         self.generator = generator
         self.max_new_tokens = max_new_tokens
+        self._firsts: list[str] | None = None
 
     def read(self, message: str, list_shown: bool, vocab: Any) -> Reading:
-        text = self.generator.generate(
-            parse_messages(message, list_shown), self.max_new_tokens, stop=["\n"]
-        )
-        return ground(text, message, vocab)
+        messages = parse_messages(message, list_shown)
+        text = self.generator.generate(messages, self.max_new_tokens, stop=["\n"])
+        reading = ground(text, message, vocab)
+        if reading.intent == "unclear":
+            return reading
+        return replace(reading, confidence=self._confidence(messages, reading.intent))
+
+    def _first_tokens(self) -> list[str]:
+        """The first token of each label, or [] where two labels share one (a tokenizer
+        other than the default model's)."""
+        if self._firsts is None:
+            tokenizer = getattr(self.generator, "tokenizer", None)
+            firsts: list[str] = []
+            if tokenizer is not None:
+                for label in PARSE_INTENTS:
+                    ids = tokenizer.encode(label, add_special_tokens=False)
+                    firsts.append(str(tokenizer.decode(ids[:1])))
+            self._firsts = firsts if len(set(firsts)) == len(PARSE_INTENTS) else []
+        return self._firsts
+
+    def _confidence(self, messages: list[dict[str, str]], intent: str) -> float | None:
+        """P(the label of ``intent``) against the other labels, from one scoring pass over the
+        prompt just generated from (its key/values are still held, so it costs one token)."""
+        firsts = self._first_tokens()
+        if not firsts:
+            return None
+        try:
+            prompt = self.generator.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+            scores = self.generator.score_choices(str(prompt), firsts)
+        except (GenerationError, NotImplementedError) as exc:
+            log.info("no intent confidence from %s: %s", self.generator.name, exc)
+            return None
+        top = max(scores)
+        total = sum(math.exp(x - top) for x in scores)
+        by_intent = {INTENT_NAMES[label]: math.exp(x - top) / total
+                     for label, x in zip(PARSE_INTENTS, scores, strict=True)}  # fmt: skip
+        return by_intent.get(intent)
