@@ -50,7 +50,25 @@ def test_greetings_with_an_introduction_are_greetings(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Hi, I'm looking for shampoo", "Hi, I'm new here, can you recommend a shampoo?"],
+    [
+        "lovely, thanks so much",
+        "brilliant, thank you",
+        "awesome, cheers, that's everything for now",
+        "ok thanks, I'm off",
+        "right, gotta dash",
+    ],
+)
+def test_approval_then_thanks_or_a_closing_is_a_greeting(text: str) -> None:
+    assert route(text)[0] == "greeting"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hi, I'm looking for shampoo",
+        "Hi, I'm new here, can you recommend a shampoo?",
+        "brilliant, now show me some shampoo",
+    ],
 )
 def test_a_request_after_a_greeting_is_still_a_request(text: str) -> None:
     assert route(text)[0] == "recommend"

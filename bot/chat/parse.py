@@ -318,6 +318,12 @@ BASKET = re.compile(
     re.I,
 )
 
+# words of approval before a thanks or a closing: "brilliant, thank you", "lovely, that's all"
+_PRAISE = (
+    r"(?:(?:ok(?:ay)?|great|perfect|cool|brilliant|lovely|awesome|amazing|excellent|fab(?:ulous)?"
+    r"|fantastic|wonderful|super|nice(?: one)?|ace|sweet|grand|alright|right|good stuff"
+    r"|much appreciated)\b[\s!.,]*)*"
+)
 _RECOMMEND_WORDS = re.compile(
     r"\b(recommend\w*|suggest\w*|what (?:else )?(?:should|could|can|do) i (?:buy|get|order|try|need)|what (?:do|else) (?:i|should i) need|next|need|looking for|show me|any ideas|gift|buy|shopping|options? for|want (?:a|an|some|to buy)|under \$?\d+|below \$?\d+|i'm after|find me|pick for me)\b",
     re.I,
@@ -403,9 +409,9 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
     # "how long does the X keep drinks hot", "what valve do the X have", "how much are they"
     ("describe", re.compile(r"\bwhat(?:'s| is| are|'re)? (?:[\w'-]+ ){0,6}made (?:of|from|with)\b|\bwhat(?:'s| is) in (?:the|this|that|it|these|those)\b|\b(?:ingredients|allergens|materials?) (?:of|in|for)\b|\b(?:does|do|is|are|will|can|would) (?:the|this|that|these|those|it|they|your) (?:[\w'&-]+ ){0,8}?(?:contain|contains|include|includes|have|has|come with|fit|fits|work with|rechargeable|waterproof|washable|dishwasher[- ]safe|gluten|dairy|nuts?|peanuts?|allergens?|compatible|good for|suitable for|safe for|last|keep|made (?:of|from|with)|come in|available in)\b|\bhow (?:long|much|big|heavy|large|tall|wide|warm|many \w+) (?:does|do|is|are|will|can|would|did) (?:the|this|that|these|those|it|they|one|each)\b|\bwhat (?:valve|size|sizes|colou?rs?|material|ingredients|allergens|capacity|volume|weight|dimensions|flavou?rs?|scent) (?:do|does|is|are|comes?)\b|\bwhich \w+ (?:do|does|will|would|can) (?:[\w'&-]+ ){1,5}fit\b|^\s*(?:(?:and|so|but)[,\s]+)?(?:any|(?:is|are) there(?: any)?)\s+[\w-]+ in (?:the|this|that|it|these|those|them)\b", re.I)),
     ("recommend", _RECOMMEND_WORDS),
-    ("greeting", re.compile(r"^\s*(hi|hiya|howdy|hello|hey|heya|good (?:morning|afternoon|evening)|morning|evening|thanks?|thank you|ta|cheers|bye|goodbye)\b[\s!.,]*(?:there|you|so much|a lot)?[\s!.,:;)(D*^_-]*$", re.I)),
+    ("greeting", re.compile(r"^\s*" + _PRAISE + r"(hi|hiya|howdy|hello|hey|heya|good (?:morning|afternoon|evening)|morning|evening|thanks?|thank you|ta|cheers|bye|goodbye)\b[\s!.,]*(?:there|you|so much|a lot)?[\s!.,:;)(D*^_-]*$", re.I)),
     # a closing: "thanks, that's it", "that's all for today", "all good, bye"
-    ("greeting", re.compile(r"^\s*(?:(?:ok(?:ay)?|great|perfect|cool|thanks?|thank you|cheers)\b[\s!.,]*)*(?:that'?s (?:it|all|everything)|that is (?:it|all)|all good|nothing else|i'?m (?:done|good|all set)|no,? thanks?|bye)\b[\w\s!.,:;)(-]{0,20}$", re.I)),
+    ("greeting", re.compile(r"^\s*" + _PRAISE + r"(?:(?:thanks?|thank you|cheers|ta)\b[\s!.,]*)*(?:that'?s (?:it|all|everything)|that is (?:it|all)|all good|nothing else|i'?m (?:done|good|all set|off)|i'?ll leave it there|(?:gotta|got to|have to|need to) (?:go|run|dash)|see (?:you|ya)|speak soon|no,? thanks?|bye)\b[\w\s!.,:;)(-]{0,20}$", re.I)),
     # what the assistant is and does: "who are you?", "what can you do?", "how does this work?"
     ("greeting", re.compile(r"^\s*(?:(?:hi|hello|hey)\b[\s!.,]*)?(?:who (?:are|r) (?:you|u)|what (?:are|r) (?:you|u)|what can (?:you|u) (?:do|help with)|what do you do|how does (?:this|it) work|how (?:can|do) (?:you|i use you)|help)[\s?!.]*$", re.I)),
     # a greeting with an introduction and no request: "Hi, I'm new here.", "Hello! First time here"
