@@ -133,6 +133,10 @@ def test_open_need_gift_and_topic_change_wordings(
         ("the infuser I got is rubbish, it rusted", "complaint"),
         ("my kettle stopped working after a week", "complaint"),
         ("do you sell rubbish bags?", "recommend"),
+        ("I'd like my money back for the kettle", "complaint"),
+        ("how can I return a kettle I never used?", "complaint"),
+        ("can I send the kettle back?", "complaint"),
+        ("send me back to the kettles", "recommend"),
     ],
 )
 def test_greetings_shop_terms_and_complaints(message: str, intent: str) -> None:

@@ -342,7 +342,7 @@ _PLAIN_COMPLAINT = re.compile(
 
 # something went wrong with an order or an item: "broken", "never arrived", "wrong size"
 COMPLAINT_FACT = re.compile(
-    r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|wrong (?:colou?r|size|one|model|flavou?r)|(?:you'?ve|you have|you) sent (?:me )?(?:the wrong|a wrong|a different|an? \w+ one)|sent me the wrong|missing (?:part|item)|leaked|leaking|return (?:it|this|my)|faulty|never came|arrived (?:late|damaged|open|smashed|cracked)|cracked|smashed|where(?:'s| is) my (?:order|parcel|package|delivery)|(?:order|parcel|package|delivery) (?:is |was |has been )?(?:late|delayed|lost)|(?:hasn't|has not|haven't|have not|still not|not yet) (?:arrived|come|been delivered|received|got)|still waiting for my)\b",
+    r"\b(broken|broke|damaged|defective|refund|complain|complaint|never arrived|didn't arrive|did not arrive|wrong item|wrong (?:colou?r|size|one|model|flavou?r)|(?:you'?ve|you have|you) sent (?:me )?(?:the wrong|a wrong|a different|an? \w+ one)|sent me the wrong|missing (?:part|item)|leaked|leaking|return (?:it|this|my)|money back|send (?:it|this|that|them|these|those|(?:the|my|a|an) [\w-]+(?: [\w-]+)?) back|send back|how (?:do|can) i (?:return|send)|faulty|never came|arrived (?:late|damaged|open|smashed|cracked)|cracked|smashed|where(?:'s| is) my (?:order|parcel|package|delivery)|(?:order|parcel|package|delivery) (?:is |was |has been )?(?:late|delayed|lost)|(?:hasn't|has not|haven't|have not|still not|not yet) (?:arrived|come|been delivered|received|got)|still waiting for my)\b",
     re.I,
 )
 # a complaint said only by its mood ("awful", "fed up"): about the shop only when the message
