@@ -62,6 +62,8 @@ def test_price_wordings(message: str, floor: float | None, ceiling: float | None
         ("I'd pay more for better quality", True, False),
         ("anything a bit more upmarket?", True, False),
         ("happy to splash out", True, False),
+        ("show me a few more", False, False),
+        ("can you show me some more?", False, False),
         # the whole list waved off: a plain refine, everything shown goes
         ("none of those appeal", False, False),
         ("I'm not sold on any of these", False, False),

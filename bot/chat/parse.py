@@ -716,9 +716,10 @@ class RuleParser:
             intent, rule = ("refine" if state.last_list else "recommend"), "refinement"
         elif (
             intent == "recommend" and refinement_only and state.last_list
-            and (slots.pricier or slots.not_that) and not _OPEN_NEXT.search(message)
+            and (slots.pricier or slots.not_that or slots.more) and not _OPEN_NEXT.search(message)
         ):  # fmt: skip
-            # "show me a premium option" after a list: the list, pricier; not a fresh start
+            # "show me a premium option", "show me a few more" after a list: the list, pricier
+            # or further down; not a fresh start
             intent, rule = "refine", "refinement"
         elif intent == "unclear" and state.last_list and SIZE_STEP.search(message):
             intent, rule = "refine", "size step"
