@@ -187,3 +187,25 @@ def test_exceptions_rule_out_what_they_name(
     assert set(avoid) <= set(request.avoid)
     assert request.attributes == attributes
     assert "except" not in request.need and "other" not in request.need.split()
+
+
+def test_a_comparative_of_a_shown_fact_refines_the_list() -> None:
+    """ "anything lighter?" after roasts steps to the light roast; with bike lights as a kind in
+    the catalog it is still no search for lights. A comparative of no shown fact changes nothing."""
+    from bot.chat.parse import RuleParser
+    from bot.chat.state import DialogueState
+    from bot.recsys.catalog import CatalogIndex
+    from knowledge.schema import Item
+
+    items = [Item(f"c{n}", f"Vellano Coffee Capsules - {r.title()} Roast", "Vellano",
+                  ("Coffee & Tea", "Coffee Capsules"), 20.0, attributes={"roast": f"{r} roast"})
+             for n, r in enumerate(("light", "medium", "dark"))]  # fmt: skip
+    items.append(Item("l0", "Lumaro Bike Light Set", "Lumaro", ("Outdoor", "Bike Lights"), 30.0))
+    vocab = CatalogIndex({i.item_id: i for i in items})
+    state = DialogueState(last_list=["c1", "c2"])
+    request = RuleParser().parse("anything lighter? the dark one is too strong", state, vocab)
+    assert (request.intent, request.rule) == ("refine", "comparative")
+    assert "light" in request.attributes and not request.need
+    # nothing on screen carries "light": the rules read it as before (a search)
+    other = RuleParser().parse("anything lighter?", DialogueState(last_list=["l0"]), vocab)
+    assert other.rule != "comparative"

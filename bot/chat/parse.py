@@ -318,6 +318,38 @@ BASKET = re.compile(
     re.I,
 )
 
+
+def _shown_comparative(message: str, shown: list[str], vocab: CatalogIndex) -> str:
+    """The fact word a comparative in ``message`` steps to when items of the kinds on screen
+    carry it ("lighter" -> "light" after medium and dark roasts; "milder" -> "mild"), else ""."""
+    words = re.findall(r"[a-z]{4,}er\b", message.lower())
+    if not words:
+        return ""
+    kinds = {
+        item.categories[-1]
+        for item_id in shown
+        if (item := vocab.items.get(item_id)) is not None and item.categories
+    }
+    values = {
+        w
+        for item in vocab.items.values()
+        if item.categories and item.categories[-1] in kinds
+        for key, value in item.attributes.items()
+        if key != "type" and isinstance(value, str)
+        for w in value.lower().split()
+    }
+    for word in words:
+        bases = [word[:-2], word[:-1]]  # lighter -> light, finer -> fine
+        if word[-3] == word[-4]:
+            bases.append(word[:-3])  # bigger -> big
+        if word.endswith("ier"):
+            bases.append(word[:-3] + "y")  # heavier -> heavy
+        for base in bases:
+            if base in values:
+                return base
+    return ""
+
+
 # words of approval before a thanks or a closing: "brilliant, thank you", "lovely, that's all"
 _PRAISE = (
     r"(?:(?:ok(?:ay)?|great|perfect|cool|brilliant|lovely|awesome|amazing|excellent|fab(?:ulous)?"
@@ -721,6 +753,15 @@ class RuleParser:
             # "show me a premium option", "show me a few more" after a list: the list, pricier
             # or further down; not a fresh start
             intent, rule = "refine", "refinement"
+        elif (
+            state.last_list
+            and intent in ("unclear", "recommend")
+            and rule in ("none", "slots")
+            and (base := _shown_comparative(message, state.last_list, vocab))
+        ):
+            # "anything lighter?" after dark roasts: the list's own fact, not another kind
+            intent, rule = "refine", "comparative"
+            slots = replace(slots, need="", attributes=(*slots.attributes, base))
         elif intent == "unclear" and state.last_list and SIZE_STEP.search(message):
             intent, rule = "refine", "size step"
             need = " ".join(w for w in SIZE_STEP.sub(" ", slots.need).split() if w != "one")
