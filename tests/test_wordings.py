@@ -209,3 +209,37 @@ def test_a_comparative_of_a_shown_fact_refines_the_list() -> None:
     # nothing on screen carries "light": the rules read it as before (a search)
     other = RuleParser().parse("anything lighter?", DialogueState(last_list=["l0"]), vocab)
     assert other.rule != "comparative"
+
+
+def test_what_goes_with_a_thing_asks_for_its_complements() -> None:
+    """The catalog's complements (a kind, by ``type``, or an item id) of the kind named; the
+    named thing's brand is not carried over."""
+    from bot.chat.parse import RuleParser
+    from bot.chat.state import DialogueState
+    from bot.recsys.catalog import CatalogIndex
+    from knowledge.schema import Item
+
+    items = [
+        Item("f0", "Inkwell Fountain Pen - Black", "Inkwell", ("Stationery", "Pens"), 30.0,
+             attributes={"type": "fountain", "complements": ["ink"]}),
+        Item("g0", "Papyra Gel Pens, 10 Pack", "Papyra", ("Stationery", "Pens"), 5.0,
+             attributes={"type": "pens"}),
+        Item("i0", "Papyra Ink Cartridges - Blue", "Papyra", ("Stationery", "Ink"), 6.0,
+             attributes={"type": "ink"}),
+        Item("k0", "Birchmoor Electric Kettle", "Birchmoor", ("Kitchen", "Kettles"), 40.0,
+             attributes={"type": "kettle", "complements": ["d0"]}),
+        Item("d0", "CleanCup Descaling Tablets, 6 Pack", "CleanCup", ("Kitchen", "Cleaning"), 9.0,
+             attributes={"type": "descale"}),
+    ]  # fmt: skip
+    vocab = CatalogIndex({i.item_id: i for i in items})
+    for message, need in (
+        ("I was given an Inkwell fountain pen, what do I need for it?", "Ink Cartridges"),
+        ("what goes with a kettle?", "Descaling Tablets"),
+        ("anything to go with my new electric kettle", "Descaling Tablets"),
+    ):
+        request = RuleParser().parse(message, DialogueState(), vocab)
+        assert (request.intent, request.rule, request.need) == ("recommend", "complement", need)
+        assert not request.brands
+    # a kind with no complements, or none named: the rules read it as before
+    for message in ("what goes with gel pens?", "what goes with a picnic?"):
+        assert RuleParser().parse(message, DialogueState(), vocab).rule != "complement"

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.chat.avoid import stated_avoids
 from bot.chat.language import detect_language
 from bot.chat.state import DialogueState
+from bot.recsys.aspects import kind_name
 from bot.recsys.catalog import STOP_WORDS, CatalogIndex, english_words
 from bot.recsys.constraints import NOT_BRAND_CUES, parse_constraints
 
@@ -317,6 +318,52 @@ BASKET = re.compile(
     r"last|top)(?: one)?)\s*[.!]*$|\b(?:check ?out|place (?:the|an|my) order|buy (?:it|that|this) now)\b",
     re.I,
 )
+
+
+# asking what a thing needs or goes with: "what do I need for it", "what goes with X",
+# "accessories for X", "anything to go with X"
+_GOES_WITH = re.compile(
+    r"\b(?:what (?:else )?(?:do|would|should|will|might|could) (?:i|we) (?:need|want|get|buy|use)"
+    r"(?: to go)? (?:for|with)|what (?:else )?(?:goes|go|works|pairs) (?:well |nicely )?with"
+    r"|(?:anything|something) (?:else )?to go with|accessor(?:y|ies) for"
+    r"|what (?:else )?(?:is|are) needed for)\b",
+    re.I,
+)
+
+
+def _complements_named(message: str, vocab: CatalogIndex) -> tuple[str, ...]:
+    """The kind names of the catalog's complements (``attributes["complements"]``: item ids
+    or ``type`` values) of the kind of item ``message`` names: its full kind name ("fountain
+    pen") first, else its head noun ("kettle" for "Electric Kettle"); () when none."""
+    low = message.lower()
+    by_kind: dict[str, list[Any]] = {}
+    for item in vocab.items.values():
+        by_kind.setdefault(kind_name(item.title, item.brand).lower(), []).append(item)
+
+    def said(words: str) -> bool:
+        return re.search(r"\b" + re.escape(words) + r"(?:e?s)?\b", low) is not None
+
+    named = [k for k in by_kind if k and said(k)]
+    if named:
+        longest = max(map(len, named))  # "fountain pen", not also "pen"
+        named = [k for k in named if len(k) == longest]
+    else:
+        named = [k for k in by_kind if k and said(k.split()[-1])]
+    wanted = [
+        c
+        for k in named
+        for item in by_kind[k]
+        for c in (item.attributes or {}).get("complements", None) or []
+    ]
+    names: list[str] = []
+    for c in dict.fromkeys(map(str, wanted)):
+        targets = (
+            [vocab.items[c]]
+            if c in vocab.items
+            else [i for i in vocab.items.values() if i.attributes.get("type") == c][:1]
+        )
+        names += [kind_name(t.title, t.brand) for t in targets]
+    return tuple(dict.fromkeys(names))
 
 
 def _shown_comparative(message: str, shown: list[str], vocab: CatalogIndex) -> str:
@@ -762,6 +809,15 @@ class RuleParser:
             # "anything lighter?" after dark roasts: the list's own fact, not another kind
             intent, rule = "refine", "comparative"
             slots = replace(slots, need="", attributes=(*slots.attributes, base))
+        elif (
+            intent in ("unclear", "recommend")
+            and _GOES_WITH.search(message)
+            and (complements := _complements_named(message, vocab))
+        ):
+            # "what goes with a fountain pen?", "got a new kettle, what do I need for it?": the
+            # catalog's complements of the kind named, not more of it (nor its brand)
+            intent, rule = "recommend", "complement"
+            slots = replace(slots, need=" ".join(complements), brands=(), categories=())
         elif intent == "unclear" and state.last_list and SIZE_STEP.search(message):
             intent, rule = "refine", "size step"
             need = " ".join(w for w in SIZE_STEP.sub(" ", slots.need).split() if w != "one")
