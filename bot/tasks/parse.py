@@ -211,7 +211,7 @@ class ModelReader:
     def _confidence(self, messages: list[dict[str, str]], intent: str) -> float | None:
         """P(the label of ``intent``) against the other labels, from one scoring pass over the
         prompt just generated from (on llama.cpp its key/values are still held, so the pass
-        costs one token; transformers reuses its prefix cache where the prompt fits it)."""
+        costs one token; on transformers it is one more forward pass over the short prompt)."""
         firsts = self._first_tokens()
         if not firsts:
             return None
