@@ -64,6 +64,7 @@ def log_ready(assistant: Any, url: str) -> None:
     log.info("store opened: %d items, %d customers", len(p.items), p.n_customers)
     reads = assistant.parser.name == "model"
     tasks = {"reading messages the rules cannot route": reads,
+             "a sure reading in place of a generic rule": reads,
              "a second reading of requests for complaints to the shop": reads,
              "item descriptions": c.generator is not None and c.config.llm_descriptions
              and c.config.describe_max_tokens > 0, "next-need phrase": c.need is not None,

@@ -75,8 +75,9 @@ def test_one_line_per_stage(tmp_store: Store, caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.INFO, logger="nextneed"):
         log_ready(reading, "http://127.0.0.1:7860/")
     tasks = caplog.records[1].getMessage()
-    assert tasks.startswith("model tasks on: reading messages the rules cannot route, a second "
-                            "reading of requests for complaints to the shop"), tasks  # fmt: skip
+    assert tasks.startswith("model tasks on: reading messages the rules cannot route, a sure "
+                            "reading in place of a generic rule, a second reading of requests "
+                            "for complaints to the shop"), tasks  # fmt: skip
 
 
 def test_attaching_the_adapter_warns_nothing(tiny_model_dir: Path, tmp_path: Path) -> None:
