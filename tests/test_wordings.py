@@ -230,12 +230,18 @@ def test_what_goes_with_a_thing_asks_for_its_complements() -> None:
              attributes={"type": "kettle", "complements": ["d0"]}),
         Item("d0", "CleanCup Descaling Tablets, 6 Pack", "CleanCup", ("Kitchen", "Cleaning"), 9.0,
              attributes={"type": "descale"}),
+        Item("l0", "Lumaro Bike Light Set", "Lumaro", ("Outdoor", "Bike Lights"), 30.0,
+             attributes={"type": "lights", "complements": ["mount"]}),
+        Item("m0", "Lumaro Handlebar Mount", "Lumaro", ("Outdoor", "Bike Parts"), 8.0,
+             attributes={"type": "mount"}),
     ]  # fmt: skip
     vocab = CatalogIndex({i.item_id: i for i in items})
     for message, need in (
         ("I was given an Inkwell fountain pen, what do I need for it?", "Ink Cartridges"),
         ("what goes with a kettle?", "Descaling Tablets"),
         ("anything to go with my new electric kettle", "Descaling Tablets"),
+        # the kind's head noun, not the pack it comes in ("Bike Light Set" -> light)
+        ("what goes with my new bike lights?", "Handlebar Mount"),
     ):
         request = RuleParser().parse(message, DialogueState(), vocab)
         assert (request.intent, request.rule, request.need) == ("recommend", "complement", need)

@@ -24,6 +24,7 @@ from bot.chat.state import DialogueState
 from bot.recsys.aspects import kind_name
 from bot.recsys.catalog import STOP_WORDS, CatalogIndex, english_words
 from bot.recsys.constraints import NOT_BRAND_CUES, parse_constraints
+from bot.recsys.request import stem, title_head
 
 __all__ = [
     "Request",
@@ -334,21 +335,19 @@ _GOES_WITH = re.compile(
 def _complements_named(message: str, vocab: CatalogIndex) -> tuple[str, ...]:
     """The kind names of the catalog's complements (``attributes["complements"]``: item ids
     or ``type`` values) of the kind of item ``message`` names: its full kind name ("fountain
-    pen") first, else its head noun ("kettle" for "Electric Kettle"); () when none."""
+    pen") first, else its head noun (``title_head``: "kettle" for "Electric Kettle", "light"
+    for "Bike Light Set"); () when none."""
     low = message.lower()
     by_kind: dict[str, list[Any]] = {}
     for item in vocab.items.values():
         by_kind.setdefault(kind_name(item.title, item.brand).lower(), []).append(item)
-
-    def said(words: str) -> bool:
-        return re.search(r"\b" + re.escape(words) + r"(?:e?s)?\b", low) is not None
-
-    named = [k for k in by_kind if k and said(k)]
+    named = [k for k in by_kind if k and re.search(r"\b" + re.escape(k) + r"(?:e?s)?\b", low)]
     if named:
         longest = max(map(len, named))  # "fountain pen", not also "pen"
         named = [k for k in named if len(k) == longest]
     else:
-        named = [k for k in by_kind if k and said(k.split()[-1])]
+        said = {stem(w) for w in re.findall(r"[a-z]+", low)}
+        named = [k for k, items in by_kind.items() if title_head(items[0].title) in said]
     wanted = [
         c
         for k in named

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from knowledge.records import item_words
 from knowledge.schema import Item
 
-__all__ = ["RequestMatcher", "stem", "content_stems", "request_stop_words"]
+__all__ = ["RequestMatcher", "stem", "title_head", "content_stems", "request_stop_words"]
 
 _STOP = frozenset(
     "a an the and or for of to in on with my our your me i we you it is are be some any need "
@@ -102,7 +102,7 @@ class RequestMatcher:
     def head(self, item: Item) -> str:
         """The stem of the item's head noun: the last word of its name ("Flowfit 6 mm Yoga
         Mat" -> "mat", "Mat Cleaning Spray" -> "spray")."""
-        return _title_head(item.title)
+        return title_head(item.title)
 
     def named_kinds(self, request: str, exclude: tuple[str, ...] = ()) -> set[str]:
         """The request's words that name a kind of item (some item's head noun): "a yoga mat"
@@ -129,7 +129,7 @@ class RequestMatcher:
         words = [stem(w) for w in re.findall(r"[a-z]+", name)]
         if not stems or not words:
             return False
-        return _title_head(item.title) == stems[-1] and all(s in words for s in stems)
+        return title_head(item.title) == stems[-1] and all(s in words for s in stems)
 
 
 _PACKAGING = frozenset({"set", "sets", "pack", "packs", "kit", "kits", "refill", "refills", "bundle",
@@ -137,7 +137,7 @@ _PACKAGING = frozenset({"set", "sets", "pack", "packs", "kit", "kits", "refill",
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _title_head(title: str) -> str:
+def title_head(title: str) -> str:
     """:meth:`RequestMatcher.head` of a title, cached: every request turn asks it for whole
     catalogs (the kinds named, the kinds a review preference touches)."""
     name = re.split(r",| - | for | with | by | in ", title.lower())[0]
