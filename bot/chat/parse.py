@@ -368,8 +368,17 @@ def _complements_named(message: str, vocab: CatalogIndex) -> tuple[str, ...]:
 def _shown_comparative(message: str, shown: list[str], vocab: CatalogIndex) -> str:
     """The fact word a comparative in ``message`` steps to when items of the kinds on screen
     carry it ("lighter" -> "light" after medium and dark roasts; "milder" -> "mild"), else ""."""
-    words = re.findall(r"[a-z]{4,}er\b", message.lower())
-    if not words:
+    bases = []
+    for word in re.findall(r"[a-z]{4,}er\b", message.lower()):
+        bases += [word[:-2], word[:-1]]  # lighter -> light, finer -> fine
+        if word[-3] == word[-4]:
+            bases.append(word[:-3])  # bigger -> big
+        if word.endswith("ier"):
+            bases.append(word[:-3] + "y")  # heavier -> heavy
+    # a fact word of some item at all, before the whole catalog is read for the kinds on screen
+    # ("under", "order", "other" step to no fact word)
+    bases = [b for b in bases if b in vocab.attribute_words]
+    if not bases:
         return ""
     kinds = {
         item.categories[-1]
@@ -384,16 +393,7 @@ def _shown_comparative(message: str, shown: list[str], vocab: CatalogIndex) -> s
         if key != "type" and isinstance(value, str)
         for w in value.lower().split()
     }
-    for word in words:
-        bases = [word[:-2], word[:-1]]  # lighter -> light, finer -> fine
-        if word[-3] == word[-4]:
-            bases.append(word[:-3])  # bigger -> big
-        if word.endswith("ier"):
-            bases.append(word[:-3] + "y")  # heavier -> heavy
-        for base in bases:
-            if base in values:
-                return base
-    return ""
+    return next((b for b in bases if b in values), "")
 
 
 # words of approval before a thanks or a closing: "brilliant, thank you", "lovely, that's all"
